@@ -1,0 +1,643 @@
+/* http.c - an incremental HTTP/1.1 request parser and response helpers.
+ *
+ * The idea: a request head is short, so the parser first finds where it
+ * ends, remembering how far it has searched, and only then parses it, once,
+ * in one pass.  A client that sends a byte at a time therefore costs linear
+ * work, and the line and header code never has to stop in the middle of a
+ * token.  The body is different: it may be long and arrive in pieces, so
+ * it has a resumable decoder that keeps its state in the request.
+ *
+ * Strictness follows RFC 9112: one framing per request, or an error.  A
+ * message that two parsers could read two ways (both Content-Length and
+ * Transfer-Encoding, two lengths, folded or oddly spaced headers, a bare
+ * CR) is refused with 400, so that no proxy in front of the server can
+ * disagree with it about where a request ends.
+ *
+ * What this file leaves to the server: sockets, buffers, timeouts, what to
+ * answer.  It has no globals, reads no clock and allocates nothing.
+ */
+#include "http.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* RFC 9110 5.6.2: the characters of a token. */
+static bool is_tchar(unsigned char c)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z'))
+		return true;
+	return c != '\0' && strchr(extra, c) != NULL;
+}
+
+static int hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static unsigned char lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+bool http_span_eq(struct http_span s, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if (s.len != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (lower((unsigned char)s.p[i]) != lower((unsigned char)lit[i]))
+			return false;
+	return true;
+}
+
+static enum http_result fail(struct http_request *req, int status,
+			     const char *reason)
+{
+	req->status = status;
+	req->reason = reason;
+	return HTTP_ERROR;
+}
+
+void http_request_init(struct http_request *req,
+		       const struct http_limits *limits)
+{
+	memset(req, 0, sizeof(*req));
+	req->limits = limits;
+}
+
+/* ---- the head ---------------------------------------------------------- */
+
+/* Where the head ends, just past its empty line, or 0 if it has not
+ * arrived.  Searching resumes where the last call stopped (less two bytes,
+ * for an end marker split across calls). */
+static size_t find_head_end(struct http_request *req, const char *buf,
+			    size_t start, size_t len)
+{
+	size_t i = req->scanned > start + 2 ? req->scanned - 2 : start;
+
+	for (; i < len; i++) {
+		const char *lf = memchr(buf + i, '\n', len - i);
+
+		if (lf == NULL)
+			break;
+		i = (size_t)(lf - buf);
+		if (i + 1 < len && buf[i + 1] == '\n')
+			return i + 2;
+		if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n')
+			return i + 3;
+		if (i + 2 >= len)
+			break;	/* the marker may still be arriving */
+	}
+	req->scanned = len;
+	return 0;
+}
+
+/* Reads a line ending (CRLF or a bare LF) at *pos. */
+static bool eat_eol(const char *buf, size_t *pos)
+{
+	if (buf[*pos] == '\r')
+		(*pos)++;
+	if (buf[*pos] != '\n')
+		return false;
+	(*pos)++;
+	return true;
+}
+
+static enum http_method method_of(struct http_span m)
+{
+	static const struct {
+		const char *name;
+		enum http_method method;
+	} known[] = {
+		{ "GET", HTTP_GET },
+		{ "HEAD", HTTP_HEAD },
+		{ "POST", HTTP_POST },
+		{ "OPTIONS", HTTP_OPTIONS },
+	};
+
+	/* Methods are case-sensitive (RFC 9110 9.1). */
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (m.len == strlen(known[i].name) &&
+		    memcmp(m.p, known[i].name, m.len) == 0)
+			return known[i].method;
+	return HTTP_OTHER;
+}
+
+/* Splits the target into path and query.  Origin form "/p?q" is the usual
+ * one; a server must also take the absolute form "http://host/p?q"
+ * (RFC 9112 3.2.2), and OPTIONS may ask about "*". */
+static bool split_target(struct http_request *req)
+{
+	const char *p = req->target.p, *end = p + req->target.len;
+	const char *q;
+
+	if (req->target.len == 1 && *p == '*')
+		return req->method == HTTP_OPTIONS;
+	if (*p != '/') {
+		size_t n = 0;
+
+		if (req->target.len > 7 && strncasecmp(p, "http://", 7) == 0)
+			n = 7;
+		else if (req->target.len > 8 &&
+			 strncasecmp(p, "https://", 8) == 0)
+			n = 8;
+		else
+			return false;
+		p += n;
+		while (p < end && *p != '/' && *p != '?')
+			p++;
+		if (p < end && *p == '?')
+			return false;	/* no path: nothing to route */
+		if (p == end)
+			p = "/", end = p + 1;
+	}
+	q = memchr(p, '?', (size_t)(end - p));
+	req->path.p = p;
+	req->path.len = (size_t)((q ? q : end) - p);
+	if (q != NULL) {
+		req->query.p = q + 1;
+		req->query.len = (size_t)(end - q - 1);
+	}
+	return memchr(req->target.p, '#', req->target.len) == NULL;
+}
+
+/* method SP request-target SP HTTP-version CRLF, from *pos; the head
+ * ends at end, so every scan below stops at a LF by then. */
+static enum http_result parse_request_line(struct http_request *req,
+					   const char *buf, size_t *pos,
+					   size_t end)
+{
+	size_t i = *pos;
+	const char *v;
+
+	req->method_name.p = buf + i;
+	while (is_tchar((unsigned char)buf[i]))
+		i++;
+	req->method_name.len = (size_t)(buf + i - req->method_name.p);
+	if (req->method_name.len == 0 || buf[i++] != ' ')
+		return fail(req, 400, "malformed request line");
+	req->method = method_of(req->method_name);
+
+	req->target.p = buf + i;
+	while ((unsigned char)buf[i] > ' ' && (unsigned char)buf[i] < 0x7f)
+		i++;
+	req->target.len = (size_t)(buf + i - req->target.p);
+	if (req->target.len > req->limits->max_target)
+		return fail(req, 414, "request target too long");
+	if (req->target.len == 0 || buf[i++] != ' ')
+		return fail(req, 400, "malformed request line");
+
+	v = buf + i;
+	if (end - i < 9 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' ||
+	    v[6] != '.' || v[7] < '0' || v[7] > '9')
+		return fail(req, 400, "malformed request line");
+	i += 8;
+	if (!eat_eol(buf, &i))
+		return fail(req, 400, "malformed request line");
+	if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
+		return fail(req, 505, "HTTP version not supported");
+	req->minor = v[7] - '0';
+	if (!split_target(req))
+		return fail(req, 400, "malformed request target");
+	*pos = i;
+	return HTTP_DONE;
+}
+
+/* Calls fn for each element of a comma-separated list (RFC 9110 5.6.1),
+ * blanks trimmed, empty elements skipped; stops at the first false. */
+static bool each_element(struct http_span list,
+			 bool (*fn)(struct http_request *, struct http_span),
+			 struct http_request *req)
+{
+	const char *p = list.p, *end = list.p + list.len;
+
+	while (p < end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		const char *e = comma ? comma : end;
+		struct http_span el;
+
+		while (p < e && (*p == ' ' || *p == '\t'))
+			p++;
+		el.p = p;
+		while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		el.len = (size_t)(e - p);
+		if (el.len > 0 && !fn(req, el))
+			return false;
+		p = comma ? comma + 1 : end;
+	}
+	return true;
+}
+
+static bool connection_option(struct http_request *req, struct http_span el)
+{
+	if (http_span_eq(el, "close"))
+		req->keep_alive = false;
+	else if (http_span_eq(el, "keep-alive") && req->minor == 0)
+		req->keep_alive = true;
+	return true;
+}
+
+/* Only "chunked" is a coding we can take, and only once (RFC 9112 6.1);
+ * anything else is answered 501 by the caller. */
+static bool transfer_coding(struct http_request *req, struct http_span el)
+{
+	if (!http_span_eq(el, "chunked") || req->chunked) {
+		req->status = req->chunked ? 400 : 501;
+		return false;
+	}
+	req->chunked = true;
+	return true;
+}
+
+static bool parse_length(struct http_span v, uint64_t *out)
+{
+	uint64_t n = 0;
+
+	if (v.len == 0)
+		return false;
+	for (size_t i = 0; i < v.len; i++) {
+		unsigned d = (unsigned char)v.p[i] - '0';
+
+		if (d > 9 || n > (UINT64_MAX - d) / 10)
+			return false;
+		n = n * 10 + d;
+	}
+	*out = n;
+	return true;
+}
+
+/* Reads what the server needs from one header; counts Host and lengths. */
+static enum http_result interpret(struct http_request *req,
+				  const struct http_header *h,
+				  unsigned *hosts, unsigned *lengths)
+{
+	uint64_t n;
+
+	if (http_span_eq(h->name, "host")) {
+		(*hosts)++;
+	} else if (http_span_eq(h->name, "content-length")) {
+		if (!parse_length(h->value, &n) ||
+		    (*lengths > 0 && n != req->content_length))
+			return fail(req, 400, "bad Content-Length");
+		req->content_length = n;
+		(*lengths)++;
+	} else if (http_span_eq(h->name, "transfer-encoding")) {
+		if (!each_element(h->value, transfer_coding, req) ||
+		    !req->chunked)
+			return fail(req, req->status == 501 ? 501 : 400,
+				    req->status == 501
+				    ? "unsupported Transfer-Encoding"
+				    : "bad Transfer-Encoding");
+	} else if (http_span_eq(h->name, "connection")) {
+		each_element(h->value, connection_option, req);
+	} else if (http_span_eq(h->name, "expect")) {
+		if (!http_span_eq(h->value, "100-continue"))
+			return fail(req, 417, "unsupported Expect");
+		req->expect_continue = true;
+	} else if (http_span_eq(h->name, "content-type")) {
+		req->content_type = h->value;
+	}
+	return HTTP_DONE;
+}
+
+/* One header line: field-name ":" OWS field-value OWS, from *pos. */
+static enum http_result parse_header(struct http_request *req,
+				     const char *buf, size_t *pos)
+{
+	struct http_header *h;
+	size_t i = *pos;
+	const char *v, *e;
+
+	if (buf[i] == ' ' || buf[i] == '\t')
+		return fail(req, 400, "obsolete line folding");
+	if (req->n_headers == HTTP_MAX_HEADERS)
+		return fail(req, 431, "too many header fields");
+	h = &req->headers[req->n_headers];
+	h->name.p = buf + i;
+	while (is_tchar((unsigned char)buf[i]))
+		i++;
+	h->name.len = (size_t)(buf + i - h->name.p);
+	if (h->name.len == 0 || buf[i++] != ':')
+		return fail(req, 400, "malformed header field");
+
+	while (buf[i] == ' ' || buf[i] == '\t')
+		i++;
+	v = buf + i;
+	/* VCHAR, obs-text, SP and HTAB; a CR only just before the LF. */
+	for (;; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if (c == '\n' || (c == '\r' && buf[i + 1] == '\n'))
+			break;
+		if ((c < ' ' && c != '\t') || c == 0x7f)
+			return fail(req, 400, "control byte in header field");
+	}
+	e = buf + i;
+	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	h->value.p = v;
+	h->value.len = (size_t)(e - v);
+	eat_eol(buf, &i);
+	req->n_headers++;
+	*pos = i;
+	return HTTP_DONE;
+}
+
+/* Parses a complete head, buf[start..end), whose last line is empty. */
+static enum http_result parse_complete_head(struct http_request *req,
+					    const char *buf, size_t start,
+					    size_t end)
+{
+	unsigned hosts = 0, lengths = 0;
+	size_t pos = start;
+
+	if (parse_request_line(req, buf, &pos, end) != HTTP_DONE)
+		return HTTP_ERROR;
+	req->keep_alive = req->minor == 1;
+	while (pos < end && buf[pos] != '\r' && buf[pos] != '\n') {
+		if (parse_header(req, buf, &pos) != HTTP_DONE ||
+		    interpret(req, &req->headers[req->n_headers - 1],
+			      &hosts, &lengths) != HTTP_DONE)
+			return HTTP_ERROR;
+	}
+	if (!eat_eol(buf, &pos) || pos != end)
+		return fail(req, 400, "bare CR in the header section");
+
+	if (hosts > 1 || (hosts == 0 && req->minor == 1))
+		return fail(req, 400, "exactly one Host header is required");
+	if (req->chunked && lengths > 0)
+		return fail(req, 400, "both Content-Length and "
+				      "Transfer-Encoding");
+	if (req->chunked && req->minor == 0)
+		return fail(req, 400, "Transfer-Encoding in HTTP/1.0");
+	if (req->content_length > req->limits->max_body)
+		return fail(req, 413, "request body too large");
+	if (req->expect_continue && req->minor == 0)
+		req->expect_continue = false;	/* RFC 9110 10.1.1 */
+	req->head_len = end;
+	req->raw = end;
+	return HTTP_DONE;
+}
+
+/* Before the head is complete, a request line that is already too long
+ * for its target earns 414 at once rather than 431 later. */
+static bool target_overlong(const struct http_request *req, const char *buf,
+			    size_t start, size_t len)
+{
+	const char *line = buf + start, *end = buf + len;
+	const char *sp = memchr(line, ' ', (size_t)(end - line));
+	const char *stop;
+	size_t n;
+
+	if (sp == NULL || memchr(line, '\n', (size_t)(sp - line)) != NULL)
+		return false;
+	n = (size_t)(end - sp - 1);
+	stop = memchr(sp + 1, ' ', n);
+	if (stop == NULL)
+		stop = memchr(sp + 1, '\n', n);
+	if (stop != NULL)
+		n = (size_t)(stop - sp - 1);
+	return n > req->limits->max_target;
+}
+
+enum http_result http_parse_head(struct http_request *req,
+				 const char *buf, size_t len)
+{
+	size_t start = 0, end;
+
+	if (req->status != 0)
+		return HTTP_ERROR;
+	/* RFC 9112 2.2: empty lines before the request line are ignored. */
+	while (start < len && (buf[start] == '\r' || buf[start] == '\n'))
+		start++;
+	end = find_head_end(req, buf, start, len);
+	if (end == 0) {
+		if (target_overlong(req, buf, start, len))
+			return fail(req, 414, "request target too long");
+		if (len - start > req->limits->max_head)
+			return fail(req, 431, "request header section too large");
+		return HTTP_MORE;
+	}
+	if (end - start > req->limits->max_head) {
+		if (target_overlong(req, buf, start, end))
+			return fail(req, 414, "request target too long");
+		return fail(req, 431, "request header section too large");
+	}
+	return parse_complete_head(req, buf, start, end);
+}
+
+/* ---- the body ---------------------------------------------------------- */
+
+/* Where the chunked decoder stands, in the order the wire brings them. */
+enum {
+	CHUNK_SIZE_FIRST,	/* the first hex digit of a size */
+	CHUNK_SIZE,		/* more hex digits, or what ends them */
+	CHUNK_EXT,		/* ";name=value" up to the line's end */
+	CHUNK_SIZE_LF,		/* the LF after a size line's CR */
+	CHUNK_DATA,		/* chunk_left bytes of data */
+	CHUNK_DATA_CR,		/* the CRLF after the data */
+	CHUNK_DATA_LF,
+	CHUNK_TRAILER,		/* the start of a trailer line */
+	CHUNK_TRAILER_LINE,	/* inside one, skipped */
+	CHUNK_LAST_LF,		/* the LF of the final empty line */
+	CHUNK_DONE,
+};
+
+/* Decodes what has arrived of a chunked body, moving the data down over
+ * the framing so that it ends up contiguous at buf + head_len. */
+static enum http_result decode_chunked(struct http_request *req, char *buf,
+				       size_t len)
+{
+	size_t max = req->limits->max_body;
+
+	while (req->raw < len && req->body_state != CHUNK_DONE) {
+		unsigned char c = (unsigned char)buf[req->raw];
+		int d;
+
+		switch (req->body_state) {
+		case CHUNK_SIZE_FIRST:
+		case CHUNK_SIZE:
+			d = hex_value(c);
+			if (d >= 0) {
+				req->chunk_left = req->chunk_left * 16 +
+						  (uint64_t)d;
+				if (req->chunk_left > max - req->body_len)
+					return fail(req, 413,
+						    "request body too large");
+				req->body_state = CHUNK_SIZE;
+				break;
+			}
+			if (req->body_state == CHUNK_SIZE_FIRST ||
+			    strchr("; \t\r\n", c) == NULL || c == '\0')
+				return fail(req, 400, "bad chunk size");
+			req->body_state = CHUNK_EXT;
+			continue;	/* look at c again */
+		case CHUNK_EXT:
+			if (c == '\r') {
+				req->body_state = CHUNK_SIZE_LF;
+				break;
+			}
+			if (c != '\n') {
+				if (c < ' ' && c != '\t')
+					return fail(req, 400,
+						    "bad chunk extension");
+				break;
+			}
+			/* A bare LF ends the line too. */
+			/* fall through */
+		case CHUNK_SIZE_LF:
+			if (c != '\n')
+				return fail(req, 400, "bad chunk size line");
+			req->body_state = req->chunk_left ? CHUNK_DATA
+							  : CHUNK_TRAILER;
+			break;
+		case CHUNK_DATA: {
+			size_t n = len - req->raw;
+
+			if (n > req->chunk_left)
+				n = (size_t)req->chunk_left;
+			memmove(buf + req->head_len + req->body_len,
+				buf + req->raw, n);
+			req->body_len += n;
+			req->chunk_left -= n;
+			req->raw += n;
+			if (req->chunk_left == 0)
+				req->body_state = CHUNK_DATA_CR;
+			continue;
+		}
+		case CHUNK_DATA_CR:
+			req->body_state = CHUNK_DATA_LF;
+			if (c == '\r')
+				break;
+			/* A bare LF ends the data too. */
+			/* fall through */
+		case CHUNK_DATA_LF:
+			if (c != '\n')
+				return fail(req, 400, "bad chunk framing");
+			req->body_state = CHUNK_SIZE_FIRST;
+			break;
+		case CHUNK_TRAILER:
+			if (c == '\r')
+				req->body_state = CHUNK_LAST_LF;
+			else if (c == '\n')
+				req->body_state = CHUNK_DONE;
+			else
+				req->body_state = CHUNK_TRAILER_LINE;
+			break;
+		case CHUNK_TRAILER_LINE:
+			if (c == '\n')
+				req->body_state = CHUNK_TRAILER;
+			break;
+		case CHUNK_LAST_LF:
+			if (c != '\n')
+				return fail(req, 400, "bad chunk framing");
+			req->body_state = CHUNK_DONE;
+			break;
+		}
+		req->raw++;
+	}
+	return req->body_state == CHUNK_DONE ? HTTP_DONE : HTTP_MORE;
+}
+
+enum http_result http_parse_body(struct http_request *req, char *buf,
+				 size_t len)
+{
+	if (req->status != 0)
+		return HTTP_ERROR;
+	req->body = buf + req->head_len;
+	if (req->chunked) {
+		if (decode_chunked(req, buf, len) != HTTP_DONE)
+			return req->status ? HTTP_ERROR : HTTP_MORE;
+		req->end = req->raw;
+		return HTTP_DONE;
+	}
+	if (len - req->head_len < req->content_length)
+		return HTTP_MORE;
+	req->body_len = (size_t)req->content_length;
+	req->end = req->head_len + req->body_len;
+	return HTTP_DONE;
+}
+
+const struct http_header *http_header(const struct http_request *req,
+				      const char *name)
+{
+	for (size_t i = 0; i < req->n_headers; i++)
+		if (http_span_eq(req->headers[i].name, name))
+			return &req->headers[i];
+	return NULL;
+}
+
+/* ---- responses --------------------------------------------------------- */
+
+const char *http_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 417: return "Expectation Failed";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	}
+	return "Unknown";
+}
+
+size_t http_chunk_head(char *dst, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	char tmp[16];
+	size_t n = 0, len = 0;
+
+	do {
+		tmp[n++] = hex[size & 15];
+		size >>= 4;
+	} while (size != 0);
+	while (n > 0)
+		dst[len++] = tmp[--n];
+	dst[len++] = '\r';
+	dst[len++] = '\n';
+	return len;
+}
+
+/* IMF-fixdate, RFC 9110 5.6.7; by hand, so that no locale can change it. */
+const char *http_date(struct http_date *d, time_t now)
+{
+	static const char days[7][4] = {
+		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
+	};
+	static const char months[12][4] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+	};
+	struct tm tm;
+
+	if (d->text[0] != '\0' && d->sec == now)
+		return d->text;
+	gmtime_r(&now, &tm);
+	snprintf(d->text, sizeof(d->text), "%s, %02d %s %04d %02d:%02d:%02d GMT",
+		 days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	d->sec = now;
+	return d->text;
+}

@@ -1,0 +1,1785 @@
+/* sse.c - a single-threaded HTTP/1.1 server that streams Server-Sent Events.
+ *
+ * One thread runs one epoll loop over four kinds of thing: the listening
+ * socket, the connections, one timerfd and one signalfd.  Every connection
+ * is a small state machine (see enum conn_state) that runs until it must
+ * wait for the socket or the clock, and says which.  Every deadline, from a
+ * stream's next event to a slow client's timeout, is a timer in one timer
+ * wheel (timerwheel.c) and the timerfd is armed for the wheel's earliest;
+ * http.c parses requests.  This file owns everything else: sockets,
+ * buffers, routes, the streams and their schedule, the command line.
+ *
+ * A request's path through the file, in reading order: loop_turn() ->
+ * listener_accept() -> conn_open(); then for each event conn_event() ->
+ * conn_run(), which calls the function of the current state: conn_idle()
+ * and conn_head() read and parse, conn_body() reads the body, route()
+ * answers or starts a stream, conn_stream() sends each event when the wheel
+ * calls it back, conn_flush() waits for a slow reader, and conn_linger()
+ * closes politely.  conn_close() is the one place a connection ends.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "timerwheel.h"
+
+#define SSE_VERSION "0.1.0"
+
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* ==== structures ======================================================== */
+
+/* The command line, once parsed. */
+struct config {
+	const char *addr;
+	unsigned port;
+	unsigned events;		/* -n: events per stream */
+	unsigned interval_ms;		/* -i: between events */
+	size_t max_conns;		/* -c: 0 means what the fd limit allows */
+	struct http_limits limits;
+	unsigned request_timeout_ms;	/* first byte to complete request */
+	unsigned idle_timeout_ms;	/* keep-alive connection, no request */
+	unsigned send_timeout_ms;	/* unsent output that does not move */
+	unsigned linger_timeout_ms;	/* waiting for the client to close */
+	size_t max_output;		/* unsent output per connection */
+	bool quiet;			/* -q: no access log */
+};
+
+/* Whatever epoll reports on starts with one of these: data.ptr points to
+ * it, and the kind says what the object around it is. */
+enum kind { KIND_FREE, KIND_LISTENER, KIND_TIMERFD, KIND_SIGNALFD, KIND_CONN };
+
+struct source {
+	enum kind kind;
+	int fd;
+};
+
+/* A request buffer with the parser's state, lent to a connection from the
+ * first byte of a request until the request is answered.  Streams and idle
+ * keep-alive connections hold none. */
+struct inbuf {
+	struct inbuf *next_free;
+	struct http_request req;
+	size_t len;
+	char data[];			/* srv.in_cap bytes */
+};
+
+/* Output the socket did not take yet, kept in order until it does. */
+struct tail {
+	char *p;
+	uint32_t off, len, cap;		/* unsent bytes are p[off..len) */
+};
+
+/* A stream: events 1..count, event k due at t0_ms + k * interval_ms. */
+struct stream {
+	uint64_t t0_ms;
+	uint32_t interval_ms;
+	uint32_t sent;			/* events sent so far */
+	uint32_t count;
+	bool chunked;			/* HTTP/1.1 framing, else close-delimited */
+};
+
+enum conn_state {	/* wakes on	timer		holds		*/
+	CONN_IDLE,	/* readable	idle timeout	nothing		*/
+	CONN_HEAD,	/* readable	request timeout	in buffer	*/
+	CONN_BODY,	/* readable	request timeout	in buffer	*/
+	CONN_STREAM,	/* timer	next event	stream		*/
+	CONN_FLUSH,	/* writable	(send timer)	out tail	*/
+	CONN_LINGER,	/* readable	linger timeout	nothing		*/
+};
+
+/* What a state function asks for: to run the new state at once, to wait
+ * (the table below gives epoll's mask), or nothing, the connection being
+ * closed. */
+enum wait { WAIT_NONE, WAIT_READ, WAIT_TIMER, WAIT_WRITE, WAIT_GONE };
+
+static const uint32_t wait_events[] = {
+	[WAIT_NONE] = 0,
+	[WAIT_READ] = EPOLLIN | EPOLLRDHUP,
+	[WAIT_TIMER] = EPOLLRDHUP,	/* only to see the client leave */
+	[WAIT_WRITE] = EPOLLOUT | EPOLLRDHUP,
+	[WAIT_GONE] = 0,
+};
+
+/* Where a client came from, for the access log. */
+struct peer {
+	sa_family_t family;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} addr;
+};
+
+struct conn {
+	struct source src;		/* first: epoll's data.ptr */
+	enum conn_state state;
+	uint32_t events;		/* what epoll watches now */
+	struct tw_timer timer;		/* the state's deadline */
+	struct tw_timer send_timer;	/* armed while the tail does not move */
+	struct inbuf *in;		/* borrowed while reading a request */
+	struct tail out;
+	struct stream stream;
+	uint64_t start_ms;		/* the request's first byte */
+	uint64_t bytes;			/* body bytes of this response */
+	char *log_line;			/* its request line; NULL with -q */
+	uint16_t status;		/* of this response */
+	bool keep_alive;		/* another request may follow */
+	bool peer_eof;			/* the client sent FIN */
+	struct peer peer;
+};
+
+/* What a load tester counts. */
+struct stats {
+	uint64_t accepted, shed, requests, events;
+	uint64_t streams_completed, streams_aborted;
+	uint64_t by_class[6];		/* responses: [2] is 2xx, ... */
+};
+
+static struct server {
+	struct config cfg;
+	int epfd;
+	struct source listener, timerfd, signalfd;
+	int spare_fd;			/* given up to accept past EMFILE */
+	struct tw_wheel wheel;
+	uint64_t now_ms;		/* CLOCK_MONOTONIC, read each turn */
+	uint64_t armed_ms;		/* the timerfd's; UINT64_MAX: off */
+	struct conn *conns;		/* indexed by fd */
+	size_t conn_cap, nconns, max_conns;
+	struct inbuf *free_bufs;
+	size_t n_free_bufs, in_cap;
+	char *scratch;			/* where all output is formatted */
+	size_t scratch_cap;
+	struct http_date date;
+	bool draining;			/* a signal came: finish and exit */
+	struct stats stats;
+} srv;
+
+/* Output is formatted into srv.scratch and sent from there at once. */
+struct out {
+	char *p;
+	size_t len, cap;
+};
+
+#define MAX_EVENTS	256	/* epoll events per turn */
+#define ACCEPT_BUDGET	64	/* connections accepted per turn */
+#define FREE_BUFS_MAX	16	/* request buffers kept for reuse */
+#define CHUNK_ROOM	20	/* room for a chunk's size line */
+#define SCRATCH_SIZE	(256 * 1024)
+
+static uint64_t clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ==== output ============================================================ */
+
+static struct out out_begin(void)
+{
+	return (struct out){ srv.scratch, 0, srv.scratch_cap };
+}
+
+static void out_add(struct out *o, const char *s, size_t n)
+{
+	if (n > o->cap - o->len)
+		n = o->cap - o->len;	/* cannot happen: scratch fits a reply */
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static void out_printf(struct out *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void out_printf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		o->len += (size_t)n < o->cap - o->len ? (size_t)n
+						       : o->cap - o->len - 1;
+}
+
+/* A chunk is formatted in two steps, because its size comes first on the
+ * wire but is known last: chunk_open() leaves room for the size line,
+ * the body is added, and chunk_close() writes the size line and closes
+ * the gap.  Without chunking (HTTP/1.0) the body goes out as it is. */
+static size_t chunk_open(struct out *o)
+{
+	size_t at = o->len;
+
+	o->len += CHUNK_ROOM;
+	return at;
+}
+
+static void chunk_close(struct out *o, size_t at, bool chunked)
+{
+	size_t n = o->len - at - CHUNK_ROOM;
+	size_t head = chunked ? http_chunk_head(o->p + at, n) : 0;
+
+	memmove(o->p + at + head, o->p + at + CHUNK_ROOM, n);
+	o->len = at + head + n;
+	if (chunked)
+		out_add(o, "\r\n", 2);
+}
+
+/* The status line and the headers every response has, in the seed's
+ * order: Content-Type, more lines (extra, if not NULL), Connection, Date. */
+static void out_head(struct out *o, const struct conn *c, int status,
+		     const char *content_type, const char *extra)
+{
+	out_printf(o, "HTTP/1.1 %d %s\r\n", status, http_reason(status));
+	if (content_type != NULL)
+		out_printf(o, "Content-Type: %s\r\n", content_type);
+	if (extra != NULL)
+		out_add(o, extra, strlen(extra));
+	out_printf(o, "Connection: %s\r\nDate: %s\r\n",
+		   c->keep_alive ? "keep-alive" : "close",
+		   http_date(&srv.date, time(NULL)));
+}
+
+/* ==== connections ======================================================= */
+
+static void conn_on_timer(struct tw_timer *t);
+static void conn_on_send_timer(struct tw_timer *t);
+static void conn_update(struct conn *c, enum wait w);
+static void listener_resume(void);
+
+static struct inbuf *inbuf_get(void)
+{
+	struct inbuf *b = srv.free_bufs;
+
+	if (b != NULL) {
+		srv.free_bufs = b->next_free;
+		srv.n_free_bufs--;
+	} else {
+		b = malloc(sizeof(*b) + srv.in_cap);
+		if (b == NULL)
+			return NULL;
+	}
+	b->len = 0;
+	http_request_init(&b->req, &srv.cfg.limits);
+	return b;
+}
+
+static void inbuf_put(struct inbuf *b)
+{
+	if (srv.n_free_bufs >= FREE_BUFS_MAX) {
+		free(b);
+		return;
+	}
+	b->next_free = srv.free_bufs;
+	srv.free_bufs = b;
+	srv.n_free_bufs++;
+}
+
+static void conn_release_in(struct conn *c)
+{
+	if (c->in != NULL) {
+		inbuf_put(c->in);
+		c->in = NULL;
+	}
+}
+
+static void conn_open(int fd, const struct sockaddr_storage *sa)
+{
+	struct conn *c = &srv.conns[fd];
+	struct epoll_event ev = { .events = wait_events[WAIT_READ] };
+	int one = 1;
+
+	memset(c, 0, sizeof(*c));
+	c->src.kind = KIND_CONN;
+	c->src.fd = fd;
+	c->state = CONN_IDLE;
+	c->events = ev.events;
+	c->peer.family = sa->ss_family;
+	if (sa->ss_family == AF_INET)
+		c->peer.addr.v4 = ((const struct sockaddr_in *)sa)->sin_addr;
+	else if (sa->ss_family == AF_INET6)
+		c->peer.addr.v6 = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+	tw_timer_init(&c->timer, conn_on_timer);
+	tw_timer_init(&c->send_timer, conn_on_send_timer);
+	/* Events are small and must leave at once, not wait for an ACK. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	ev.data.ptr = &c->src;
+	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		fprintf(stderr, "sse: epoll_ctl: %s\n", strerror(errno));
+		c->src.kind = KIND_FREE;
+		close(fd);
+		return;
+	}
+	srv.nconns++;
+	srv.stats.accepted++;
+	tw_add(&srv.wheel, &c->timer, srv.now_ms + srv.cfg.idle_timeout_ms);
+}
+
+/* The one place a connection ends: it closes the descriptor, cancels the
+ * timers, returns the buffers and frees the slot.  Returns WAIT_GONE so
+ * that a state function can end with "return conn_close(c);". */
+static enum wait conn_close(struct conn *c)
+{
+	if (c->state == CONN_STREAM)
+		srv.stats.streams_aborted++;
+	tw_cancel(&srv.wheel, &c->timer);
+	tw_cancel(&srv.wheel, &c->send_timer);
+	conn_release_in(c);
+	free(c->out.p);
+	free(c->log_line);
+	close(c->src.fd);	/* also takes it out of epoll */
+	c->src.kind = KIND_FREE;
+	srv.nconns--;
+	listener_resume();	/* a descriptor is free again */
+	return WAIT_GONE;
+}
+
+/* Sends bytes at once; what the socket refuses waits in the tail, and
+ * epoll is told to watch for room.  Returns false when the connection is
+ * lost: the client is gone, or its tail would pass --max-output.  The
+ * caller then closes it. */
+static bool conn_send(struct conn *c, const char *p, size_t n)
+{
+	struct tail *t = &c->out;
+	ssize_t w = 0;
+
+	if (t->len == t->off) {
+		do
+			w = send(c->src.fd, p, n, MSG_NOSIGNAL);
+		while (w < 0 && errno == EINTR);
+		if (w < 0 && errno != EAGAIN)
+			return false;
+		if (w < 0)
+			w = 0;
+		if ((size_t)w == n)
+			return true;
+	}
+	p += w;
+	n -= (size_t)w;
+	if (t->off > 0) {	/* slide the unsent part to the front */
+		memmove(t->p, t->p + t->off, t->len - t->off);
+		t->len -= t->off;
+		t->off = 0;
+	}
+	if (n > srv.cfg.max_output - t->len)
+		return false;
+	if (t->len + n > t->cap) {
+		size_t cap = t->len + n < 4096 ? 4096 : t->len + n;
+		char *q = realloc(t->p, cap);
+
+		if (q == NULL)
+			return false;
+		t->p = q;
+		t->cap = (uint32_t)cap;
+	}
+	memcpy(t->p + t->len, p, n);
+	t->len += (uint32_t)n;
+	if (!tw_pending(&c->send_timer))
+		tw_add(&srv.wheel, &c->send_timer,
+		       srv.now_ms + srv.cfg.send_timeout_ms);
+	return true;
+}
+
+static bool conn_send_out(struct conn *c, const struct out *o)
+{
+	return conn_send(c, o->p, o->len);
+}
+
+/* Writes what the tail holds.  Returns false when the client is gone. */
+static bool conn_flush_tail(struct conn *c)
+{
+	struct tail *t = &c->out;
+
+	while (t->off < t->len) {
+		ssize_t w = send(c->src.fd, t->p + t->off, t->len - t->off,
+				 MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno == EAGAIN;
+		t->off += (uint32_t)w;
+		/* It moved: the client is slow, not stuck. */
+		tw_add(&srv.wheel, &c->send_timer,
+		       srv.now_ms + srv.cfg.send_timeout_ms);
+	}
+	free(t->p);
+	*t = (struct tail){ 0 };
+	tw_cancel(&srv.wheel, &c->send_timer);
+	return true;
+}
+
+static bool conn_tail_pending(const struct conn *c)
+{
+	return c->out.off < c->out.len;
+}
+
+/* How a read went. */
+enum read_result { READ_SOME, READ_WAIT, READ_FULL, READ_EOF };
+
+/* Reads what the client sent into the borrowed buffer, borrowing one if
+ * needed.  A failed read or allocation counts as the client leaving. */
+static enum read_result conn_read(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->in == NULL && (c->in = inbuf_get()) == NULL)
+		return READ_EOF;
+	if (c->in->len == srv.in_cap)
+		return READ_FULL;
+	do
+		n = read(c->src.fd, c->in->data + c->in->len,
+			 srv.in_cap - c->in->len);
+	while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		c->in->len += (size_t)n;
+		return READ_SOME;
+	}
+	if (n < 0 && errno == EAGAIN)
+		return READ_WAIT;
+	c->peer_eof = true;
+	return READ_EOF;
+}
+
+/* The access log: Common Log Format, then the duration in milliseconds. */
+static void conn_log(const struct conn *c)
+{
+	char host[INET6_ADDRSTRLEN] = "-", when[32];
+	uint64_t took = srv.now_ms - c->start_ms;
+	time_t t = time(NULL) - (time_t)(took / 1000);
+	struct tm tm;
+
+	if (srv.cfg.quiet)
+		return;
+	inet_ntop(c->peer.family, &c->peer.addr, host, sizeof(host));
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+	fprintf(stderr, "%s - - [%s] \"%s\" %u %llu %llu\n", host, when,
+		c->log_line ? c->log_line : "-", c->status,
+		(unsigned long long)c->bytes, (unsigned long long)took);
+}
+
+/* A response has ended: log it and count it. */
+static void conn_response_done(struct conn *c)
+{
+	srv.stats.by_class[c->status / 100 % 6]++;
+	conn_log(c);
+	free(c->log_line);
+	c->log_line = NULL;
+}
+
+/* ==== parser glue ======================================================= */
+
+static enum wait route(struct conn *c);
+
+/* Answers a request that cannot be served, and closes the connection
+ * after the answer is out: the rest of what the client sent can no longer
+ * be trusted to start a request. */
+static enum wait refuse(struct conn *c, int status, const char *reason)
+{
+	struct out o = out_begin();
+	size_t at;
+
+	c->keep_alive = false;
+	c->status = (uint16_t)status;
+	out_head(&o, c, status, "application/json; charset=utf-8", NULL);
+	out_printf(&o, "Content-Length: %zu\r\n\r\n",
+		   strlen("{\"error\":\"\"}") + strlen(reason));
+	at = o.len;
+	out_printf(&o, "{\"error\":\"%s\"}", reason);
+	c->bytes = o.len - at;
+	conn_response_done(c);
+	conn_release_in(c);
+	if (!conn_send_out(c, &o))
+		return conn_close(c);
+	c->state = CONN_FLUSH;
+	return WAIT_NONE;
+}
+
+/* The request has been answered (or its stream set up): its bytes are no
+ * longer needed.  Bytes of a pipelined request that came behind it move to
+ * the front of the buffer; with none, the buffer goes back to the pool. */
+static void conn_request_done(struct conn *c)
+{
+	struct inbuf *in = c->in;
+	size_t end = in->req.end;
+
+	memmove(in->data, in->data + end, in->len - end);
+	in->len -= end;
+	http_request_init(&in->req, &srv.cfg.limits);
+	if (in->len == 0)
+		conn_release_in(c);
+}
+
+/* Starts reading a request, with the request timeout from now. */
+static enum wait conn_begin_request(struct conn *c)
+{
+	c->state = CONN_HEAD;
+	c->start_ms = srv.now_ms;
+	c->bytes = 0;
+	tw_add(&srv.wheel, &c->timer,
+	       srv.now_ms + srv.cfg.request_timeout_ms);
+	return WAIT_NONE;
+}
+
+/* CONN_IDLE: a keep-alive connection between requests, holding no buffer. */
+static enum wait conn_idle(struct conn *c)
+{
+	if (srv.now_ms >= c->timer.due_ms || srv.draining)
+		return conn_close(c);
+	switch (conn_read(c)) {
+	case READ_SOME:
+		return conn_begin_request(c);
+	case READ_WAIT:
+		conn_release_in(c);
+		return WAIT_READ;
+	case READ_FULL:
+	case READ_EOF:
+		break;
+	}
+	return conn_close(c);
+}
+
+/* CONN_HEAD: the request line and headers are arriving. */
+static enum wait conn_head(struct conn *c)
+{
+	for (;;) {
+		struct http_request *req = &c->in->req;
+
+		switch (http_parse_head(req, c->in->data, c->in->len)) {
+		case HTTP_DONE:
+			c->state = CONN_BODY;
+			if (!srv.cfg.quiet)
+				c->log_line = strndup(req->method_name.p,
+					(size_t)(req->target.p + req->target.len
+						 + 9 - req->method_name.p));
+			if (req->expect_continue &&
+			    c->in->len == req->head_len &&
+			    (req->chunked || req->content_length > 0)) {
+				static const char cont[] =
+					"HTTP/1.1 100 Continue\r\n\r\n";
+
+				if (!conn_send(c, cont, sizeof(cont) - 1))
+					return conn_close(c);
+			}
+			return WAIT_NONE;
+		case HTTP_ERROR:
+			return refuse(c, req->status, req->reason);
+		case HTTP_MORE:
+			break;
+		}
+		if (srv.now_ms >= c->timer.due_ms)
+			return refuse(c, 408, "request timeout");
+		switch (conn_read(c)) {
+		case READ_SOME:
+			continue;
+		case READ_WAIT:
+			return WAIT_READ;
+		case READ_FULL:
+			return refuse(c, 431, "request header section too large");
+		case READ_EOF:
+			return conn_close(c);
+		}
+	}
+}
+
+/* CONN_BODY: the body is arriving (or there is none). */
+static enum wait conn_body(struct conn *c)
+{
+	for (;;) {
+		struct http_request *req = &c->in->req;
+
+		switch (http_parse_body(req, c->in->data, c->in->len)) {
+		case HTTP_DONE:
+			srv.stats.requests++;
+			return route(c);
+		case HTTP_ERROR:
+			return refuse(c, req->status, req->reason);
+		case HTTP_MORE:
+			break;
+		}
+		if (srv.now_ms >= c->timer.due_ms)
+			return refuse(c, 408, "request timeout");
+		switch (conn_read(c)) {
+		case READ_SOME:
+			continue;
+		case READ_WAIT:
+			return WAIT_READ;
+		case READ_FULL:
+			return refuse(c, 413, "request body too large");
+		case READ_EOF:
+			return conn_close(c);
+		}
+	}
+}
+
+/* ==== streams =========================================================== */
+
+/* Ends the response in hand: the next request, or closing. */
+static enum wait conn_next(struct conn *c)
+{
+	tw_cancel(&srv.wheel, &c->timer);
+	conn_response_done(c);
+	c->state = CONN_FLUSH;
+	return WAIT_NONE;
+}
+
+static uint64_t stream_due(const struct stream *s, uint32_t k)
+{
+	return s->t0_ms + (uint64_t)k * s->interval_ms;
+}
+
+/* The headers of a stream and its first chunk, ":ok". */
+static enum wait stream_start(struct conn *c, struct http_request *req)
+{
+	struct stream *s = &c->stream;
+	struct out o = out_begin();
+	size_t at;
+
+	s->t0_ms = srv.now_ms;
+	s->interval_ms = srv.cfg.interval_ms;
+	s->sent = 0;
+	s->count = srv.cfg.events;
+	s->chunked = req->minor == 1;
+	if (!s->chunked)
+		c->keep_alive = false;	/* the close ends the body */
+	c->status = 200;
+
+	out_head(&o, c, 200, "text/event-stream", "Cache-Control: no-cache\r\n");
+	out_printf(&o, "%sX-Accel-Buffering: no\r\n\r\n",
+		   s->chunked ? "Transfer-Encoding: chunked\r\n" : "");
+	at = chunk_open(&o);
+	out_add(&o, ":ok\n\n", 5);
+	c->bytes += o.len - at - CHUNK_ROOM;
+	chunk_close(&o, at, s->chunked);
+	conn_request_done(c);
+	if (!conn_send_out(c, &o))
+		return conn_close(c);
+	c->state = CONN_STREAM;
+	tw_add(&srv.wheel, &c->timer, stream_due(s, 1));
+	return WAIT_NONE;
+}
+
+/* Appends event k of the stream to o, as its own chunk. */
+static void stream_event(struct conn *c, struct out *o, uint64_t wall_ms)
+{
+	size_t at = chunk_open(o), start = o->len;
+
+	out_printf(o, "data: {\"message\":\"Hello, world!\","
+		   "\"timestamp\":%llu}\n\n", (unsigned long long)wall_ms);
+	c->bytes += o->len - start;
+	chunk_close(o, at, c->stream.chunked);
+}
+
+/* CONN_STREAM: sends every event that is due, then sleeps until the next.
+ * An event is due at t0 + k * interval however late the one before it
+ * went out, so the schedule never drifts; events that fell behind (the
+ * server was busy) go out together.  After the last: ":done". */
+static enum wait conn_stream(struct conn *c)
+{
+	struct stream *s = &c->stream;
+	struct out o = out_begin();
+	uint64_t wall_ms = clock_ms(CLOCK_REALTIME);
+
+	if (c->peer_eof)
+		return conn_close(c);	/* the client left: stop at once */
+	while (s->sent < s->count && stream_due(s, s->sent + 1) <= srv.now_ms) {
+		stream_event(c, &o, wall_ms);
+		s->sent++;
+		srv.stats.events++;
+	}
+	if (s->sent == s->count) {
+		size_t at = chunk_open(&o);
+
+		out_add(&o, ":done\n\n", 7);
+		c->bytes += 7;
+		chunk_close(&o, at, s->chunked);
+		if (s->chunked)
+			out_add(&o, "0\r\n\r\n", 5);
+	}
+	if (o.len > 0 && !conn_send_out(c, &o))
+		return conn_close(c);
+	if (s->sent < s->count) {
+		tw_add(&srv.wheel, &c->timer, stream_due(s, s->sent + 1));
+		return WAIT_TIMER;
+	}
+	srv.stats.streams_completed++;
+	return conn_next(c);
+}
+
+/* ==== routes ============================================================ */
+
+static int hexval(char ch)
+{
+	unsigned char c = (unsigned char)ch;
+
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The value of key in a query string or form body, percent-decoded into
+ * out (NUL-terminated, cut at cap - 1 bytes); the last one wins.  Returns
+ * whether key was there. */
+static bool query_value(struct http_span q, const char *key, char *out,
+			size_t cap)
+{
+	const char *p = q.p, *end = q.p + q.len;
+	size_t klen = strlen(key);
+	bool found = false;
+
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *e = amp ? amp : end;
+
+		if ((size_t)(e - p) >= klen && memcmp(p, key, klen) == 0 &&
+		    (p + klen == e || p[klen] == '=')) {
+			const char *v = p + klen + (p + klen < e);
+			size_t n = 0;
+
+			while (v < e && n + 1 < cap) {
+				int hi, lo;
+
+				if (*v == '%' && e - v >= 3 &&
+				    (hi = hexval(v[1])) >= 0 &&
+				    (lo = hexval(v[2])) >= 0) {
+					out[n++] = (char)(hi << 4 | lo);
+					v += 3;
+				} else {
+					out[n++] = *v == '+' ? ' ' : *v;
+					v++;
+				}
+			}
+			out[n] = '\0';
+			found = true;
+		}
+		p = amp ? amp + 1 : end;
+	}
+	return found;
+}
+
+/* ---- a strict JSON scanner, just enough to find the top-level "stream" -- */
+
+/* RFC 8259 in full, so that invalid JSON is a 400 as the seed's body
+ * parser made it, but it keeps nothing: it only walks the text, and
+ * remembers whether the top-level object's last "stream" member asked for
+ * a stream.  Nesting is bounded so that the walk's recursion is. */
+struct json {
+	const char *p, *end;
+	unsigned depth;
+	const char *error;
+};
+
+#define JSON_MAX_DEPTH 128
+
+static bool json_bad(struct json *j, const char *why)
+{
+	if (j->error == NULL)
+		j->error = why;
+	return false;
+}
+
+static bool json_at(const struct json *j, char c)
+{
+	return j->p < j->end && *j->p == c;
+}
+
+static void json_blank(struct json *j)
+{
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' ||
+				 *j->p == '\n' || *j->p == '\r'))
+		j->p++;
+}
+
+/* A string; its text, decoded, goes to out when out is not NULL: at most
+ * cap - 1 bytes and a NUL, every code point past ASCII as 0xff, so that a
+ * comparison with a short ASCII word is exact when cap exceeds the word. */
+static bool json_string(struct json *j, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	j->p++;		/* the opening quote */
+	while (j->p < j->end) {
+		unsigned char c = (unsigned char)*j->p++;
+		unsigned cp = c;
+
+		if (c == '"') {
+			if (out != NULL)
+				out[n] = '\0';
+			return true;
+		}
+		if (c < 0x20)
+			return json_bad(j, "control character in JSON string");
+		if (c == '\\') {
+			static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+			const char *e;
+
+			if (j->p == j->end)
+				break;
+			c = (unsigned char)*j->p++;
+			if (c == 'u') {
+				cp = 0;
+				for (int i = 0; i < 4; i++) {
+					int d = j->p < j->end ? hexval(*j->p++) : -1;
+
+					if (d < 0)
+						return json_bad(j, "bad \\u escape in JSON string");
+					cp = cp << 4 | (unsigned)d;
+				}
+			} else if (c != '\0' && (e = strchr(from, c)) != NULL) {
+				cp = (unsigned char)to[e - from];
+			} else {
+				return json_bad(j, "bad escape in JSON string");
+			}
+		}
+		if (out != NULL && n + 1 < cap)
+			out[n++] = cp < 0x80 ? (char)cp : (char)0xff;
+	}
+	return json_bad(j, "unterminated JSON string");
+}
+
+static bool json_digits(struct json *j)
+{
+	const char *start = j->p;
+
+	while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+		j->p++;
+	return j->p > start;
+}
+
+/* -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
+static bool json_number(struct json *j)
+{
+	if (json_at(j, '-'))
+		j->p++;
+	if (json_at(j, '0'))
+		j->p++;
+	else if (!json_digits(j))
+		return json_bad(j, "bad JSON number");
+	if (json_at(j, '.')) {
+		j->p++;
+		if (!json_digits(j))
+			return json_bad(j, "bad JSON number");
+	}
+	if (json_at(j, 'e') || json_at(j, 'E')) {
+		j->p++;
+		if (json_at(j, '+') || json_at(j, '-'))
+			j->p++;
+		if (!json_digits(j))
+			return json_bad(j, "bad JSON number");
+	}
+	return true;
+}
+
+static bool json_word(struct json *j, const char *word)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
+		return json_bad(j, "invalid JSON");
+	j->p += n;
+	return true;
+}
+
+static bool json_value(struct json *j);
+
+/* An object; when stream is not NULL (the top level), *stream tells
+ * whether its last "stream" member was true, 1, "1" or "true". */
+static bool json_object(struct json *j, bool *stream)
+{
+	j->p++;
+	json_blank(j);
+	if (json_at(j, '}')) {
+		j->p++;
+		return true;
+	}
+	for (;;) {
+		char key[8], text[8];
+		const char *value;
+		bool is_stream;
+
+		if (!json_at(j, '"'))
+			return json_bad(j, "expected a JSON key");
+		if (!json_string(j, key, sizeof(key)))
+			return false;
+		json_blank(j);
+		if (!json_at(j, ':'))
+			return json_bad(j, "expected ':' in JSON object");
+		j->p++;
+		json_blank(j);
+		value = j->p;
+		is_stream = stream != NULL && strcmp(key, "stream") == 0;
+		if (is_stream && json_at(j, '"')) {
+			if (!json_string(j, text, sizeof(text)))
+				return false;
+			*stream = strcmp(text, "1") == 0 ||
+				  strcmp(text, "true") == 0;
+		} else if (!json_value(j)) {
+			return false;
+		} else if (is_stream) {
+			size_t n = (size_t)(j->p - value);
+
+			*stream = (n == 4 && memcmp(value, "true", 4) == 0) ||
+				  (n == 1 && *value == '1');
+		}
+		json_blank(j);
+		if (json_at(j, '}')) {
+			j->p++;
+			return true;
+		}
+		if (!json_at(j, ','))
+			return json_bad(j, "expected ',' or '}' in JSON object");
+		j->p++;
+		json_blank(j);
+	}
+}
+
+static bool json_array(struct json *j)
+{
+	j->p++;
+	json_blank(j);
+	if (json_at(j, ']')) {
+		j->p++;
+		return true;
+	}
+	for (;;) {
+		if (!json_value(j))
+			return false;
+		json_blank(j);
+		if (json_at(j, ']')) {
+			j->p++;
+			return true;
+		}
+		if (!json_at(j, ','))
+			return json_bad(j, "expected ',' or ']' in JSON array");
+		j->p++;
+		json_blank(j);
+	}
+}
+
+static bool json_value(struct json *j)
+{
+	bool ok;
+
+	if (j->p == j->end)
+		return json_bad(j, "unexpected end of JSON");
+	switch (*j->p) {
+	case '{':
+	case '[':
+		if (++j->depth > JSON_MAX_DEPTH)
+			return json_bad(j, "JSON nested too deeply");
+		ok = *j->p == '{' ? json_object(j, NULL) : json_array(j);
+		j->depth--;
+		return ok;
+	case '"':
+		return json_string(j, NULL, 0);
+	case 't':
+		return json_word(j, "true");
+	case 'f':
+		return json_word(j, "false");
+	case 'n':
+		return json_word(j, "null");
+	default:
+		return json_number(j);
+	}
+}
+
+/* How a request body answers "stream?". */
+enum ask { ASK_PLAIN, ASK_STREAM, ASK_BAD };
+
+/* Scans a JSON document: ASK_BAD (with *why) if it is not valid JSON. */
+static enum ask json_asks_stream(const char *p, size_t n, const char **why)
+{
+	struct json j = { p, p + n, 0, NULL };
+	bool stream = false, ok;
+
+	json_blank(&j);
+	if (json_at(&j, '{')) {
+		j.depth = 1;
+		ok = json_object(&j, &stream);
+	} else {
+		ok = json_value(&j);
+	}
+	json_blank(&j);
+	if (ok && j.p != j.end)
+		ok = json_bad(&j, "unexpected bytes after JSON");
+	*why = j.error;
+	return !ok ? ASK_BAD : stream ? ASK_STREAM : ASK_PLAIN;
+}
+
+/* The media type of a Content-Type value, without its parameters. */
+static struct http_span media_type(struct http_span ct)
+{
+	const char *semi = memchr(ct.p, ';', ct.len);
+
+	if (semi != NULL)
+		ct.len = (size_t)(semi - ct.p);
+	while (ct.len > 0 && (ct.p[ct.len - 1] == ' ' ||
+			      ct.p[ct.len - 1] == '\t'))
+		ct.len--;
+	return ct;
+}
+
+static bool media_is_json(struct http_span type)
+{
+	struct http_span tail = { type.p + type.len - 5, 5 };
+
+	return http_span_eq(type, "application/json") ||
+	       (type.len > 5 && http_span_eq(tail, "+json"));
+}
+
+static bool flag_true(const char *v)
+{
+	return strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
+}
+
+/* Whether POST /api asks for a stream: by its body (JSON or a form), as
+ * the seed's body parser read it, or by its query string. */
+static enum ask api_asks_stream(const struct http_request *req,
+				const char **why)
+{
+	struct http_span type = media_type(req->content_type);
+	struct http_span body = { req->body, req->body_len };
+	enum ask ask = ASK_PLAIN;
+	char v[8];
+	size_t i = 0;
+
+	while (i < body.len && strchr(" \t\r\n", body.p[i]) && body.p[i])
+		i++;
+	/* curl -d sends JSON as a form: a '{' first makes it JSON anyway. */
+	if (body.len == 0)
+		;	/* an empty body is no body */
+	else if (media_is_json(type) || (i < body.len && body.p[i] == '{'))
+		ask = json_asks_stream(body.p, body.len, why);
+	else if (http_span_eq(type, "application/x-www-form-urlencoded"))
+		ask = query_value(body, "stream", v, sizeof(v)) && flag_true(v)
+			? ASK_STREAM : ASK_PLAIN;
+	if (ask == ASK_PLAIN && query_value(req->query, "stream", v, sizeof(v))
+	    && flag_true(v))
+		ask = ASK_STREAM;
+	return ask;
+}
+
+/* ---- answers ----------------------------------------------------------- */
+
+/* A whole response with a known length: status, headers (extra, if not
+ * NULL, is more header lines), body.  HEAD gets the same without the body.
+ * Then the connection moves on to the next request. */
+static enum wait answer(struct conn *c, const struct http_request *req,
+			int status, const char *type, const char *extra,
+			const char *body)
+{
+	struct out o = out_begin();
+	size_t len = body ? strlen(body) : 0;
+
+	c->status = (uint16_t)status;
+	out_head(&o, c, status, body ? type : NULL, extra);
+	if (status != 204)
+		out_printf(&o, "Content-Length: %zu\r\n", len);
+	out_add(&o, "\r\n", 2);
+	if (req->method != HTTP_HEAD && body != NULL) {
+		out_add(&o, body, len);
+		c->bytes = len;
+	}
+	conn_request_done(c);
+	if (!conn_send_out(c, &o))
+		return conn_close(c);
+	return conn_next(c);
+}
+
+/* An error answer on a connection that stays usable: {"error":"..."}. */
+static enum wait answer_error(struct conn *c, const struct http_request *req,
+			      int status, const char *extra, const char *why)
+{
+	char body[160];
+
+	snprintf(body, sizeof(body), "{\"error\":\"%s\"}", why);
+	return answer(c, req, status, "application/json; charset=utf-8",
+		      extra, body);
+}
+
+/* POST /api: the seed's route.  A JSON hello, or a stream when asked. */
+static enum wait route_api(struct conn *c, struct http_request *req)
+{
+	const char *why = NULL;
+
+	switch (api_asks_stream(req, &why)) {
+	case ASK_STREAM:
+		return stream_start(c, req);
+	case ASK_BAD:
+		return answer_error(c, req, 400, NULL, why);
+	case ASK_PLAIN:
+		break;
+	}
+	return answer(c, req, 200, "application/json; charset=utf-8", NULL,
+		      "{\"message\":\"Hello, world!\"}");
+}
+
+#define M(method) (1u << (method))
+
+static const struct route {
+	const char *path;
+	unsigned methods;	/* M(HTTP_GET) also allows HEAD */
+	const char *allow;	/* for 405 and OPTIONS */
+	enum wait (*answer)(struct conn *c, struct http_request *req);
+} routes[] = {
+	{ "/api", M(HTTP_POST) | M(HTTP_OPTIONS), "POST, OPTIONS", route_api },
+};
+
+/* A complete request: finds its route and answers it. */
+static enum wait route(struct conn *c)
+{
+	struct http_request *req = &c->in->req;
+	unsigned m = M(req->method == HTTP_HEAD ? HTTP_GET : req->method);
+	char allow[96];
+
+	c->keep_alive = req->keep_alive && !srv.draining;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const struct route *r = &routes[i];
+
+		if (req->path.len != strlen(r->path) ||
+		    memcmp(req->path.p, r->path, req->path.len) != 0)
+			continue;
+		snprintf(allow, sizeof(allow), "Allow: %s\r\n", r->allow);
+		if (req->method == HTTP_OTHER || !(r->methods & m))
+			return answer_error(c, req, 405, allow,
+					    "method not allowed");
+		if (req->method == HTTP_OPTIONS)
+			return answer(c, req, 204, NULL, allow, NULL);
+		return r->answer(c, req);
+	}
+	return answer_error(c, req, 404, NULL, "not found");
+}
+
+/* ==== the connection's state machine ==================================== */
+
+/* CONN_FLUSH: a response has ended.  Once the client has taken all of it,
+ * read the next request (perhaps already in the buffer), or close. */
+static enum wait conn_flush(struct conn *c)
+{
+	if (conn_tail_pending(c))
+		return WAIT_WRITE;
+	if (!c->keep_alive) {
+		/* Say we are done (FIN), then wait for the client to close. */
+		shutdown(c->src.fd, SHUT_WR);
+		c->state = CONN_LINGER;
+		tw_add(&srv.wheel, &c->timer,
+		       srv.now_ms + srv.cfg.linger_timeout_ms);
+		return WAIT_NONE;
+	}
+	if (c->in != NULL)
+		return conn_begin_request(c);
+	c->state = CONN_IDLE;
+	tw_add(&srv.wheel, &c->timer, srv.now_ms + srv.cfg.idle_timeout_ms);
+	return WAIT_NONE;
+}
+
+/* CONN_LINGER: the server has sent FIN after its last answer.  It reads and
+ * drops whatever the client still sends until the client closes too, or
+ * the linger timeout: closing with unread bytes would make the kernel
+ * reset the connection, and a reset can destroy the answer before the
+ * client has read it. */
+static enum wait conn_linger(struct conn *c)
+{
+	char sink[4096];
+
+	if (srv.now_ms >= c->timer.due_ms)
+		return conn_close(c);
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = read(c->src.fd, sink, sizeof(sink));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return WAIT_READ;
+		if (n <= 0)
+			return conn_close(c);
+	}
+	return WAIT_READ;	/* more next turn: others get their share */
+}
+
+/* Runs the connection's state functions until one must wait. */
+static enum wait conn_run(struct conn *c)
+{
+	enum wait w = WAIT_NONE;
+
+	while (w == WAIT_NONE) {
+		switch (c->state) {
+		case CONN_IDLE:
+			w = conn_idle(c);
+			break;
+		case CONN_HEAD:
+			w = conn_head(c);
+			break;
+		case CONN_BODY:
+			w = conn_body(c);
+			break;
+		case CONN_STREAM:
+			w = conn_stream(c);
+			break;
+		case CONN_FLUSH:
+			w = conn_flush(c);
+			break;
+		case CONN_LINGER:
+			w = conn_linger(c);
+			break;
+		}
+	}
+	return w;
+}
+
+/* Tells epoll what the connection now waits for, if that changed.  Any
+ * unsent output adds EPOLLOUT, whatever the state. */
+static void conn_update(struct conn *c, enum wait w)
+{
+	struct epoll_event ev;
+
+	if (w == WAIT_GONE)
+		return;
+	ev.events = wait_events[w] | (conn_tail_pending(c) ? EPOLLOUT : 0);
+	ev.data.ptr = &c->src;
+	if (ev.events != c->events &&
+	    epoll_ctl(srv.epfd, EPOLL_CTL_MOD, c->src.fd, &ev) == 0)
+		c->events = ev.events;
+}
+
+/* epoll reported on a connection. */
+static void conn_event(struct conn *c, uint32_t events)
+{
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		conn_close(c);	/* reset, or closed both ways: nobody to answer */
+		return;
+	}
+	if (events & EPOLLRDHUP)
+		c->peer_eof = true;
+	if ((events & EPOLLOUT) && !conn_flush_tail(c)) {
+		conn_close(c);
+		return;
+	}
+	conn_update(c, conn_run(c));
+}
+
+/* The wheel calls these when a connection's deadline comes. */
+static void conn_on_timer(struct tw_timer *t)
+{
+	struct conn *c = container_of(t, struct conn, timer);
+
+	conn_update(c, conn_run(c));
+}
+
+static void conn_on_send_timer(struct tw_timer *t)
+{
+	/* The client has not taken a byte for --send-timeout: drop it. */
+	conn_close(container_of(t, struct conn, send_timer));
+}
+
+/* ==== the loop ========================================================== */
+
+static bool accept_paused;
+
+/* Turns a newcomer away: 503 if the socket takes it at once, then close. */
+static void shed(int fd)
+{
+	static const char body[] = "{\"error\":\"server is full\"}";
+	char msg[256];
+	int n = snprintf(msg, sizeof(msg),
+			 "HTTP/1.1 503 Service Unavailable\r\n"
+			 "Content-Type: application/json; charset=utf-8\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			 sizeof(body) - 1, body);
+
+	if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		errno = 0;	/* the close below is answer enough */
+	close(fd);
+	srv.stats.shed++;
+}
+
+static void listener_pause(void)
+{
+	struct epoll_event ev = { .events = 0, .data.ptr = &srv.listener };
+
+	if (!accept_paused && srv.listener.fd >= 0 &&
+	    epoll_ctl(srv.epfd, EPOLL_CTL_MOD, srv.listener.fd, &ev) == 0)
+		accept_paused = true;
+}
+
+static void listener_resume(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &srv.listener };
+
+	if (accept_paused && srv.listener.fd >= 0 &&
+	    epoll_ctl(srv.epfd, EPOLL_CTL_MOD, srv.listener.fd, &ev) == 0)
+		accept_paused = false;
+}
+
+/* Out of descriptors: the spare one, kept open for this moment, is given
+ * up to accept the newcomer and turn it away, so that it does not wait in
+ * the backlog and epoll does not report it again and again.  If even that
+ * fails, accepting pauses until a connection closes. */
+static void shed_at_fd_limit(void)
+{
+	int fd;
+
+	if (srv.spare_fd >= 0) {
+		close(srv.spare_fd);
+		fd = accept4(srv.listener.fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			shed(fd);
+		srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && srv.spare_fd >= 0)
+			return;
+	}
+	listener_pause();
+}
+
+static void listener_accept(void)
+{
+	for (int i = 0; i < ACCEPT_BUDGET; i++) {
+		struct sockaddr_storage sa;
+		socklen_t len = sizeof(sa);
+		int fd = accept4(srv.listener.fd, (struct sockaddr *)&sa, &len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				shed_at_fd_limit();
+			else if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return;	/* EAGAIN: no more for now */
+		}
+		if (srv.nconns >= srv.max_conns || (size_t)fd >= srv.conn_cap)
+			shed(fd);
+		else
+			conn_open(fd, &sa);
+	}
+}
+
+/* The first SIGINT or SIGTERM: stop listening at once, close idle
+ * connections, and let every request and stream in progress finish; the
+ * loop ends when the last connection has.  A second signal exits at once. */
+static void server_drain(void)
+{
+	if (srv.draining) {
+		fprintf(stderr, "sse: second signal, exiting now\n");
+		exit(1);
+	}
+	srv.draining = true;
+	close(srv.listener.fd);
+	srv.listener.fd = -1;
+	for (size_t fd = 0; fd < srv.conn_cap; fd++) {
+		struct conn *c = &srv.conns[fd];
+
+		if (c->src.kind == KIND_CONN && c->state == CONN_IDLE)
+			conn_close(c);
+	}
+	fprintf(stderr, "sse: draining %zu connection%s\n", srv.nconns,
+		srv.nconns == 1 ? "" : "s");
+}
+
+static void signal_event(void)
+{
+	struct signalfd_siginfo si;
+
+	while (read(srv.signalfd.fd, &si, sizeof(si)) == sizeof(si))
+		server_drain();
+}
+
+/* Arms the timerfd for the wheel's next deadline, if that changed. */
+static void timer_arm(void)
+{
+	uint64_t next = tw_next(&srv.wheel);
+	struct itimerspec its = { 0 };
+
+	if (next == srv.armed_ms)
+		return;
+	if (next != UINT64_MAX) {
+		its.it_value.tv_sec = (time_t)(next / 1000);
+		its.it_value.tv_nsec = (long)(next % 1000) * 1000000 + 1;
+	}
+	timerfd_settime(srv.timerfd.fd, TFD_TIMER_ABSTIME, &its, NULL);
+	srv.armed_ms = next;
+}
+
+static void timerfd_event(void)
+{
+	uint64_t expirations;
+
+	if (read(srv.timerfd.fd, &expirations, sizeof(expirations)) > 0)
+		srv.armed_ms = UINT64_MAX;	/* it fired: no longer armed */
+}
+
+/* One turn of the loop:
+ *  1. Wait for events, for as long as it takes: timers arrive as events
+ *     of the timerfd, so a server with nothing to do never wakes.
+ *  2. Read the clock; everything this turn does happens "now".
+ *  3. Hand each event to its owner, by the kind at data.ptr.  Reads come
+ *     as they are ready; a connection closed earlier in this batch has a
+ *     free slot and its stale event is skipped.
+ *  4. Fire the timers that are due by now (the clock read again): their
+ *     callbacks run the connections whose deadline came.
+ *  5. Arm the timerfd for the wheel's next deadline. */
+static void loop_turn(void)
+{
+	struct epoll_event events[MAX_EVENTS];
+	int n = epoll_wait(srv.epfd, events, MAX_EVENTS, -1);
+
+	if (n < 0 && errno != EINTR) {
+		fprintf(stderr, "sse: epoll_wait: %s\n", strerror(errno));
+		exit(1);
+	}
+	srv.now_ms = clock_ms(CLOCK_MONOTONIC);
+	for (int i = 0; i < n; i++) {
+		struct source *s = events[i].data.ptr;
+
+		switch (s->kind) {
+		case KIND_LISTENER:
+			if (!srv.draining)
+				listener_accept();
+			break;
+		case KIND_TIMERFD:
+			timerfd_event();
+			break;
+		case KIND_SIGNALFD:
+			signal_event();
+			break;
+		case KIND_CONN:
+			conn_event((struct conn *)s, events[i].events);
+			break;
+		case KIND_FREE:
+			break;
+		}
+	}
+	srv.now_ms = clock_ms(CLOCK_MONOTONIC);
+	tw_advance(&srv.wheel, srv.now_ms);
+	timer_arm();
+}
+
+/* ==== main ============================================================== */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: sse [-p PORT] [-b ADDR] [-n EVENTS] [-i INTERVAL_MS] [-c MAX_CONNS]\n"
+"           [-w WORKERS] [-q] [-h] [-V] [limits and timeouts]\n"
+"\n"
+"  -p, --port PORT          port to listen on, 0 for any free one (3000)\n"
+"  -b, --bind ADDR          IPv4 or IPv6 address to listen on (0.0.0.0)\n"
+"  -n, --events N           events per stream (5)\n"
+"  -i, --interval MS        milliseconds between events (1000)\n"
+"  -c, --max-conns N        connections at once; more get 503\n"
+"                           (default: what the descriptor limit allows)\n"
+"  -w, --workers N          worker processes (1; only 1 for now)\n"
+"  -q, --quiet              no access log on stderr\n"
+"  -h, --help               this text\n"
+"  -V, --version            the version\n"
+"\n"
+"  --max-target BYTES       longest request target, else 414 (4096)\n"
+"  --max-header BYTES       longest request head, else 431 (8192)\n"
+"  --max-body BYTES         longest request body, else 413 (65536)\n"
+"  --request-timeout MS     first byte to complete request, else 408 (10000)\n"
+"  --idle-timeout MS        keep-alive connection without a request (5000)\n"
+"  --send-timeout MS        a client that takes no output is dropped (10000)\n"
+"  --max-output BYTES       unsent output per client before dropping it\n"
+"                           (262144)\n"
+"  --linger-timeout MS      wait for the client to close after us (2000)\n");
+}
+
+/* A number option: exits 2 with one line if it is not a whole number in
+ * [min, max]. */
+static unsigned long long number(const char *opt, const char *s,
+				 unsigned long long min, unsigned long long max)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
+	    v < min || v > max) {
+		fprintf(stderr, "sse: %s: '%s' is not a number from %llu to "
+			"%llu\n", opt, s, min, max);
+		exit(2);
+	}
+	return v;
+}
+
+enum {
+	OPT_MAX_TARGET = 256, OPT_MAX_HEADER, OPT_MAX_BODY,
+	OPT_REQUEST_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_SEND_TIMEOUT,
+	OPT_MAX_OUTPUT, OPT_LINGER_TIMEOUT,
+};
+
+#define DAY_MS 86400000ull
+#define MIB (1024ull * 1024)
+
+static void parse_args(int argc, char **argv, struct config *cfg)
+{
+	static const struct option longopts[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "bind", required_argument, NULL, 'b' },
+		{ "events", required_argument, NULL, 'n' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "max-conns", required_argument, NULL, 'c' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "max-target", required_argument, NULL, OPT_MAX_TARGET },
+		{ "max-header", required_argument, NULL, OPT_MAX_HEADER },
+		{ "max-body", required_argument, NULL, OPT_MAX_BODY },
+		{ "request-timeout", required_argument, NULL,
+		  OPT_REQUEST_TIMEOUT },
+		{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+		{ "send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT },
+		{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+		{ "linger-timeout", required_argument, NULL,
+		  OPT_LINGER_TIMEOUT },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	*cfg = (struct config){
+		.addr = "0.0.0.0",
+		.port = 3000,
+		.events = 5,
+		.interval_ms = 1000,
+		.limits = { .max_target = 4096, .max_head = 8192,
+			    .max_body = 65536 },
+		.request_timeout_ms = 10000,
+		.idle_timeout_ms = 5000,
+		.send_timeout_ms = 10000,
+		.linger_timeout_ms = 2000,
+		.max_output = 256 * 1024,
+	};
+	while ((opt = getopt_long(argc, argv, "p:b:n:i:c:w:qhV", longopts,
+				  NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			cfg->port = (unsigned)number("-p", optarg, 0, 65535);
+			break;
+		case 'b':
+			cfg->addr = optarg;
+			break;
+		case 'n':
+			cfg->events = (unsigned)number("-n", optarg, 1, 1000000);
+			break;
+		case 'i':
+			cfg->interval_ms = (unsigned)number("-i", optarg, 1,
+							    DAY_MS);
+			break;
+		case 'c':
+			cfg->max_conns = number("-c", optarg, 1, 10000000);
+			break;
+		case 'w':
+			if (number("-w", optarg, 1, 256) != 1) {
+				fprintf(stderr, "sse: -w: one worker only, "
+					"for now\n");
+				exit(2);
+			}
+			break;
+		case 'q':
+			cfg->quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("sse %s\n", SSE_VERSION);
+			exit(0);
+		case OPT_MAX_TARGET:
+			cfg->limits.max_target = number("--max-target", optarg,
+							 16, MIB);
+			break;
+		case OPT_MAX_HEADER:
+			cfg->limits.max_head = number("--max-header", optarg,
+						      64, MIB);
+			break;
+		case OPT_MAX_BODY:
+			cfg->limits.max_body = number("--max-body", optarg, 0,
+						      64 * MIB);
+			break;
+		case OPT_REQUEST_TIMEOUT:
+			cfg->request_timeout_ms = (unsigned)number(
+				"--request-timeout", optarg, 1, DAY_MS);
+			break;
+		case OPT_IDLE_TIMEOUT:
+			cfg->idle_timeout_ms = (unsigned)number(
+				"--idle-timeout", optarg, 1, DAY_MS);
+			break;
+		case OPT_SEND_TIMEOUT:
+			cfg->send_timeout_ms = (unsigned)number(
+				"--send-timeout", optarg, 1, DAY_MS);
+			break;
+		case OPT_MAX_OUTPUT:
+			cfg->max_output = number("--max-output", optarg, 4096,
+						 1024 * MIB);
+			break;
+		case OPT_LINGER_TIMEOUT:
+			cfg->linger_timeout_ms = (unsigned)number(
+				"--linger-timeout", optarg, 1, DAY_MS);
+			break;
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sse: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		exit(2);
+	}
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "sse: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+/* Opens the listening socket and says where it listens. */
+static int listen_on(const char *addr, unsigned port)
+{
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC,
+		.ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
+	};
+	struct addrinfo *ai;
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+	char service[8], where[INET6_ADDRSTRLEN + 16], host[INET6_ADDRSTRLEN];
+	int fd, one = 1, err;
+
+	snprintf(service, sizeof(service), "%u", port);
+	err = getaddrinfo(addr, service, &hints, &ai);
+	if (err != 0) {
+		fprintf(stderr, "sse: -b %s: not an IPv4 or IPv6 address\n",
+			addr);
+		exit(2);
+	}
+	snprintf(where, sizeof(where), ai->ai_family == AF_INET6
+		 ? "[%s]:%u" : "%s:%u", addr, port);
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0)
+		die("socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		fprintf(stderr, "sse: cannot listen on %s: %s\n", where,
+			strerror(errno));
+		exit(1);
+	}
+	freeaddrinfo(ai);
+	/* The kernel caps the backlog at net.core.somaxconn. */
+	if (listen(fd, 4096) < 0)
+		die("listen");
+	getsockname(fd, (struct sockaddr *)&sa, &len);
+	if (sa.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		fprintf(stderr, "sse: listening on [%s]:%u\n", host,
+			ntohs(s6->sin6_port));
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		fprintf(stderr, "sse: listening on %s:%u\n", host,
+			ntohs(s4->sin_port));
+	}
+	return fd;
+}
+
+/* Adds a descriptor to epoll, with its source as data.ptr. */
+static void watch(struct source *s, enum kind kind, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
+
+	s->kind = kind;
+	s->fd = fd;
+	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		die("epoll_ctl");
+}
+
+/* Descriptors the server keeps besides connections: stdio, epoll, the
+ * listener, the timerfd, the signalfd and the spare. */
+#define RESERVED_FDS 16
+
+static void server_init(void)
+{
+	struct rlimit rl;
+	sigset_t mask;
+
+	/* As many connections as the system lets this process have. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	srv.conn_cap = rl.rlim_cur > 1 << 24 ? 1 << 24 : (size_t)rl.rlim_cur;
+	srv.max_conns = srv.conn_cap - RESERVED_FDS;
+	if (srv.cfg.max_conns != 0 && srv.cfg.max_conns < srv.max_conns)
+		srv.max_conns = srv.cfg.max_conns;
+	/* Untouched pages cost nothing: the table is paid for as used. */
+	srv.conns = calloc(srv.conn_cap, sizeof(*srv.conns));
+	srv.in_cap = srv.cfg.limits.max_head + srv.cfg.limits.max_body + 4096;
+	srv.scratch_cap = SCRATCH_SIZE;
+	srv.scratch = malloc(srv.scratch_cap);
+	if (srv.conns == NULL || srv.scratch == NULL)
+		die("malloc");
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+
+	srv.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (srv.epfd < 0)
+		die("epoll_create1");
+	watch(&srv.listener, KIND_LISTENER,
+	      listen_on(srv.cfg.addr, srv.cfg.port));
+	watch(&srv.timerfd, KIND_TIMERFD,
+	      timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+	watch(&srv.signalfd, KIND_SIGNALFD,
+	      signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+	srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	srv.now_ms = clock_ms(CLOCK_MONOTONIC);
+	srv.armed_ms = UINT64_MAX;
+	tw_init(&srv.wheel, srv.now_ms);
+}
+
+#ifndef SSE_NO_MAIN
+int main(int argc, char **argv)
+{
+	parse_args(argc, argv, &srv.cfg);
+	server_init();
+	while (!srv.draining || srv.nconns > 0)
+		loop_turn();
+	return 0;
+}
+#endif
