@@ -36,6 +36,9 @@ check: sse tests
 	./test.sh
 
 clean:
-	rm -f sse $(TESTS)
+	rm -f sse $(TESTS) bench/hold
 
 .PHONY: all tests check clean
+
+bench/hold: bench/hold.c
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/hold.c
