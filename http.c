@@ -78,9 +78,10 @@ void http_request_init(struct http_request *req,
 
 /* ---- the head ---------------------------------------------------------- */
 
-/* Where the head ends, just past its empty line, or 0 if it has not
- * arrived.  Searching resumes where the last call stopped (less two bytes,
- * for an end marker split across calls). */
+/* Where the head ends, just past its empty line; 0 if it has not arrived
+ * yet, or if a line starts with a bare CR (then req->status is set: no
+ * more bytes can mend that).  Searching resumes where the last call
+ * stopped, less two bytes, for an end marker split across calls. */
 static size_t find_head_end(struct http_request *req, const char *buf,
 			    size_t start, size_t len)
 {
@@ -94,10 +95,14 @@ static size_t find_head_end(struct http_request *req, const char *buf,
 		i = (size_t)(lf - buf);
 		if (i + 1 < len && buf[i + 1] == '\n')
 			return i + 2;
-		if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n')
-			return i + 3;
 		if (i + 2 >= len)
 			break;	/* the marker may still be arriving */
+		if (buf[i + 1] == '\r' && buf[i + 2] == '\n')
+			return i + 3;
+		if (buf[i + 1] == '\r') {
+			fail(req, 400, "bare CR in the header section");
+			return 0;
+		}
 	}
 	req->scanned = len;
 	return 0;
@@ -142,8 +147,10 @@ static bool split_target(struct http_request *req)
 	const char *p = req->target.p, *end = p + req->target.len;
 	const char *q;
 
-	if (req->target.len == 1 && *p == '*')
+	if (req->target.len == 1 && *p == '*') {
+		req->path = req->target;
 		return req->method == HTTP_OPTIONS;
+	}
 	if (*p != '/') {
 		size_t n = 0;
 
@@ -423,6 +430,8 @@ enum http_result http_parse_head(struct http_request *req,
 	while (start < len && (buf[start] == '\r' || buf[start] == '\n'))
 		start++;
 	end = find_head_end(req, buf, start, len);
+	if (req->status != 0)
+		return HTTP_ERROR;
 	if (end == 0) {
 		if (target_overlong(req, buf, start, len))
 			return fail(req, 414, "request target too long");
@@ -471,6 +480,9 @@ static enum http_result decode_chunked(struct http_request *req, char *buf,
 		case CHUNK_SIZE:
 			d = hex_value(c);
 			if (d >= 0) {
+				if (req->chunk_left > UINT64_MAX >> 4)
+					return fail(req, 400,
+						    "chunk size overflows");
 				req->chunk_left = req->chunk_left * 16 +
 						  (uint64_t)d;
 				if (req->chunk_left > max - req->body_len)
