@@ -15,8 +15,15 @@ TESTS = tests/test_timerwheel tests/test_http tests/wire tests/swarm
 
 all: sse
 
-sse: $(SRCS) $(HDRS)
+sse: $(SRCS) $(HDRS) web/page.h
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS)
+
+# The demo page, as a C array: web/index.html stays the file to edit.
+web/page.h: web/index.html
+	{ echo '/* Made from web/index.html by make: edit that instead. */'; \
+	  echo 'static const unsigned char page_html[] = {'; \
+	  od -An -v -tx1 web/index.html | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '};'; } > $@
 
 tests/test_timerwheel: tests/test_timerwheel.c timerwheel.c timerwheel.h
 	$(CC) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/test_timerwheel.c timerwheel.c
@@ -36,7 +43,7 @@ check: sse tests
 	./test.sh
 
 clean:
-	rm -f sse $(TESTS) bench/hold
+	rm -f sse $(TESTS) bench/hold web/page.h
 
 .PHONY: all tests check clean
 

@@ -41,6 +41,7 @@
 
 #include "http.h"
 #include "timerwheel.h"
+#include "web/page.h"		/* page_html[]: web/index.html, made by make */
 
 #define SSE_VERSION "0.1.0"
 
@@ -63,6 +64,7 @@ struct config {
 	unsigned linger_timeout_ms;	/* waiting for the client to close */
 	size_t max_output;		/* unsent output per connection */
 	bool quiet;			/* -q: no access log */
+	const char *cors;		/* --cors: the origin allowed, or NULL */
 };
 
 /* Whatever epoll reports on starts with one of these: data.ptr points to
@@ -90,12 +92,21 @@ struct tail {
 	uint32_t off, len, cap;		/* unsent bytes are p[off..len) */
 };
 
-/* A stream: events 1..count, event k due at t0_ms + k * interval_ms. */
+/* What a stream's events look like on the wire. */
+enum stream_format {
+	FORMAT_API,			/* POST /api: data only, then ":done" */
+	FORMAT_EVENTSOURCE,		/* GET /message-stream: id and data */
+};
+
+/* A stream: events first+1 .. count, event k due at
+ * t0_ms + (k - first) * interval_ms. */
 struct stream {
-	uint64_t t0_ms;
+	uint64_t t0_ms;			/* when the request was complete */
 	uint32_t interval_ms;
-	uint32_t sent;			/* events sent so far */
+	uint32_t first;			/* resumed after this event id */
+	uint32_t last;			/* the id of the last event sent */
 	uint32_t count;
+	uint8_t format;			/* enum stream_format */
 	bool chunked;			/* HTTP/1.1 framing, else close-delimited */
 };
 
@@ -148,11 +159,22 @@ struct conn {
 	struct peer peer;
 };
 
-/* What a load tester counts. */
+/* The upper bounds of the event lateness histogram's buckets, 0.1 ms to
+ * 1 s; one more bucket counts the rest. */
+static const uint64_t lateness_le_us[] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000,
+	100000, 250000, 500000, 1000000,
+};
+#define LATENESS_BUCKETS (sizeof(lateness_le_us) / sizeof(lateness_le_us[0]))
+
+/* What a load tester counts: plain counters, bumped as things happen. */
 struct stats {
+	uint64_t started_ms;		/* for the uptime */
 	uint64_t accepted, shed, requests, events;
-	uint64_t streams_completed, streams_aborted;
-	uint64_t by_class[6];		/* responses: [2] is 2xx, ... */
+	uint64_t streams_active, streams_completed, streams_aborted;
+	uint64_t by_status[600];	/* responses, by status code */
+	uint64_t lateness[LATENESS_BUCKETS + 1];
+	uint64_t lateness_sum_us;
 };
 
 static struct server {
@@ -192,6 +214,14 @@ static uint64_t clock_ms(clockid_t id)
 
 	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t clock_us(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 /* ==== output ============================================================ */
@@ -258,6 +288,10 @@ static void out_head(struct out *o, const struct conn *c, int status,
 		out_printf(o, "Content-Type: %s\r\n", content_type);
 	if (extra != NULL)
 		out_add(o, extra, strlen(extra));
+	if (srv.cfg.cors != NULL)
+		out_printf(o, "Access-Control-Allow-Origin: %s\r\n%s",
+			   srv.cfg.cors, strcmp(srv.cfg.cors, "*") == 0
+			   ? "" : "Vary: Origin\r\n");
 	out_printf(o, "Connection: %s\r\nDate: %s\r\n",
 		   c->keep_alive ? "keep-alive" : "close",
 		   http_date(&srv.date, time(NULL)));
@@ -343,8 +377,10 @@ static void conn_open(int fd, const struct sockaddr_storage *sa)
  * that a state function can end with "return conn_close(c);". */
 static enum wait conn_close(struct conn *c)
 {
-	if (c->state == CONN_STREAM)
+	if (c->state == CONN_STREAM) {
 		srv.stats.streams_aborted++;
+		srv.stats.streams_active--;
+	}
 	tw_cancel(&srv.wheel, &c->timer);
 	tw_cancel(&srv.wheel, &c->send_timer);
 	conn_release_in(c);
@@ -485,7 +521,7 @@ static void conn_log(const struct conn *c)
 /* A response has ended: log it and count it. */
 static void conn_response_done(struct conn *c)
 {
-	srv.stats.by_class[c->status / 100 % 6]++;
+	srv.stats.by_status[c->status < 600 ? c->status : 0]++;
 	conn_log(c);
 	free(c->log_line);
 	c->log_line = NULL;
@@ -647,86 +683,144 @@ static enum wait conn_next(struct conn *c)
 	return WAIT_NONE;
 }
 
+/* Event k is due (k - first) intervals after the request was complete:
+ * never "an interval after the last one went out", so lateness does not
+ * add up. */
 static uint64_t stream_due(const struct stream *s, uint32_t k)
 {
-	return s->t0_ms + (uint64_t)k * s->interval_ms;
+	return s->t0_ms + (uint64_t)(k - s->first) * s->interval_ms;
 }
 
-/* The headers of a stream and its first chunk, ":ok". */
-static enum wait stream_start(struct conn *c, struct http_request *req)
+/* One stream engine, two wire formats: the seed's POST /api, and the
+ * EventSource one of GET /message-stream, with ids, a retry delay and no
+ * ":done" (the end of the body is the end). */
+static void stream_open_chunk(const struct conn *c, struct out *o)
 {
-	struct stream *s = &c->stream;
-	struct out o = out_begin();
-	size_t at;
-
-	s->t0_ms = srv.now_ms;
-	s->interval_ms = srv.cfg.interval_ms;
-	s->sent = 0;
-	s->count = srv.cfg.events;
-	s->chunked = req->minor == 1;
-	if (!s->chunked)
-		c->keep_alive = false;	/* the close ends the body */
-	c->status = 200;
-
-	out_head(&o, c, 200, "text/event-stream", "Cache-Control: no-cache\r\n");
-	out_printf(&o, "%sX-Accel-Buffering: no\r\n\r\n",
-		   s->chunked ? "Transfer-Encoding: chunked\r\n" : "");
-	at = chunk_open(&o);
-	out_add(&o, ":ok\n\n", 5);
-	c->bytes += o.len - at - CHUNK_ROOM;
-	chunk_close(&o, at, s->chunked);
-	conn_request_done(c);
-	if (!conn_send_out(c, &o))
-		return conn_close(c);
-	c->state = CONN_STREAM;
-	tw_add(&srv.wheel, &c->timer, stream_due(s, 1));
-	return WAIT_NONE;
+	if (c->stream.format == FORMAT_EVENTSOURCE)
+		out_printf(o, "retry: %u\n:ok\n\n", c->stream.interval_ms);
+	else
+		out_add(o, ":ok\n\n", 5);
 }
 
-/* Appends event k of the stream to o, as its own chunk. */
-static void stream_event(struct conn *c, struct out *o, uint64_t wall_ms)
+static void stream_event_data(const struct conn *c, struct out *o,
+			      uint32_t k, uint64_t wall_ms)
+{
+	if (c->stream.format == FORMAT_EVENTSOURCE)
+		out_printf(o, "id: %u\ndata: {\"user\":\"sse\",\"text\":"
+			   "\"Hello, world! (%u/%u)\",\"timestamp\":%llu}\n\n",
+			   k, k, c->stream.count, (unsigned long long)wall_ms);
+	else
+		out_printf(o, "data: {\"message\":\"Hello, world!\","
+			   "\"timestamp\":%llu}\n\n", (unsigned long long)wall_ms);
+}
+
+/* Appends a piece of the body to o as its own chunk, formatted by fn. */
+static void stream_chunk(struct conn *c, struct out *o,
+			 void (*fn)(const struct conn *, struct out *))
 {
 	size_t at = chunk_open(o), start = o->len;
 
-	out_printf(o, "data: {\"message\":\"Hello, world!\","
-		   "\"timestamp\":%llu}\n\n", (unsigned long long)wall_ms);
+	fn(c, o);
 	c->bytes += o->len - start;
 	chunk_close(o, at, c->stream.chunked);
 }
 
+static void stream_done_chunk(const struct conn *c, struct out *o)
+{
+	if (c->stream.format == FORMAT_API)
+		out_add(o, ":done\n\n", 7);
+}
+
+/* Starts a stream of events first + 1 .. -n: the headers and the opening
+ * chunk go out at once.  HEAD gets the headers alone. */
+static enum wait stream_start(struct conn *c, struct http_request *req,
+			      enum stream_format format, uint32_t first)
+{
+	struct stream *s = &c->stream;
+	struct out o = out_begin();
+	bool head = req->method == HTTP_HEAD;
+
+	*s = (struct stream){
+		.t0_ms = srv.now_ms,
+		.interval_ms = srv.cfg.interval_ms,
+		.first = first,
+		.last = first,
+		.count = srv.cfg.events,
+		.format = (uint8_t)format,
+		.chunked = req->minor == 1,
+	};
+	if (!s->chunked)
+		c->keep_alive = false;	/* the close ends the body */
+	c->status = 200;
+	out_head(&o, c, 200, "text/event-stream", "Cache-Control: no-cache\r\n");
+	out_printf(&o, "%sX-Accel-Buffering: no\r\n\r\n",
+		   s->chunked ? "Transfer-Encoding: chunked\r\n" : "");
+	if (!head)
+		stream_chunk(c, &o, stream_open_chunk);
+	conn_request_done(c);
+	if (!conn_send_out(c, &o))
+		return conn_close(c);
+	if (head)
+		return conn_next(c);
+	c->state = CONN_STREAM;
+	srv.stats.streams_active++;
+	tw_add(&srv.wheel, &c->timer, stream_due(s, s->last + 1));
+	return WAIT_NONE;
+}
+
+/* Counts how late an event went out, in the /metrics histogram. */
+static void lateness_add(uint64_t late_us)
+{
+	size_t b = 0;
+
+	while (b < LATENESS_BUCKETS && late_us > lateness_le_us[b])
+		b++;
+	srv.stats.lateness[b]++;
+	srv.stats.lateness_sum_us += late_us;
+}
+
 /* CONN_STREAM: sends every event that is due, then sleeps until the next.
- * An event is due at t0 + k * interval however late the one before it
- * went out, so the schedule never drifts; events that fell behind (the
- * server was busy) go out together.  After the last: ":done". */
+ * Events that fell behind (the server was busy) go out together, in one
+ * write; after the last comes the end of the body. */
 static enum wait conn_stream(struct conn *c)
 {
 	struct stream *s = &c->stream;
 	struct out o = out_begin();
 	uint64_t wall_ms = clock_ms(CLOCK_REALTIME);
+	uint64_t mono_us = clock_us(CLOCK_MONOTONIC);
 
-	if (c->peer_eof)
+	if (c->peer_eof) {
+		srv.stats.streams_aborted++;
+		srv.stats.streams_active--;
 		return conn_close(c);	/* the client left: stop at once */
-	while (s->sent < s->count && stream_due(s, s->sent + 1) <= srv.now_ms) {
-		stream_event(c, &o, wall_ms);
-		s->sent++;
-		srv.stats.events++;
 	}
-	if (s->sent == s->count) {
-		size_t at = chunk_open(&o);
+	while (s->last < s->count && stream_due(s, s->last + 1) <= srv.now_ms) {
+		size_t at = chunk_open(&o), start = o.len;
 
-		out_add(&o, ":done\n\n", 7);
-		c->bytes += 7;
+		s->last++;
+		stream_event_data(c, &o, s->last, wall_ms);
+		c->bytes += o.len - start;
 		chunk_close(&o, at, s->chunked);
+		srv.stats.events++;
+		lateness_add(mono_us - stream_due(s, s->last) * 1000);
+	}
+	if (s->last == s->count) {
+		if (s->format == FORMAT_API)
+			stream_chunk(c, &o, stream_done_chunk);
 		if (s->chunked)
 			out_add(&o, "0\r\n\r\n", 5);
 	}
-	if (o.len > 0 && !conn_send_out(c, &o))
+	if (o.len > 0 && !conn_send_out(c, &o)) {
+		srv.stats.streams_aborted++;
+		srv.stats.streams_active--;
 		return conn_close(c);
-	if (s->sent < s->count) {
-		tw_add(&srv.wheel, &c->timer, stream_due(s, s->sent + 1));
+	}
+	if (s->last < s->count) {
+		tw_add(&srv.wheel, &c->timer, stream_due(s, s->last + 1));
 		return WAIT_TIMER;
 	}
 	srv.stats.streams_completed++;
+	srv.stats.streams_active--;
 	return conn_next(c);
 }
 
@@ -1087,14 +1181,14 @@ static enum ask api_asks_stream(const struct http_request *req,
 /* ---- answers ----------------------------------------------------------- */
 
 /* A whole response with a known length: status, headers (extra, if not
- * NULL, is more header lines), body.  HEAD gets the same without the body.
- * Then the connection moves on to the next request. */
+ * NULL, is more header lines), len bytes of body (none if body is NULL).
+ * HEAD gets the same without the body.  Then the connection moves on to
+ * the next request. */
 static enum wait answer(struct conn *c, const struct http_request *req,
 			int status, const char *type, const char *extra,
-			const char *body)
+			const char *body, size_t len)
 {
 	struct out o = out_begin();
-	size_t len = body ? strlen(body) : 0;
 
 	c->status = (uint16_t)status;
 	out_head(&o, c, status, body ? type : NULL, extra);
@@ -1111,6 +1205,13 @@ static enum wait answer(struct conn *c, const struct http_request *req,
 	return conn_next(c);
 }
 
+static enum wait answer_json(struct conn *c, const struct http_request *req,
+			     int status, const char *extra, const char *body)
+{
+	return answer(c, req, status, "application/json; charset=utf-8", extra,
+		      body, strlen(body));
+}
+
 /* An error answer on a connection that stays usable: {"error":"..."}. */
 static enum wait answer_error(struct conn *c, const struct http_request *req,
 			      int status, const char *extra, const char *why)
@@ -1118,8 +1219,7 @@ static enum wait answer_error(struct conn *c, const struct http_request *req,
 	char body[160];
 
 	snprintf(body, sizeof(body), "{\"error\":\"%s\"}", why);
-	return answer(c, req, status, "application/json; charset=utf-8",
-		      extra, body);
+	return answer_json(c, req, status, extra, body);
 }
 
 /* POST /api: the seed's route.  A JSON hello, or a stream when asked. */
@@ -1129,14 +1229,163 @@ static enum wait route_api(struct conn *c, struct http_request *req)
 
 	switch (api_asks_stream(req, &why)) {
 	case ASK_STREAM:
-		return stream_start(c, req);
+		return stream_start(c, req, FORMAT_API, 0);
 	case ASK_BAD:
 		return answer_error(c, req, 400, NULL, why);
 	case ASK_PLAIN:
 		break;
 	}
+	return answer_json(c, req, 200, NULL, "{\"message\":\"Hello, world!\"}");
+}
+
+/* A decimal event id: false if s is not one.  Ids past UINT32_MAX read
+ * as UINT32_MAX: past the end of any stream all the same. */
+static bool event_id(const char *s, size_t n, uint32_t *id)
+{
+	uint64_t v = 0;
+
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+		if (v > UINT32_MAX)
+			v = UINT32_MAX;
+	}
+	*id = (uint32_t)v;
+	return true;
+}
+
+/* GET /message-stream: the EventSource stream.  A reconnecting browser
+ * sends the last id it saw as Last-Event-ID (a first visit can only say
+ * ?lastEventId=), and the stream resumes after it; once all events were
+ * delivered, 204 tells the browser to stop reconnecting. */
+static enum wait route_message_stream(struct conn *c,
+				      struct http_request *req)
+{
+	const struct http_header *h = http_header(req, "Last-Event-ID");
+	uint32_t last = 0;
+	char v[16];
+
+	if (h == NULL || !event_id(h->value.p, h->value.len, &last)) {
+		last = 0;
+		if (query_value(req->query, "lastEventId", v, sizeof(v)) &&
+		    !event_id(v, strlen(v), &last))
+			last = 0;
+	}
+	if (last >= srv.cfg.events)
+		return answer(c, req, 204, NULL, NULL, NULL, 0);
+	return stream_start(c, req, FORMAT_EVENTSOURCE, last);
+}
+
+/* GET /: the demo page, web/index.html, built into the binary. */
+static enum wait route_page(struct conn *c, struct http_request *req)
+{
+	return answer(c, req, 200, "text/html; charset=utf-8", NULL,
+		      (const char *)page_html, sizeof(page_html));
+}
+
+static uint64_t uptime_s(void)
+{
+	return (srv.now_ms - srv.stats.started_ms) / 1000;
+}
+
+/* GET /stats: the counters as JSON. */
+static enum wait route_stats(struct conn *c, struct http_request *req)
+{
+	static char body[8192];
+	struct out o = { body, 0, sizeof(body) };
+	const struct stats *st = &srv.stats;
+	const char *sep = "";
+
+	out_printf(&o, "{\"connections\":%zu,\"streams\":%llu,"
+		   "\"requests\":%llu,\"events\":%llu,"
+		   "\"streams_completed\":%llu,\"streams_aborted\":%llu,"
+		   "\"accepted\":%llu,\"shed\":%llu,\"responses\":{",
+		   srv.nconns, (unsigned long long)st->streams_active,
+		   (unsigned long long)st->requests,
+		   (unsigned long long)st->events,
+		   (unsigned long long)st->streams_completed,
+		   (unsigned long long)st->streams_aborted,
+		   (unsigned long long)st->accepted,
+		   (unsigned long long)st->shed);
+	for (int code = 100; code < 600; code++) {
+		if (st->by_status[code] == 0)
+			continue;
+		out_printf(&o, "%s\"%d\":%llu", sep, code,
+			   (unsigned long long)st->by_status[code]);
+		sep = ",";
+	}
+	out_printf(&o, "},\"uptime_seconds\":%llu}\n",
+		   (unsigned long long)uptime_s());
 	return answer(c, req, 200, "application/json; charset=utf-8", NULL,
-		      "{\"message\":\"Hello, world!\"}");
+		      body, o.len);
+}
+
+/* One metric of /metrics, with its HELP and TYPE lines. */
+static void metric(struct out *o, const char *name, const char *type,
+		   const char *help, uint64_t value)
+{
+	out_printf(o, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help,
+		   name, type, name, (unsigned long long)value);
+}
+
+/* GET /metrics: the same counters in the Prometheus text format, and the
+ * histogram of event lateness: when an event's bytes went to the kernel,
+ * minus when it was due. */
+static enum wait route_metrics(struct conn *c, struct http_request *req)
+{
+	static char body[16384];
+	struct out o = { body, 0, sizeof(body) };
+	const struct stats *st = &srv.stats;
+	uint64_t cumulative = 0;
+
+	metric(&o, "sse_connections", "gauge", "Open client connections.",
+	       srv.nconns);
+	metric(&o, "sse_streams", "gauge", "Streams in progress.",
+	       st->streams_active);
+	metric(&o, "sse_requests_total", "counter", "Requests served.",
+	       st->requests);
+	metric(&o, "sse_events_total", "counter", "Events sent.", st->events);
+	metric(&o, "sse_streams_completed_total", "counter",
+	       "Streams that sent all their events.", st->streams_completed);
+	metric(&o, "sse_streams_aborted_total", "counter",
+	       "Streams that ended early: the client left or fell behind.",
+	       st->streams_aborted);
+	metric(&o, "sse_connections_accepted_total", "counter",
+	       "Connections accepted.", st->accepted);
+	metric(&o, "sse_connections_shed_total", "counter",
+	       "Connections turned away with 503 at the limit.", st->shed);
+	metric(&o, "sse_uptime_seconds", "gauge",
+	       "Seconds since the server started.", uptime_s());
+	out_printf(&o, "# HELP sse_responses_total Responses by status code.\n"
+		   "# TYPE sse_responses_total counter\n");
+	for (int code = 100; code < 600; code++)
+		if (st->by_status[code] != 0)
+			out_printf(&o, "sse_responses_total{code=\"%d\"} %llu\n",
+				   code, (unsigned long long)st->by_status[code]);
+	out_printf(&o, "# HELP sse_event_lateness_seconds When an event was "
+		   "handed to the kernel, minus when it was due.\n"
+		   "# TYPE sse_event_lateness_seconds histogram\n");
+	for (size_t b = 0; b <= LATENESS_BUCKETS; b++) {
+		cumulative += st->lateness[b];
+		if (b < LATENESS_BUCKETS)
+			out_printf(&o, "sse_event_lateness_seconds_bucket"
+				   "{le=\"%g\"} %llu\n",
+				   (double)lateness_le_us[b] / 1e6,
+				   (unsigned long long)cumulative);
+		else
+			out_printf(&o, "sse_event_lateness_seconds_bucket"
+				   "{le=\"+Inf\"} %llu\n",
+				   (unsigned long long)cumulative);
+	}
+	out_printf(&o, "sse_event_lateness_seconds_sum %.6f\n"
+		   "sse_event_lateness_seconds_count %llu\n",
+		   (double)st->lateness_sum_us / 1e6,
+		   (unsigned long long)cumulative);
+	return answer(c, req, 200, "text/plain; version=0.0.4; charset=utf-8",
+		      NULL, body, o.len);
 }
 
 #define M(method) (1u << (method))
@@ -1147,8 +1396,33 @@ static const struct route {
 	const char *allow;	/* for 405 and OPTIONS */
 	enum wait (*answer)(struct conn *c, struct http_request *req);
 } routes[] = {
+	{ "/", M(HTTP_GET), "GET, HEAD", route_page },
 	{ "/api", M(HTTP_POST) | M(HTTP_OPTIONS), "POST, OPTIONS", route_api },
+	{ "/message-stream", M(HTTP_GET) | M(HTTP_OPTIONS),
+	  "GET, HEAD, OPTIONS", route_message_stream },
+	{ "/stats", M(HTTP_GET), "GET, HEAD", route_stats },
+	{ "/metrics", M(HTTP_GET), "GET, HEAD", route_metrics },
 };
+
+/* OPTIONS: 204 with Allow, and with --cors the answer to a browser's
+ * preflight: the methods, and the request headers a page may send (the
+ * JSON Content-Type of a fetch(), the Last-Event-ID of an EventSource). */
+static enum wait answer_options(struct conn *c, struct http_request *req,
+				const struct route *r)
+{
+	char extra[512];
+
+	if (srv.cfg.cors == NULL)
+		snprintf(extra, sizeof(extra), "Allow: %s\r\n", r->allow);
+	else
+		snprintf(extra, sizeof(extra), "Allow: %s\r\n"
+			 "Access-Control-Allow-Methods: %s\r\n"
+			 "Access-Control-Allow-Headers: Content-Type, "
+			 "Last-Event-ID\r\n"
+			 "Access-Control-Max-Age: 86400\r\n",
+			 r->allow, r->allow);
+	return answer(c, req, 204, NULL, extra, NULL, 0);
+}
 
 /* A complete request: finds its route and answers it. */
 static enum wait route(struct conn *c)
@@ -1164,12 +1438,14 @@ static enum wait route(struct conn *c)
 		if (req->path.len != strlen(r->path) ||
 		    memcmp(req->path.p, r->path, req->path.len) != 0)
 			continue;
-		snprintf(allow, sizeof(allow), "Allow: %s\r\n", r->allow);
-		if (req->method == HTTP_OTHER || !(r->methods & m))
+		if (req->method == HTTP_OTHER || !(r->methods & m)) {
+			snprintf(allow, sizeof(allow), "Allow: %s\r\n",
+				 r->allow);
 			return answer_error(c, req, 405, allow,
 					    "method not allowed");
+		}
 		if (req->method == HTTP_OPTIONS)
-			return answer(c, req, 204, NULL, allow, NULL);
+			return answer_options(c, req, r);
 		return r->answer(c, req);
 	}
 	return answer_error(c, req, 404, NULL, "not found");
@@ -1484,7 +1760,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: sse [-p PORT] [-b ADDR] [-n EVENTS] [-i INTERVAL_MS] [-c MAX_CONNS]\n"
-"           [-w WORKERS] [-q] [-h] [-V] [limits and timeouts]\n"
+"           [-w WORKERS] [--cors ORIGIN] [-q] [-h] [-V] [limits]\n"
 "\n"
 "  -p, --port PORT          port to listen on, 0 for any free one (3000)\n"
 "  -b, --bind ADDR          IPv4 or IPv6 address to listen on (0.0.0.0)\n"
@@ -1493,6 +1769,7 @@ static void usage(FILE *f)
 "  -c, --max-conns N        connections at once; more get 503\n"
 "                           (default: what the descriptor limit allows)\n"
 "  -w, --workers N          worker processes (1; only 1 for now)\n"
+"  --cors ORIGIN            let pages from ORIGIN (or *) use the server\n"
 "  -q, --quiet              no access log on stderr\n"
 "  -h, --help               this text\n"
 "  -V, --version            the version\n"
@@ -1530,7 +1807,7 @@ static unsigned long long number(const char *opt, const char *s,
 enum {
 	OPT_MAX_TARGET = 256, OPT_MAX_HEADER, OPT_MAX_BODY,
 	OPT_REQUEST_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_SEND_TIMEOUT,
-	OPT_MAX_OUTPUT, OPT_LINGER_TIMEOUT,
+	OPT_MAX_OUTPUT, OPT_LINGER_TIMEOUT, OPT_CORS,
 };
 
 #define DAY_MS 86400000ull
@@ -1546,6 +1823,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		{ "max-conns", required_argument, NULL, 'c' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "cors", required_argument, NULL, OPT_CORS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "max-target", required_argument, NULL, OPT_MAX_TARGET },
@@ -1610,6 +1888,9 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		case 'V':
 			printf("sse %s\n", SSE_VERSION);
 			exit(0);
+		case OPT_CORS:
+			cfg->cors = optarg;
+			break;
 		case OPT_MAX_TARGET:
 			cfg->limits.max_target = number("--max-target", optarg,
 							 16, MIB);
@@ -1769,6 +2050,7 @@ static void server_init(void)
 	      signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
 	srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	srv.now_ms = clock_ms(CLOCK_MONOTONIC);
+	srv.stats.started_ms = srv.now_ms;
 	srv.armed_ms = UINT64_MAX;
 	tw_init(&srv.wheel, srv.now_ms);
 }
