@@ -39,13 +39,34 @@ tests/swarm: tests/swarm.c tests/testlib.h
 
 tests: $(TESTS)
 
+# Fuzzing: libFuzzer with AddressSanitizer and UBSan (clang only).  Each
+# harness runs for FUZZ_SECONDS from the seeds in tests/corpus/; what it
+# learns stays in tests/out/, and a crash leaves its input there too.
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS = -std=gnu11 -g -O1 -I. -Wno-unused-function \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+
+tests/fuzz_http: tests/fuzz_http.c http.c http.h
+	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz_http.c http.c
+
+tests/fuzz_json: tests/fuzz_json.c $(SRCS) $(HDRS) web/page.h
+	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz_json.c http.c timerwheel.c
+
+fuzz: tests/fuzz_http tests/fuzz_json
+	for h in http json; do \
+		mkdir -p tests/out/fuzz-$$h && \
+		./tests/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) \
+			-artifact_prefix=tests/out/ \
+			tests/out/fuzz-$$h tests/corpus/$$h || exit 1; \
+	done
+
 check: sse tests
 	./test.sh
 
 clean:
-	rm -f sse $(TESTS) bench/hold web/page.h
+	rm -f sse $(TESTS) bench/hold web/page.h tests/fuzz_http tests/fuzz_json
 
-.PHONY: all tests check clean
+.PHONY: all tests check clean fuzz
 
 bench/hold: bench/hold.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/hold.c

@@ -164,10 +164,16 @@ static bool split_target(struct http_request *req)
 		p += n;
 		while (p < end && *p != '/' && *p != '?')
 			p++;
-		if (p < end && *p == '?')
-			return false;	/* no path: nothing to route */
-		if (p == end)
-			p = "/", end = p + 1;
+		if (p == end || *p == '?') {
+			/* An empty path is "/" (RFC 9110 4.2.3). */
+			req->path.p = "/";
+			req->path.len = 1;
+			if (p < end) {
+				req->query.p = p + 1;
+				req->query.len = (size_t)(end - p - 1);
+			}
+			return true;
+		}
 	}
 	q = memchr(p, '?', (size_t)(end - p));
 	req->path.p = p;
@@ -247,11 +253,12 @@ static bool each_element(struct http_span list,
 	return true;
 }
 
+/* "close" anywhere wins over "keep-alive" anywhere. */
 static bool connection_option(struct http_request *req, struct http_span el)
 {
 	if (http_span_eq(el, "close"))
-		req->keep_alive = false;
-	else if (http_span_eq(el, "keep-alive") && req->minor == 0)
+		req->close = true;
+	else if (http_span_eq(el, "keep-alive"))
 		req->keep_alive = true;
 	return true;
 }
@@ -372,7 +379,7 @@ static enum http_result parse_complete_head(struct http_request *req,
 
 	if (parse_request_line(req, buf, &pos, end) != HTTP_DONE)
 		return HTTP_ERROR;
-	req->keep_alive = req->minor == 1;
+	req->keep_alive = false;		/* "keep-alive" says so below */
 	while (pos < end && buf[pos] != '\r' && buf[pos] != '\n') {
 		if (parse_header(req, buf, &pos) != HTTP_DONE ||
 		    interpret(req, &req->headers[req->n_headers - 1],
@@ -382,6 +389,7 @@ static enum http_result parse_complete_head(struct http_request *req,
 	if (!eat_eol(buf, &pos) || pos != end)
 		return fail(req, 400, "bare CR in the header section");
 
+	req->keep_alive = !req->close && (req->minor == 1 || req->keep_alive);
 	if (hosts > 1 || (hosts == 0 && req->minor == 1))
 		return fail(req, 400, "exactly one Host header is required");
 	if (req->chunked && lengths > 0)
@@ -399,51 +407,51 @@ static enum http_result parse_complete_head(struct http_request *req,
 }
 
 /* Before the head is complete, a request line that is already too long
- * for its target earns 414 at once rather than 431 later. */
+ * for its target earns 414 at once rather than 431 later.  It reads the
+ * line as parse_request_line() will, so that both give the same answer. */
 static bool target_overlong(const struct http_request *req, const char *buf,
 			    size_t start, size_t len)
 {
-	const char *line = buf + start, *end = buf + len;
-	const char *sp = memchr(line, ' ', (size_t)(end - line));
-	const char *stop;
-	size_t n;
+	size_t i = start, target;
 
-	if (sp == NULL || memchr(line, '\n', (size_t)(sp - line)) != NULL)
+	while (i < len && is_tchar((unsigned char)buf[i]))
+		i++;
+	if (i == start || i == len || buf[i] != ' ')
 		return false;
-	n = (size_t)(end - sp - 1);
-	stop = memchr(sp + 1, ' ', n);
-	if (stop == NULL)
-		stop = memchr(sp + 1, '\n', n);
-	if (stop != NULL)
-		n = (size_t)(stop - sp - 1);
-	return n > req->limits->max_target;
+	target = ++i;
+	while (i < len && (unsigned char)buf[i] > ' ' &&
+	       (unsigned char)buf[i] < 0x7f)
+		i++;
+	return i - target > req->limits->max_target;
 }
 
 enum http_result http_parse_head(struct http_request *req,
 				 const char *buf, size_t len)
 {
-	size_t start = 0, end;
+	size_t max = req->limits->max_head, start = 0, end;
 
 	if (req->status != 0)
 		return HTTP_ERROR;
-	/* RFC 9112 2.2: empty lines before the request line are ignored. */
-	while (start < len && (buf[start] == '\r' || buf[start] == '\n'))
-		start++;
-	end = find_head_end(req, buf, start, len);
+	/* RFC 9112 2.2: empty lines before the request line are ignored,
+	 * though they count towards the head's size. */
+	while (start < len && (buf[start] == '\n' ||
+			       (buf[start] == '\r' && start + 1 < len &&
+				buf[start + 1] == '\n')))
+		start += buf[start] == '\r' ? 2 : 1;
+	if (start + 1 < len && buf[start] == '\r')
+		return fail(req, 400, "bare CR before the request line");
+	/* Each check looks only at what any longer input would show too, so
+	 * the answer does not depend on how the bytes were split: the target
+	 * first, then the head's end, searched for only within max_head. */
+	if (target_overlong(req, buf, start, len))
+		return fail(req, 414, "request target too long");
+	end = find_head_end(req, buf, start, len < max ? len : max);
 	if (req->status != 0)
 		return HTTP_ERROR;
-	if (end == 0) {
-		if (target_overlong(req, buf, start, len))
-			return fail(req, 414, "request target too long");
-		if (len - start > req->limits->max_head)
-			return fail(req, 431, "request header section too large");
-		return HTTP_MORE;
-	}
-	if (end - start > req->limits->max_head) {
-		if (target_overlong(req, buf, start, end))
-			return fail(req, 414, "request target too long");
+	if (end == 0 && len >= max)
 		return fail(req, 431, "request header section too large");
-	}
+	if (end == 0)
+		return HTTP_MORE;
 	return parse_complete_head(req, buf, start, end);
 }
 
@@ -453,7 +461,8 @@ enum http_result http_parse_head(struct http_request *req,
 enum {
 	CHUNK_SIZE_FIRST,	/* the first hex digit of a size */
 	CHUNK_SIZE,		/* more hex digits, or what ends them */
-	CHUNK_EXT,		/* ";name=value" up to the line's end */
+	CHUNK_EXT_START,	/* blanks, then ";" or the line's end */
+	CHUNK_EXT,		/* "name=value" up to the line's end */
 	CHUNK_SIZE_LF,		/* the LF after a size line's CR */
 	CHUNK_DATA,		/* chunk_left bytes of data */
 	CHUNK_DATA_CR,		/* the CRLF after the data */
@@ -491,11 +500,20 @@ static enum http_result decode_chunked(struct http_request *req, char *buf,
 				req->body_state = CHUNK_SIZE;
 				break;
 			}
-			if (req->body_state == CHUNK_SIZE_FIRST ||
-			    strchr("; \t\r\n", c) == NULL || c == '\0')
+			if (req->body_state == CHUNK_SIZE_FIRST)
 				return fail(req, 400, "bad chunk size");
-			req->body_state = CHUNK_EXT;
+			req->body_state = CHUNK_EXT_START;
 			continue;	/* look at c again */
+		case CHUNK_EXT_START:
+			if (c == ' ' || c == '\t')
+				break;
+			if (c == ';') {
+				req->body_state = CHUNK_EXT;
+				break;
+			}
+			if (c != '\r' && c != '\n')
+				return fail(req, 400, "bad chunk size");
+			/* fall through */
 		case CHUNK_EXT:
 			if (c == '\r') {
 				req->body_state = CHUNK_SIZE_LF;

@@ -92,6 +92,7 @@ struct http_request {
 	const char *reason;	/* a short phrase for the log and the body */
 
 	/* Progress between calls: how far the parser has looked. */
+	bool close;		/* head: "Connection: close" was seen */
 	size_t scanned;		/* head: bytes searched for its end */
 	int body_state;		/* body: where the chunked decoder stands */
 	size_t raw;		/* body: offset of the next undecoded byte */
@@ -107,7 +108,10 @@ void http_request_init(struct http_request *req,
  *   HTTP_MORE:  the head is not complete yet; len may grow by any amount
  *               (bytes already seen are not searched again).
  *   HTTP_DONE:  the fields above are set; the body starts at head_len.
- *   HTTP_ERROR: status is 400, 413, 414, 417, 431, 501 or 505.
+ *               (One field may point outside buf: an absolute-form
+ *               target with no path, "http://h", has the path "/".)
+ *   HTTP_ERROR: status is 400, 413 (by Content-Length), 414, 417 (an
+ *               Expect other than 100-continue), 431, 501 or 505.
  * The head must end within limits->max_head bytes, or 431. */
 enum http_result http_parse_head(struct http_request *req,
 				 const char *buf, size_t len);
@@ -140,7 +144,7 @@ size_t http_chunk_head(char *dst, size_t size);
  * changes: "Tue, 24 Nov 2026 15:33:27 GMT". */
 struct http_date {
 	time_t sec;
-	char text[32];
+	char text[64];
 };
 const char *http_date(struct http_date *d, time_t now);
 
