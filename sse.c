@@ -64,6 +64,10 @@ struct config {
 	unsigned linger_timeout_ms;	/* waiting for the client to close */
 	size_t max_output;		/* unsent output per connection */
 	bool quiet;			/* -q: no access log */
+	unsigned max_events;		/* bounds of the shape parameters */
+	unsigned min_interval_ms;
+	unsigned max_event_size;
+	unsigned heartbeat_ms;		/* default heartbeat; 0: none */
 	const char *cors;		/* --cors: the origin allowed, or NULL */
 };
 
@@ -98,14 +102,29 @@ enum stream_format {
 	FORMAT_EVENTSOURCE,		/* GET /message-stream: id and data */
 };
 
+/* A stream's own state machine, inside the connection's CONN_STREAM. */
+enum stream_state {	/* its timer			*/
+	STREAM_EVENTS,	/* the next event or heartbeat	*/
+	STREAM_STALLED,	/* when it would have ended	*/
+};
+
+#define NO_EVENT UINT32_MAX	/* drop or stall: not asked for */
+
+/* What a request may ask of its stream (SPEC section 6): n, interval,
+ * size, heartbeat, drop and stall. */
+struct shape {
+	uint32_t count, interval_ms, size, heartbeat_ms, drop, stall;
+};
+
 /* A stream: events first+1 .. count, event k due at
  * t0_ms + (k - first) * interval_ms. */
 struct stream {
 	uint64_t t0_ms;			/* when the request was complete */
-	uint32_t interval_ms;
+	uint64_t quiet_since_ms;	/* its last bytes, for heartbeats */
+	struct shape shape;
 	uint32_t first;			/* resumed after this event id */
 	uint32_t last;			/* the id of the last event sent */
-	uint32_t count;
+	uint8_t state;			/* enum stream_state */
 	uint8_t format;			/* enum stream_format */
 	bool chunked;			/* HTTP/1.1 framing, else close-delimited */
 };
@@ -172,6 +191,7 @@ struct stats {
 	uint64_t started_ms;		/* for the uptime */
 	uint64_t accepted, shed, requests, events;
 	uint64_t streams_active, streams_completed, streams_aborted;
+	uint64_t streams_dropped, streams_stalled;	/* on purpose */
 	uint64_t by_status[600];	/* responses, by status code */
 	uint64_t lateness[LATENESS_BUCKETS + 1];
 	uint64_t lateness_sum_us;
@@ -207,6 +227,9 @@ struct out {
 #define FREE_BUFS_MAX	16	/* request buffers kept for reuse */
 #define CHUNK_ROOM	20	/* room for a chunk's size line */
 #define SCRATCH_SIZE	(256 * 1024)
+#define PAD_MEMBER_LEN	9	/* ,"pad":"" */
+#define DAY_MS		86400000ull
+#define MIB		(1024ull * 1024)
 
 static uint64_t clock_ms(clockid_t id)
 {
@@ -688,7 +711,7 @@ static enum wait conn_next(struct conn *c)
  * add up. */
 static uint64_t stream_due(const struct stream *s, uint32_t k)
 {
-	return s->t0_ms + (uint64_t)(k - s->first) * s->interval_ms;
+	return s->t0_ms + (uint64_t)(k - s->first) * s->shape.interval_ms;
 }
 
 /* One stream engine, two wire formats: the seed's POST /api, and the
@@ -697,21 +720,47 @@ static uint64_t stream_due(const struct stream *s, uint32_t k)
 static void stream_open_chunk(const struct conn *c, struct out *o)
 {
 	if (c->stream.format == FORMAT_EVENTSOURCE)
-		out_printf(o, "retry: %u\n:ok\n\n", c->stream.interval_ms);
+		out_printf(o, "retry: %u\n:ok\n\n", c->stream.shape.interval_ms);
 	else
 		out_add(o, ":ok\n\n", 5);
 }
 
+static void stream_done_chunk(const struct conn *c, struct out *o)
+{
+	if (c->stream.format == FORMAT_API)
+		out_add(o, ":done\n\n", 7);
+}
+
+static void stream_heartbeat_chunk(const struct conn *c, struct out *o)
+{
+	(void)c;
+	out_add(o, ":\n\n", 3);
+}
+
+/* Event k, padded when the stream has a size: a "pad" member, generated
+ * here and never stored, makes the event exactly that many bytes. */
 static void stream_event_data(const struct conn *c, struct out *o,
 			      uint32_t k, uint64_t wall_ms)
 {
-	if (c->stream.format == FORMAT_EVENTSOURCE)
+	const struct stream *s = &c->stream;
+	size_t start = o->len, len, pad;
+
+	if (s->format == FORMAT_EVENTSOURCE)
 		out_printf(o, "id: %u\ndata: {\"user\":\"sse\",\"text\":"
 			   "\"Hello, world! (%u/%u)\",\"timestamp\":%llu}\n\n",
-			   k, k, c->stream.count, (unsigned long long)wall_ms);
+			   k, k, s->shape.count, (unsigned long long)wall_ms);
 	else
 		out_printf(o, "data: {\"message\":\"Hello, world!\","
 			   "\"timestamp\":%llu}\n\n", (unsigned long long)wall_ms);
+	len = o->len - start + PAD_MEMBER_LEN;
+	if (s->shape.size == 0 || s->shape.size < len)
+		return;		/* checked at the start: cannot happen */
+	pad = s->shape.size - len;
+	o->len -= 3;		/* reopen the object: "}\n\n" */
+	out_add(o, ",\"pad\":\"", 8);
+	memset(o->p + o->len, 'x', pad);
+	o->len += pad;
+	out_add(o, "\"}\n\n", 4);
 }
 
 /* Appends a piece of the body to o as its own chunk, formatted by fn. */
@@ -725,16 +774,25 @@ static void stream_chunk(struct conn *c, struct out *o,
 	chunk_close(o, at, c->stream.chunked);
 }
 
-static void stream_done_chunk(const struct conn *c, struct out *o)
+/* The stream's timer: the next event, or a heartbeat if that comes first
+ * (the heartbeat's deadline moves each time bytes go out). */
+static enum wait stream_wait(struct conn *c)
 {
-	if (c->stream.format == FORMAT_API)
-		out_add(o, ":done\n\n", 7);
+	const struct stream *s = &c->stream;
+	uint64_t due = stream_due(s, s->last + 1);
+
+	if (s->shape.heartbeat_ms != 0 &&
+	    s->quiet_since_ms + s->shape.heartbeat_ms < due)
+		due = s->quiet_since_ms + s->shape.heartbeat_ms;
+	tw_add(&srv.wheel, &c->timer, due);
+	return WAIT_TIMER;
 }
 
-/* Starts a stream of events first + 1 .. -n: the headers and the opening
- * chunk go out at once.  HEAD gets the headers alone. */
+/* Starts a stream of events first + 1 .. count: the headers and the
+ * opening chunk go out at once.  HEAD gets the headers alone. */
 static enum wait stream_start(struct conn *c, struct http_request *req,
-			      enum stream_format format, uint32_t first)
+			      enum stream_format format,
+			      const struct shape *shape, uint32_t first)
 {
 	struct stream *s = &c->stream;
 	struct out o = out_begin();
@@ -742,10 +800,11 @@ static enum wait stream_start(struct conn *c, struct http_request *req,
 
 	*s = (struct stream){
 		.t0_ms = srv.now_ms,
-		.interval_ms = srv.cfg.interval_ms,
+		.quiet_since_ms = srv.now_ms,
+		.shape = *shape,
 		.first = first,
 		.last = first,
-		.count = srv.cfg.events,
+		.state = STREAM_EVENTS,
 		.format = (uint8_t)format,
 		.chunked = req->minor == 1,
 	};
@@ -764,7 +823,6 @@ static enum wait stream_start(struct conn *c, struct http_request *req,
 		return conn_next(c);
 	c->state = CONN_STREAM;
 	srv.stats.streams_active++;
-	tw_add(&srv.wheel, &c->timer, stream_due(s, s->last + 1));
 	return WAIT_NONE;
 }
 
@@ -779,49 +837,123 @@ static void lateness_add(uint64_t late_us)
 	srv.stats.lateness_sum_us += late_us;
 }
 
-/* CONN_STREAM: sends every event that is due, then sleeps until the next.
- * Events that fell behind (the server was busy) go out together, in one
- * write; after the last comes the end of the body. */
-static enum wait conn_stream(struct conn *c)
+/* Ends the connection with a reset rather than a FIN, and no final chunk:
+ * what a client sees when a server crashes. */
+static enum wait conn_reset(struct conn *c)
+{
+	struct linger hard = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(c->src.fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+	srv.stats.streams_active--;
+	c->state = CONN_LINGER;		/* not counted as aborted */
+	conn_response_done(c);
+	return conn_close(c);
+}
+
+/* Has event k just sent been the one after which the request asked the
+ * stream to fail?  K counts event ids, so a stream resumed past K runs to
+ * its end; K = 0 means right after the opening chunk. */
+static bool stream_fails_after(const struct stream *s, uint32_t k,
+			       uint32_t when)
+{
+	return when == k && (k > s->first || k == 0);
+}
+
+/* Sends o; false when the client is gone (the stream is then aborted). */
+static bool stream_send(struct conn *c, struct out *o)
+{
+	if (o->len == 0)
+		return true;
+	c->stream.quiet_since_ms = srv.now_ms;
+	if (conn_send_out(c, o)) {
+		o->len = 0;
+		return true;
+	}
+	return false;
+}
+
+/* STREAM_EVENTS: sends every event that is due, in one write (events that
+ * fell behind, because the server was busy, go out together), or a
+ * heartbeat if the stream has been silent too long; then sleeps until the
+ * next.  After the last comes the end of the body.  drop and stall cut it
+ * short on purpose. */
+static enum wait stream_events(struct conn *c)
 {
 	struct stream *s = &c->stream;
 	struct out o = out_begin();
 	uint64_t wall_ms = clock_ms(CLOCK_REALTIME);
 	uint64_t mono_us = clock_us(CLOCK_MONOTONIC);
 
-	if (c->peer_eof) {
-		srv.stats.streams_aborted++;
-		srv.stats.streams_active--;
-		return conn_close(c);	/* the client left: stop at once */
-	}
-	while (s->last < s->count && stream_due(s, s->last + 1) <= srv.now_ms) {
-		size_t at = chunk_open(&o), start = o.len;
+	if (stream_fails_after(s, s->last, s->shape.drop))
+		goto drop;	/* drop=0: right after the opening */
+	if (stream_fails_after(s, s->last, s->shape.stall))
+		goto stall;
+	while (s->last < s->shape.count &&
+	       stream_due(s, s->last + 1) <= srv.now_ms) {
+		size_t at;
 
+		/* Keep room for one more event of the largest size. */
+		if (o.cap - o.len < srv.cfg.max_event_size + 256 &&
+		    !stream_send(c, &o))
+			return conn_close(c);
+		at = chunk_open(&o);
 		s->last++;
 		stream_event_data(c, &o, s->last, wall_ms);
-		c->bytes += o.len - start;
+		c->bytes += o.len - at - CHUNK_ROOM;
 		chunk_close(&o, at, s->chunked);
 		srv.stats.events++;
 		lateness_add(mono_us - stream_due(s, s->last) * 1000);
+		if (s->last == s->shape.drop) {
+			if (!stream_send(c, &o))
+				return conn_close(c);
+			goto drop;
+		}
+		if (s->last == s->shape.stall)
+			break;
 	}
-	if (s->last == s->count) {
-		if (s->format == FORMAT_API)
-			stream_chunk(c, &o, stream_done_chunk);
+	if (o.len == 0 && s->shape.heartbeat_ms != 0 &&
+	    srv.now_ms >= s->quiet_since_ms + s->shape.heartbeat_ms)
+		stream_chunk(c, &o, stream_heartbeat_chunk);
+	if (s->last == s->shape.count && s->last != s->shape.stall) {
+		stream_chunk(c, &o, stream_done_chunk);
 		if (s->chunked)
 			out_add(&o, "0\r\n\r\n", 5);
 	}
-	if (o.len > 0 && !conn_send_out(c, &o)) {
-		srv.stats.streams_aborted++;
-		srv.stats.streams_active--;
+	if (!stream_send(c, &o))
 		return conn_close(c);
-	}
-	if (s->last < s->count) {
-		tw_add(&srv.wheel, &c->timer, stream_due(s, s->last + 1));
-		return WAIT_TIMER;
-	}
+	if (s->last == s->shape.stall)
+		goto stall;
+	if (s->last < s->shape.count)
+		return stream_wait(c);
 	srv.stats.streams_completed++;
 	srv.stats.streams_active--;
 	return conn_next(c);
+
+drop:
+	srv.stats.streams_dropped++;
+	return conn_reset(c);
+stall:
+	/* Silent from here until the stream would have ended. */
+	srv.stats.streams_stalled++;
+	s->state = STREAM_STALLED;
+	tw_add(&srv.wheel, &c->timer, stream_due(s, s->shape.count));
+	return WAIT_TIMER;
+}
+
+/* CONN_STREAM: runs the stream's own state. */
+static enum wait conn_stream(struct conn *c)
+{
+	if (c->peer_eof)
+		return conn_close(c);	/* the client left: stop at once */
+	switch ((enum stream_state)c->stream.state) {
+	case STREAM_EVENTS:
+		return stream_events(c);
+	case STREAM_STALLED:
+		if (srv.now_ms < c->timer.due_ms)
+			return WAIT_TIMER;
+		return conn_reset(c);
+	}
+	return WAIT_TIMER;
 }
 
 /* ==== routes ============================================================ */
@@ -1222,22 +1354,6 @@ static enum wait answer_error(struct conn *c, const struct http_request *req,
 	return answer_json(c, req, status, extra, body);
 }
 
-/* POST /api: the seed's route.  A JSON hello, or a stream when asked. */
-static enum wait route_api(struct conn *c, struct http_request *req)
-{
-	const char *why = NULL;
-
-	switch (api_asks_stream(req, &why)) {
-	case ASK_STREAM:
-		return stream_start(c, req, FORMAT_API, 0);
-	case ASK_BAD:
-		return answer_error(c, req, 400, NULL, why);
-	case ASK_PLAIN:
-		break;
-	}
-	return answer_json(c, req, 200, NULL, "{\"message\":\"Hello, world!\"}");
-}
-
 /* A decimal event id: false if s is not one.  Ids past UINT32_MAX read
  * as UINT32_MAX: past the end of any stream all the same. */
 static bool event_id(const char *s, size_t n, uint32_t *id)
@@ -1257,26 +1373,124 @@ static bool event_id(const char *s, size_t n, uint32_t *id)
 	return true;
 }
 
+/* Reads one shape parameter from the query: absent leaves *v as it is;
+ * present, it must be a whole number in [min, max], else why says so,
+ * naming the parameter. */
+static bool shape_param(struct http_span query, const char *key,
+			uint32_t min, uint64_t max, uint32_t *v,
+			char *why, size_t cap)
+{
+	char text[16];
+	uint32_t n;
+
+	if (!query_value(query, key, text, sizeof(text)))
+		return true;
+	if (strlen(text) < 11 && event_id(text, strlen(text), &n) &&
+	    n >= min && n <= max) {
+		*v = n;
+		return true;
+	}
+	snprintf(why, cap, "%s must be a whole number from %u to %llu", key,
+		 min, (unsigned long long)max);
+	return false;
+}
+
+/* The shape a stream request asks for (SPEC section 6), from the query
+ * string over the command line's defaults.  False, with why naming the
+ * parameter, if one is out of bounds. */
+static bool stream_shape(const struct http_request *req,
+			 enum stream_format format, struct shape *sh,
+			 char *why, size_t cap)
+{
+	const struct config *cfg = &srv.cfg;
+	struct http_span q = req->query;
+	struct conn probe;
+	char sample[512];
+	struct out o = { sample, 0, sizeof(sample) };
+	size_t natural;
+
+	*sh = (struct shape){
+		.count = cfg->events, .interval_ms = cfg->interval_ms,
+		.heartbeat_ms = cfg->heartbeat_ms,
+		.drop = NO_EVENT, .stall = NO_EVENT,
+	};
+	if (!shape_param(q, "n", 1, cfg->max_events, &sh->count, why, cap) ||
+	    !shape_param(q, "interval", cfg->min_interval_ms, DAY_MS,
+			 &sh->interval_ms, why, cap) ||
+	    !shape_param(q, "size", 0, cfg->max_event_size, &sh->size,
+			 why, cap) ||
+	    !shape_param(q, "heartbeat", 0, DAY_MS, &sh->heartbeat_ms,
+			 why, cap) ||
+	    !shape_param(q, "drop", 0, cfg->max_events, &sh->drop, why, cap) ||
+	    !shape_param(q, "stall", 0, cfg->max_events, &sh->stall, why, cap))
+		return false;
+	if (sh->heartbeat_ms != 0 && sh->heartbeat_ms < cfg->min_interval_ms) {
+		snprintf(why, cap, "heartbeat must be 0 or from %u to %llu",
+			 cfg->min_interval_ms, DAY_MS);
+		return false;
+	}
+	if (sh->size == 0)
+		return true;
+	/* The largest event unpadded: the last id, today's timestamp. */
+	memset(&probe, 0, sizeof(probe));
+	probe.stream.format = (uint8_t)format;
+	probe.stream.shape.count = sh->count;
+	stream_event_data(&probe, &o, sh->count, clock_ms(CLOCK_REALTIME));
+	natural = o.len + PAD_MEMBER_LEN;
+	if (sh->size < natural) {
+		snprintf(why, cap, "size must be at least %zu for this stream",
+			 natural);
+		return false;
+	}
+	return true;
+}
+
+/* POST /api: the seed's route.  A JSON hello, or a stream when asked;
+ * the stream's shape comes from the query string only, as the body keeps
+ * the seed's meaning. */
+static enum wait route_api(struct conn *c, struct http_request *req)
+{
+	const char *why = NULL;
+	char bad[128];
+	struct shape shape;
+
+	switch (api_asks_stream(req, &why)) {
+	case ASK_STREAM:
+		if (!stream_shape(req, FORMAT_API, &shape, bad, sizeof(bad)))
+			return answer_error(c, req, 400, NULL, bad);
+		return stream_start(c, req, FORMAT_API, &shape, 0);
+	case ASK_BAD:
+		return answer_error(c, req, 400, NULL, why);
+	case ASK_PLAIN:
+		break;
+	}
+	return answer_json(c, req, 200, NULL, "{\"message\":\"Hello, world!\"}");
+}
+
 /* GET /message-stream: the EventSource stream.  A reconnecting browser
  * sends the last id it saw as Last-Event-ID (a first visit can only say
- * ?lastEventId=), and the stream resumes after it; once all events were
- * delivered, 204 tells the browser to stop reconnecting. */
+ * ?lastEventId=), and the stream resumes after it, in the same shape;
+ * once all events were delivered, 204 tells the browser to stop
+ * reconnecting. */
 static enum wait route_message_stream(struct conn *c,
 				      struct http_request *req)
 {
 	const struct http_header *h = http_header(req, "Last-Event-ID");
 	uint32_t last = 0;
-	char v[16];
+	struct shape shape;
+	char v[16], bad[128];
 
+	if (!stream_shape(req, FORMAT_EVENTSOURCE, &shape, bad, sizeof(bad)))
+		return answer_error(c, req, 400, NULL, bad);
 	if (h == NULL || !event_id(h->value.p, h->value.len, &last)) {
 		last = 0;
 		if (query_value(req->query, "lastEventId", v, sizeof(v)) &&
 		    !event_id(v, strlen(v), &last))
 			last = 0;
 	}
-	if (last >= srv.cfg.events)
+	if (last >= shape.count)
 		return answer(c, req, 204, NULL, NULL, NULL, 0);
-	return stream_start(c, req, FORMAT_EVENTSOURCE, last);
+	return stream_start(c, req, FORMAT_EVENTSOURCE, &shape, last);
 }
 
 /* GET /: the demo page, web/index.html, built into the binary. */
@@ -1302,12 +1516,15 @@ static enum wait route_stats(struct conn *c, struct http_request *req)
 	out_printf(&o, "{\"connections\":%zu,\"streams\":%llu,"
 		   "\"requests\":%llu,\"events\":%llu,"
 		   "\"streams_completed\":%llu,\"streams_aborted\":%llu,"
+		   "\"streams_dropped\":%llu,\"streams_stalled\":%llu,"
 		   "\"accepted\":%llu,\"shed\":%llu,\"responses\":{",
 		   srv.nconns, (unsigned long long)st->streams_active,
 		   (unsigned long long)st->requests,
 		   (unsigned long long)st->events,
 		   (unsigned long long)st->streams_completed,
 		   (unsigned long long)st->streams_aborted,
+		   (unsigned long long)st->streams_dropped,
+		   (unsigned long long)st->streams_stalled,
 		   (unsigned long long)st->accepted,
 		   (unsigned long long)st->shed);
 	for (int code = 100; code < 600; code++) {
@@ -1353,6 +1570,12 @@ static enum wait route_metrics(struct conn *c, struct http_request *req)
 	metric(&o, "sse_streams_aborted_total", "counter",
 	       "Streams that ended early: the client left or fell behind.",
 	       st->streams_aborted);
+	metric(&o, "sse_streams_dropped_total", "counter",
+	       "Streams reset on purpose after event K (drop=K).",
+	       st->streams_dropped);
+	metric(&o, "sse_streams_stalled_total", "counter",
+	       "Streams gone silent on purpose after event K (stall=K).",
+	       st->streams_stalled);
 	metric(&o, "sse_connections_accepted_total", "counter",
 	       "Connections accepted.", st->accepted);
 	metric(&o, "sse_connections_shed_total", "counter",
@@ -1782,7 +2005,14 @@ static void usage(FILE *f)
 "  --send-timeout MS        a client that takes no output is dropped (10000)\n"
 "  --max-output BYTES       unsent output per client before dropping it\n"
 "                           (262144)\n"
-"  --linger-timeout MS      wait for the client to close after us (2000)\n");
+"  --linger-timeout MS      wait for the client to close after us (2000)\n"
+"\n"
+"  Streams take n, interval, size, heartbeat, drop and stall in the query;\n"
+"  these bound them and give the default heartbeat:\n"
+"  --max-events N           largest n (1000000)\n"
+"  --min-interval MS        smallest interval and heartbeat (1)\n"
+"  --max-event-size BYTES   largest size (65536)\n"
+"  --heartbeat MS           a \":\" comment after MS of silence (0: none)\n");
 }
 
 /* A number option: exits 2 with one line if it is not a whole number in
@@ -1807,11 +2037,10 @@ static unsigned long long number(const char *opt, const char *s,
 enum {
 	OPT_MAX_TARGET = 256, OPT_MAX_HEADER, OPT_MAX_BODY,
 	OPT_REQUEST_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_SEND_TIMEOUT,
-	OPT_MAX_OUTPUT, OPT_LINGER_TIMEOUT, OPT_CORS,
+	OPT_MAX_OUTPUT, OPT_LINGER_TIMEOUT, OPT_CORS, OPT_MAX_EVENTS,
+	OPT_MIN_INTERVAL, OPT_MAX_EVENT_SIZE, OPT_HEARTBEAT,
 };
 
-#define DAY_MS 86400000ull
-#define MIB (1024ull * 1024)
 
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
@@ -1824,6 +2053,11 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "cors", required_argument, NULL, OPT_CORS },
+		{ "max-events", required_argument, NULL, OPT_MAX_EVENTS },
+		{ "min-interval", required_argument, NULL, OPT_MIN_INTERVAL },
+		{ "max-event-size", required_argument, NULL,
+		  OPT_MAX_EVENT_SIZE },
+		{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "max-target", required_argument, NULL, OPT_MAX_TARGET },
@@ -1852,6 +2086,9 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		.send_timeout_ms = 10000,
 		.linger_timeout_ms = 2000,
 		.max_output = 256 * 1024,
+		.max_events = 1000000,
+		.min_interval_ms = 1,
+		.max_event_size = 65536,
 	};
 	while ((opt = getopt_long(argc, argv, "p:b:n:i:c:w:qhV", longopts,
 				  NULL)) != -1) {
@@ -1863,7 +2100,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			cfg->addr = optarg;
 			break;
 		case 'n':
-			cfg->events = (unsigned)number("-n", optarg, 1, 1000000);
+			cfg->events = (unsigned)number("-n", optarg, 1,
+						       1000000000);
 			break;
 		case 'i':
 			cfg->interval_ms = (unsigned)number("-i", optarg, 1,
@@ -1890,6 +2128,22 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			exit(0);
 		case OPT_CORS:
 			cfg->cors = optarg;
+			break;
+		case OPT_MAX_EVENTS:
+			cfg->max_events = (unsigned)number("--max-events",
+							   optarg, 1, 1000000000);
+			break;
+		case OPT_MIN_INTERVAL:
+			cfg->min_interval_ms = (unsigned)number(
+				"--min-interval", optarg, 1, DAY_MS);
+			break;
+		case OPT_MAX_EVENT_SIZE:
+			cfg->max_event_size = (unsigned)number(
+				"--max-event-size", optarg, 64, 16 * MIB);
+			break;
+		case OPT_HEARTBEAT:
+			cfg->heartbeat_ms = (unsigned)number("--heartbeat",
+							     optarg, 0, DAY_MS);
 			break;
 		case OPT_MAX_TARGET:
 			cfg->limits.max_target = number("--max-target", optarg,
