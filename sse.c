@@ -62,6 +62,7 @@ struct config {
 	unsigned idle_timeout_ms;	/* keep-alive connection, no request */
 	unsigned send_timeout_ms;	/* unsent output that does not move */
 	unsigned linger_timeout_ms;	/* waiting for the client to close */
+	unsigned drain_timeout_ms;	/* after a signal; 0: no limit */
 	size_t max_output;		/* unsent output per connection */
 	bool quiet;			/* -q: no access log */
 	unsigned max_events;		/* bounds of the shape parameters */
@@ -213,6 +214,7 @@ static struct server {
 	size_t scratch_cap;
 	struct http_date date;
 	bool draining;			/* a signal came: finish and exit */
+	struct tw_timer drain_timer;	/* --drain-timeout */
 	struct stats stats;
 } srv;
 
@@ -1877,9 +1879,22 @@ static void listener_accept(void)
 	}
 }
 
+/* --drain-timeout has passed since the signal: what is still open is
+ * closed, and the loop ends. */
+static void drain_expired(struct tw_timer *t)
+{
+	(void)t;
+	fprintf(stderr, "sse: drain timeout: closing %zu connection%s\n",
+		srv.nconns, srv.nconns == 1 ? "" : "s");
+	for (size_t fd = 0; fd < srv.conn_cap; fd++)
+		if (srv.conns[fd].src.kind == KIND_CONN)
+			conn_close(&srv.conns[fd]);
+}
+
 /* The first SIGINT or SIGTERM: stop listening at once, close idle
  * connections, and let every request and stream in progress finish; the
- * loop ends when the last connection has.  A second signal exits at once. */
+ * loop ends when the last connection has (or at --drain-timeout).  A
+ * second signal exits at once. */
 static void server_drain(void)
 {
 	if (srv.draining) {
@@ -1897,6 +1912,11 @@ static void server_drain(void)
 	}
 	fprintf(stderr, "sse: draining %zu connection%s\n", srv.nconns,
 		srv.nconns == 1 ? "" : "s");
+	if (srv.cfg.drain_timeout_ms != 0) {
+		tw_timer_init(&srv.drain_timer, drain_expired);
+		tw_add(&srv.wheel, &srv.drain_timer,
+		       srv.now_ms + srv.cfg.drain_timeout_ms);
+	}
 }
 
 static void signal_event(void)
@@ -2006,6 +2026,8 @@ static void usage(FILE *f)
 "  --max-output BYTES       unsent output per client before dropping it\n"
 "                           (262144)\n"
 "  --linger-timeout MS      wait for the client to close after us (2000)\n"
+"  --drain-timeout MS       after SIGTERM, close what is still open after\n"
+"                           MS and exit (0: wait for every stream)\n"
 "\n"
 "  Streams take n, interval, size, heartbeat, drop and stall in the query;\n"
 "  these bound them and give the default heartbeat:\n"
@@ -2038,7 +2060,7 @@ enum {
 	OPT_MAX_TARGET = 256, OPT_MAX_HEADER, OPT_MAX_BODY,
 	OPT_REQUEST_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_SEND_TIMEOUT,
 	OPT_MAX_OUTPUT, OPT_LINGER_TIMEOUT, OPT_CORS, OPT_MAX_EVENTS,
-	OPT_MIN_INTERVAL, OPT_MAX_EVENT_SIZE, OPT_HEARTBEAT,
+	OPT_MIN_INTERVAL, OPT_MAX_EVENT_SIZE, OPT_HEARTBEAT, OPT_DRAIN_TIMEOUT,
 };
 
 
@@ -2058,6 +2080,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		{ "max-event-size", required_argument, NULL,
 		  OPT_MAX_EVENT_SIZE },
 		{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
+		{ "drain-timeout", required_argument, NULL,
+		  OPT_DRAIN_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "max-target", required_argument, NULL, OPT_MAX_TARGET },
@@ -2141,6 +2165,10 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			cfg->max_event_size = (unsigned)number(
 				"--max-event-size", optarg, 64, 16 * MIB);
 			break;
+		case OPT_DRAIN_TIMEOUT:
+			cfg->drain_timeout_ms = (unsigned)number(
+				"--drain-timeout", optarg, 0, DAY_MS);
+			break;
 		case OPT_HEARTBEAT:
 			cfg->heartbeat_ms = (unsigned)number("--heartbeat",
 							     optarg, 0, DAY_MS);
@@ -2181,6 +2209,12 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			usage(stderr);
 			exit(2);
 		}
+	}
+	if (cfg->max_output < cfg->max_event_size) {
+		fprintf(stderr, "sse: --max-output (%zu) must be at least "
+			"--max-event-size (%u)\n", cfg->max_output,
+			cfg->max_event_size);
+		exit(2);
 	}
 	if (optind < argc) {
 		fprintf(stderr, "sse: unexpected argument '%s'\n", argv[optind]);
@@ -2282,7 +2316,11 @@ static void server_init(void)
 	/* Untouched pages cost nothing: the table is paid for as used. */
 	srv.conns = calloc(srv.conn_cap, sizeof(*srv.conns));
 	srv.in_cap = srv.cfg.limits.max_head + srv.cfg.limits.max_body + 4096;
+	/* Room for a response's head and at least one event of the largest
+	 * size: conn_stream() sends a batch before it could overflow. */
 	srv.scratch_cap = SCRATCH_SIZE;
+	if (srv.scratch_cap < srv.cfg.max_event_size + 4096 + 256)
+		srv.scratch_cap = srv.cfg.max_event_size + 4096 + 256;
 	srv.scratch = malloc(srv.scratch_cap);
 	if (srv.conns == NULL || srv.scratch == NULL)
 		die("malloc");
