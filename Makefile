@@ -39,6 +39,35 @@ tests/swarm: tests/swarm.c tests/testlib.h
 
 tests: $(TESTS)
 
+# The server and the unit tests again, under AddressSanitizer and UBSan,
+# in tests/out/san/.  Any finding aborts the program and leaves a report
+# in tests/out/san/report.*; test.sh runs the tests against these builds.
+SAN = tests/out/san
+SAN_CC ?= $(shell command -v clang >/dev/null && echo clang || echo $(CC))
+SAN_CFLAGS = -std=gnu11 -g -O1 -fno-omit-frame-pointer -I. \
+	-fsanitize=address,undefined -fno-sanitize-recover=all
+
+$(SAN)/sse: $(SRCS) $(HDRS) web/page.h
+	@mkdir -p $(SAN)
+	$(SAN_CC) $(SAN_CFLAGS) -o $@ $(SRCS)
+
+$(SAN)/test_timerwheel: tests/test_timerwheel.c timerwheel.c timerwheel.h
+	@mkdir -p $(SAN)
+	$(SAN_CC) $(SAN_CFLAGS) -o $@ tests/test_timerwheel.c timerwheel.c
+
+$(SAN)/test_http: tests/test_http.c http.c http.h
+	@mkdir -p $(SAN)
+	$(SAN_CC) $(SAN_CFLAGS) -o $@ tests/test_http.c http.c
+
+sanitize-build: $(SAN)/sse $(SAN)/test_timerwheel $(SAN)/test_http tests
+
+sanitize: sanitize-build
+	rm -f $(SAN)/report.*
+	ASAN_OPTIONS=log_path=$(SAN)/report UBSAN_OPTIONS=log_path=$(SAN)/report \
+		sh -c './$(SAN)/test_timerwheel && ./$(SAN)/test_http && \
+		./tests/wire $(SAN)/sse && ./tests/swarm $(SAN)/sse'
+	@! ls $(SAN)/report.* 2>/dev/null
+
 # Fuzzing: libFuzzer with AddressSanitizer and UBSan (clang only).  Each
 # harness runs for FUZZ_SECONDS from the seeds in tests/corpus/; what it
 # learns stays in tests/out/, and a crash leaves its input there too.
@@ -65,8 +94,9 @@ check: sse tests
 
 clean:
 	rm -f sse $(TESTS) bench/hold web/page.h tests/fuzz_http tests/fuzz_json
+	rm -rf tests/out/san
 
-.PHONY: all tests check clean fuzz
+.PHONY: all tests check clean fuzz sanitize sanitize-build
 
 bench/hold: bench/hold.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/hold.c

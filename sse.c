@@ -328,6 +328,7 @@ static void conn_on_timer(struct tw_timer *t);
 static void conn_on_send_timer(struct tw_timer *t);
 static void conn_update(struct conn *c, enum wait w);
 static void listener_resume(void);
+static void conn_response_done(struct conn *c);
 
 static struct inbuf *inbuf_get(void)
 {
@@ -403,8 +404,10 @@ static void conn_open(int fd, const struct sockaddr_storage *sa)
 static enum wait conn_close(struct conn *c)
 {
 	if (c->state == CONN_STREAM) {
+		/* Cut short: it is logged with what it sent, and counted. */
 		srv.stats.streams_aborted++;
 		srv.stats.streams_active--;
+		conn_response_done(c);
 	}
 	tw_cancel(&srv.wheel, &c->timer);
 	tw_cancel(&srv.wheel, &c->send_timer);
@@ -976,9 +979,14 @@ static int hexval(char ch)
 static bool query_value(struct http_span q, const char *key, char *out,
 			size_t cap)
 {
-	const char *p = q.p, *end = q.p + q.len;
+	const char *p, *end;
 	size_t klen = strlen(key);
 	bool found = false;
+
+	if (q.len == 0)
+		return false;	/* also: no query at all, q.p NULL */
+	p = q.p;
+	end = q.p + q.len;
 
 	while (p < end) {
 		const char *amp = memchr(p, '&', (size_t)(end - p));
@@ -1262,7 +1270,7 @@ static enum ask json_asks_stream(const char *p, size_t n, const char **why)
 /* The media type of a Content-Type value, without its parameters. */
 static struct http_span media_type(struct http_span ct)
 {
-	const char *semi = memchr(ct.p, ';', ct.len);
+	const char *semi = ct.len ? memchr(ct.p, ';', ct.len) : NULL;
 
 	if (semi != NULL)
 		ct.len = (size_t)(semi - ct.p);
@@ -1274,10 +1282,12 @@ static struct http_span media_type(struct http_span ct)
 
 static bool media_is_json(struct http_span type)
 {
-	struct http_span tail = { type.p + type.len - 5, 5 };
+	struct http_span tail = { type.p, 0 };
 
+	if (type.len > 5)
+		tail = (struct http_span){ type.p + type.len - 5, 5 };
 	return http_span_eq(type, "application/json") ||
-	       (type.len > 5 && http_span_eq(tail, "+json"));
+	       http_span_eq(tail, "+json");
 }
 
 static bool flag_true(const char *v)

@@ -45,6 +45,34 @@ run timerwheel ./tests/test_timerwheel
 run http ./tests/test_http
 run wire ./tests/wire ./sse
 run swarm ./tests/swarm ./sse
+run browser ./tests/browser/run.sh
+
+# The same tests again with the server and the unit tests built under
+# AddressSanitizer and UBSan: a finding aborts the program and leaves a
+# report, and any report fails the run.
+echo "== sanitizers"
+san=tests/out/san
+if make -s sanitize-build; then
+	rm -f $san/report.*
+	export ASAN_OPTIONS=log_path=$PWD/$san/report
+	export UBSAN_OPTIONS=log_path=$PWD/$san/report
+	run san-timerwheel ./$san/test_timerwheel
+	run san-http ./$san/test_http
+	run san-wire ./tests/wire ./$san/sse
+	run san-swarm ./tests/swarm ./$san/sse
+	unset ASAN_OPTIONS UBSAN_OPTIONS
+	if ls $san/report.* >/dev/null 2>&1; then
+		echo "FAIL sanitizers: findings"
+		cat $san/report.* | head -60
+		failed=$((failed + 1))
+	else
+		echo "pass sanitizers: no findings"
+		passed=$((passed + 1))
+	fi
+else
+	echo "FAIL sanitizers: the sanitized build failed"
+	failed=$((failed + 1))
+fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
