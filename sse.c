@@ -32,10 +32,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,6 +73,7 @@ struct config {
 	unsigned max_event_size;
 	unsigned heartbeat_ms;		/* default heartbeat; 0: none */
 	const char *cors;		/* --cors: the origin allowed, or NULL */
+	size_t workers;			/* -w: worker processes */
 };
 
 /* Whatever epoll reports on starts with one of these: data.ptr points to
@@ -187,15 +191,25 @@ static const uint64_t lateness_le_us[] = {
 };
 #define LATENESS_BUCKETS (sizeof(lateness_le_us) / sizeof(lateness_le_us[0]))
 
-/* What a load tester counts: plain counters, bumped as things happen. */
+/* What a load tester counts: plain counters, bumped as things happen.
+ * Every field is a uint64_t, so that stats_total() can add them up. */
 struct stats {
-	uint64_t started_ms;		/* for the uptime */
+	uint64_t connections, streams_active;	/* gauges */
 	uint64_t accepted, shed, requests, events;
-	uint64_t streams_active, streams_completed, streams_aborted;
+	uint64_t streams_completed, streams_aborted;
 	uint64_t streams_dropped, streams_stalled;	/* on purpose */
 	uint64_t by_status[600];	/* responses, by status code */
 	uint64_t lateness[LATENESS_BUCKETS + 1];
 	uint64_t lateness_sum_us;
+};
+
+/* The counters of every worker process, in one shared mapping made before
+ * they are forked: each adds only to its own slot, and /stats adds the
+ * slots up.  Reads take no lock: a sum may be a moment old. */
+struct shared {
+	uint64_t started_ms;		/* CLOCK_MONOTONIC, for the uptime */
+	size_t workers;
+	struct stats slot[];
 };
 
 static struct server {
@@ -215,7 +229,8 @@ static struct server {
 	struct http_date date;
 	bool draining;			/* a signal came: finish and exit */
 	struct tw_timer drain_timer;	/* --drain-timeout */
-	struct stats stats;
+	struct stats *stats;		/* this process's slot in shared */
+	struct shared *shared;
 } srv;
 
 /* Output is formatted into srv.scratch and sent from there at once. */
@@ -231,6 +246,7 @@ struct out {
 #define SCRATCH_SIZE	(256 * 1024)
 #define PAD_MEMBER_LEN	9	/* ,"pad":"" */
 #define DAY_MS		86400000ull
+#define MAX_WORKERS	64
 #define MIB		(1024ull * 1024)
 
 static uint64_t clock_ms(clockid_t id)
@@ -394,7 +410,8 @@ static void conn_open(int fd, const struct sockaddr_storage *sa)
 		return;
 	}
 	srv.nconns++;
-	srv.stats.accepted++;
+	srv.stats->connections++;
+	srv.stats->accepted++;
 	tw_add(&srv.wheel, &c->timer, srv.now_ms + srv.cfg.idle_timeout_ms);
 }
 
@@ -405,8 +422,8 @@ static enum wait conn_close(struct conn *c)
 {
 	if (c->state == CONN_STREAM) {
 		/* Cut short: it is logged with what it sent, and counted. */
-		srv.stats.streams_aborted++;
-		srv.stats.streams_active--;
+		srv.stats->streams_aborted++;
+		srv.stats->streams_active--;
 		conn_response_done(c);
 	}
 	tw_cancel(&srv.wheel, &c->timer);
@@ -417,6 +434,7 @@ static enum wait conn_close(struct conn *c)
 	close(c->src.fd);	/* also takes it out of epoll */
 	c->src.kind = KIND_FREE;
 	srv.nconns--;
+	srv.stats->connections--;
 	listener_resume();	/* a descriptor is free again */
 	return WAIT_GONE;
 }
@@ -549,7 +567,7 @@ static void conn_log(const struct conn *c)
 /* A response has ended: log it and count it. */
 static void conn_response_done(struct conn *c)
 {
-	srv.stats.by_status[c->status < 600 ? c->status : 0]++;
+	srv.stats->by_status[c->status < 600 ? c->status : 0]++;
 	conn_log(c);
 	free(c->log_line);
 	c->log_line = NULL;
@@ -678,7 +696,7 @@ static enum wait conn_body(struct conn *c)
 
 		switch (http_parse_body(req, c->in->data, c->in->len)) {
 		case HTTP_DONE:
-			srv.stats.requests++;
+			srv.stats->requests++;
 			return route(c);
 		case HTTP_ERROR:
 			return refuse(c, req->status, req->reason);
@@ -827,7 +845,7 @@ static enum wait stream_start(struct conn *c, struct http_request *req,
 	if (head)
 		return conn_next(c);
 	c->state = CONN_STREAM;
-	srv.stats.streams_active++;
+	srv.stats->streams_active++;
 	return WAIT_NONE;
 }
 
@@ -838,8 +856,8 @@ static void lateness_add(uint64_t late_us)
 
 	while (b < LATENESS_BUCKETS && late_us > lateness_le_us[b])
 		b++;
-	srv.stats.lateness[b]++;
-	srv.stats.lateness_sum_us += late_us;
+	srv.stats->lateness[b]++;
+	srv.stats->lateness_sum_us += late_us;
 }
 
 /* Ends the connection with a reset rather than a FIN, and no final chunk:
@@ -849,7 +867,7 @@ static enum wait conn_reset(struct conn *c)
 	struct linger hard = { .l_onoff = 1, .l_linger = 0 };
 
 	setsockopt(c->src.fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
-	srv.stats.streams_active--;
+	srv.stats->streams_active--;
 	c->state = CONN_LINGER;		/* not counted as aborted */
 	conn_response_done(c);
 	return conn_close(c);
@@ -906,7 +924,7 @@ static enum wait stream_events(struct conn *c)
 		stream_event_data(c, &o, s->last, wall_ms);
 		c->bytes += o.len - at - CHUNK_ROOM;
 		chunk_close(&o, at, s->chunked);
-		srv.stats.events++;
+		srv.stats->events++;
 		lateness_add(mono_us - stream_due(s, s->last) * 1000);
 		if (s->last == s->shape.drop) {
 			if (!stream_send(c, &o))
@@ -930,16 +948,16 @@ static enum wait stream_events(struct conn *c)
 		goto stall;
 	if (s->last < s->shape.count)
 		return stream_wait(c);
-	srv.stats.streams_completed++;
-	srv.stats.streams_active--;
+	srv.stats->streams_completed++;
+	srv.stats->streams_active--;
 	return conn_next(c);
 
 drop:
-	srv.stats.streams_dropped++;
+	srv.stats->streams_dropped++;
 	return conn_reset(c);
 stall:
 	/* Silent from here until the stream would have ended. */
-	srv.stats.streams_stalled++;
+	srv.stats->streams_stalled++;
 	s->state = STREAM_STALLED;
 	tw_add(&srv.wheel, &c->timer, stream_due(s, s->shape.count));
 	return WAIT_TIMER;
@@ -973,44 +991,54 @@ static int hexval(char ch)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* The value of key in a query string or form body, percent-decoded into
- * out (NUL-terminated, cut at cap - 1 bytes); the last one wins.  Returns
- * whether key was there. */
+/* Percent-decodes p[0..n) into out, as a form does ('+' is a space): at
+ * most cap - 1 bytes and a NUL.  A longer text is cut, so cap must exceed
+ * any text the caller compares it with. */
+static void form_decode(const char *p, size_t n, char *out, size_t cap)
+{
+	const char *end = p + n;
+	size_t len = 0;
+
+	while (p < end && len + 1 < cap) {
+		int hi, lo;
+
+		if (*p == '%' && end - p >= 3 && (hi = hexval(p[1])) >= 0 &&
+		    (lo = hexval(p[2])) >= 0) {
+			out[len++] = (char)(hi << 4 | lo);
+			p += 3;
+		} else {
+			out[len++] = *p == '+' ? ' ' : *p;
+			p++;
+		}
+	}
+	out[len] = '\0';
+}
+
+/* The value of key in a query string or form body, names and values
+ * percent-decoded (the value into out, as form_decode() does); the last
+ * one wins, unknown keys are ignored.  Returns whether key was there. */
 static bool query_value(struct http_span q, const char *key, char *out,
 			size_t cap)
 {
 	const char *p, *end;
-	size_t klen = strlen(key);
 	bool found = false;
 
 	if (q.len == 0)
 		return false;	/* also: no query at all, q.p NULL */
 	p = q.p;
 	end = q.p + q.len;
-
 	while (p < end) {
 		const char *amp = memchr(p, '&', (size_t)(end - p));
 		const char *e = amp ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(e - p));
+		const char *name_end = eq ? eq : e;
+		char name[32];
 
-		if ((size_t)(e - p) >= klen && memcmp(p, key, klen) == 0 &&
-		    (p + klen == e || p[klen] == '=')) {
-			const char *v = p + klen + (p + klen < e);
-			size_t n = 0;
+		form_decode(p, (size_t)(name_end - p), name, sizeof(name));
+		if (strcmp(name, key) == 0) {
+			const char *v = eq ? eq + 1 : e;
 
-			while (v < e && n + 1 < cap) {
-				int hi, lo;
-
-				if (*v == '%' && e - v >= 3 &&
-				    (hi = hexval(v[1])) >= 0 &&
-				    (lo = hexval(v[2])) >= 0) {
-					out[n++] = (char)(hi << 4 | lo);
-					v += 3;
-				} else {
-					out[n++] = *v == '+' ? ' ' : *v;
-					v++;
-				}
-			}
-			out[n] = '\0';
+			form_decode(v, (size_t)(e - v), out, cap);
 			found = true;
 		}
 		p = amp ? amp + 1 : end;
@@ -1143,6 +1171,24 @@ static bool json_word(struct json *j, const char *word)
 
 static bool json_value(struct json *j);
 
+/* Whether a valid JSON value, p[0..end), is true or a number equal to 1
+ * (1, 1.0, 1e0): what the seed's loose "stream == true" took as true. */
+static bool json_is_true_or_one(const char *p, const char *end)
+{
+	char number[64];
+	size_t n = (size_t)(end - p);
+
+	if (*p == 't')
+		return true;
+	if (*p != '-' && (*p < '0' || *p > '9'))
+		return false;	/* false, null, an object or an array */
+	if (n >= sizeof(number))
+		return false;	/* no 1 is written this long in practice */
+	memcpy(number, p, n);
+	number[n] = '\0';
+	return strtod(number, NULL) == 1.0;
+}
+
 /* An object; when stream is not NULL (the top level), *stream tells
  * whether its last "stream" member was true, 1, "1" or "true". */
 static bool json_object(struct json *j, bool *stream)
@@ -1177,10 +1223,7 @@ static bool json_object(struct json *j, bool *stream)
 		} else if (!json_value(j)) {
 			return false;
 		} else if (is_stream) {
-			size_t n = (size_t)(j->p - value);
-
-			*stream = (n == 4 && memcmp(value, "true", 4) == 0) ||
-				  (n == 1 && *value == '1');
+			*stream = json_is_true_or_one(value, j->p);
 		}
 		json_blank(j);
 		if (json_at(j, '}')) {
@@ -1514,7 +1557,21 @@ static enum wait route_page(struct conn *c, struct http_request *req)
 
 static uint64_t uptime_s(void)
 {
-	return (srv.now_ms - srv.stats.started_ms) / 1000;
+	return (srv.now_ms - srv.shared->started_ms) / 1000;
+}
+
+/* The counters of the whole server: every worker's slot added up. */
+static void stats_total(struct stats *total)
+{
+	uint64_t *sum = (uint64_t *)total;
+
+	memset(total, 0, sizeof(*total));
+	for (size_t w = 0; w < srv.shared->workers; w++) {
+		const uint64_t *v = (const uint64_t *)&srv.shared->slot[w];
+
+		for (size_t i = 0; i < sizeof(*total) / sizeof(*sum); i++)
+			sum[i] += v[i];
+	}
 }
 
 /* GET /stats: the counters as JSON. */
@@ -1522,15 +1579,18 @@ static enum wait route_stats(struct conn *c, struct http_request *req)
 {
 	static char body[8192];
 	struct out o = { body, 0, sizeof(body) };
-	const struct stats *st = &srv.stats;
+	struct stats total;
+	const struct stats *st = &total;
 	const char *sep = "";
 
-	out_printf(&o, "{\"connections\":%zu,\"streams\":%llu,"
+	stats_total(&total);
+	out_printf(&o, "{\"connections\":%llu,\"streams\":%llu,"
 		   "\"requests\":%llu,\"events\":%llu,"
 		   "\"streams_completed\":%llu,\"streams_aborted\":%llu,"
 		   "\"streams_dropped\":%llu,\"streams_stalled\":%llu,"
 		   "\"accepted\":%llu,\"shed\":%llu,\"responses\":{",
-		   srv.nconns, (unsigned long long)st->streams_active,
+		   (unsigned long long)st->connections,
+		   (unsigned long long)st->streams_active,
 		   (unsigned long long)st->requests,
 		   (unsigned long long)st->events,
 		   (unsigned long long)st->streams_completed,
@@ -1567,11 +1627,13 @@ static enum wait route_metrics(struct conn *c, struct http_request *req)
 {
 	static char body[16384];
 	struct out o = { body, 0, sizeof(body) };
-	const struct stats *st = &srv.stats;
+	struct stats total;
+	const struct stats *st = &total;
 	uint64_t cumulative = 0;
 
+	stats_total(&total);
 	metric(&o, "sse_connections", "gauge", "Open client connections.",
-	       srv.nconns);
+	       st->connections);
 	metric(&o, "sse_streams", "gauge", "Streams in progress.",
 	       st->streams_active);
 	metric(&o, "sse_requests_total", "counter", "Requests served.",
@@ -1826,7 +1888,7 @@ static void shed(int fd)
 	if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		errno = 0;	/* the close below is answer enough */
 	close(fd);
-	srv.stats.shed++;
+	srv.stats->shed++;
 }
 
 static void listener_pause(void)
@@ -2021,7 +2083,7 @@ static void usage(FILE *f)
 "  -i, --interval MS        milliseconds between events (1000)\n"
 "  -c, --max-conns N        connections at once; more get 503\n"
 "                           (default: what the descriptor limit allows)\n"
-"  -w, --workers N          worker processes (1; only 1 for now)\n"
+"  -w, --workers N          worker processes sharing the port (1)\n"
 "  --cors ORIGIN            let pages from ORIGIN (or *) use the server\n"
 "  -q, --quiet              no access log on stderr\n"
 "  -h, --help               this text\n"
@@ -2145,11 +2207,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			cfg->max_conns = number("-c", optarg, 1, 10000000);
 			break;
 		case 'w':
-			if (number("-w", optarg, 1, 256) != 1) {
-				fprintf(stderr, "sse: -w: one worker only, "
-					"for now\n");
-				exit(2);
-			}
+			cfg->workers = number("-w", optarg, 1, MAX_WORKERS);
 			break;
 		case 'q':
 			cfg->quiet = true;
@@ -2239,8 +2297,11 @@ static void die(const char *what)
 	exit(1);
 }
 
-/* Opens the listening socket and says where it listens. */
-static int listen_on(const char *addr, unsigned port)
+/* Opens a socket bound to addr:port, listening unless told not to.  With
+ * reuseport several processes may bind the same port, and the kernel
+ * spreads new connections over those that listen. */
+static int open_listener(const char *addr, unsigned port, bool reuseport,
+			 bool listening)
 {
 	struct addrinfo hints = {
 		.ai_family = AF_UNSPEC,
@@ -2248,49 +2309,74 @@ static int listen_on(const char *addr, unsigned port)
 		.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
 	};
 	struct addrinfo *ai;
-	struct sockaddr_storage sa;
-	socklen_t len = sizeof(sa);
-	char service[8], where[INET6_ADDRSTRLEN + 16], host[INET6_ADDRSTRLEN];
-	int fd, one = 1, err;
+	char service[8];
+	int fd, one = 1;
 
 	snprintf(service, sizeof(service), "%u", port);
-	err = getaddrinfo(addr, service, &hints, &ai);
-	if (err != 0) {
+	if (getaddrinfo(addr, service, &hints, &ai) != 0) {
 		fprintf(stderr, "sse: -b %s: not an IPv4 or IPv6 address\n",
 			addr);
 		exit(2);
 	}
-	snprintf(where, sizeof(where), ai->ai_family == AF_INET6
-		 ? "[%s]:%u" : "%s:%u", addr, port);
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    0);
 	if (fd < 0)
 		die("socket");
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuseport)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-		fprintf(stderr, "sse: cannot listen on %s: %s\n", where,
+		fprintf(stderr, ai->ai_family == AF_INET6
+			? "sse: cannot listen on [%s]:%u: %s\n"
+			: "sse: cannot listen on %s:%u: %s\n", addr, port,
 			strerror(errno));
 		exit(1);
 	}
 	freeaddrinfo(ai);
 	/* The kernel caps the backlog at net.core.somaxconn. */
-	if (listen(fd, 4096) < 0)
+	if (listening && listen(fd, 4096) < 0)
 		die("listen");
+	return fd;
+}
+
+/* Says where the server listens, and returns the port (port 0 asks the
+ * kernel for a free one: this is where the caller learns which). */
+static unsigned announce(int fd)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+	char host[INET6_ADDRSTRLEN];
+	unsigned port;
+
 	getsockname(fd, (struct sockaddr *)&sa, &len);
 	if (sa.ss_family == AF_INET6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&sa;
 
 		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		fprintf(stderr, "sse: listening on [%s]:%u\n", host,
-			ntohs(s6->sin6_port));
+		port = ntohs(s6->sin6_port);
+		fprintf(stderr, "sse: listening on [%s]:%u\n", host, port);
 	} else {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&sa;
 
 		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		fprintf(stderr, "sse: listening on %s:%u\n", host,
-			ntohs(s4->sin_port));
+		port = ntohs(s4->sin_port);
+		fprintf(stderr, "sse: listening on %s:%u\n", host, port);
 	}
-	return fd;
+	return port;
+}
+
+/* The shared mapping of counters, one slot per worker. */
+static struct shared *shared_map(size_t workers)
+{
+	size_t size = sizeof(struct shared) + workers * sizeof(struct stats);
+	struct shared *sh = mmap(NULL, size, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (sh == MAP_FAILED)
+		die("mmap");
+	sh->started_ms = clock_ms(CLOCK_MONOTONIC);
+	sh->workers = workers;
+	return sh;
 }
 
 /* Adds a descriptor to epoll, with its source as data.ptr. */
@@ -2308,7 +2394,9 @@ static void watch(struct source *s, enum kind kind, int fd)
  * listener, the timerfd, the signalfd and the spare. */
 #define RESERVED_FDS 16
 
-static void server_init(void)
+/* Sets up one serving process on the listening socket fd, counting into
+ * slot w of the shared counters. */
+static void server_init(int fd, size_t w)
 {
 	struct rlimit rl;
 	sigset_t mask;
@@ -2344,26 +2432,158 @@ static void server_init(void)
 	srv.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (srv.epfd < 0)
 		die("epoll_create1");
-	watch(&srv.listener, KIND_LISTENER,
-	      listen_on(srv.cfg.addr, srv.cfg.port));
+	srv.stats = &srv.shared->slot[w];
+	/* Its connections died with the worker that had this slot before. */
+	srv.stats->connections = srv.stats->streams_active = 0;
+	watch(&srv.listener, KIND_LISTENER, fd);
 	watch(&srv.timerfd, KIND_TIMERFD,
 	      timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
 	watch(&srv.signalfd, KIND_SIGNALFD,
 	      signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
 	srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	srv.now_ms = clock_ms(CLOCK_MONOTONIC);
-	srv.stats.started_ms = srv.now_ms;
 	srv.armed_ms = UINT64_MAX;
 	tw_init(&srv.wheel, srv.now_ms);
+}
+
+/* ==== workers =========================================================== */
+
+/* Serves until a drain is over; the exit status of a worker process. */
+static int serve(int fd, size_t w)
+{
+	server_init(fd, w);
+	while (!srv.draining || srv.nconns > 0)
+		loop_turn();
+	return 0;
+}
+
+/* Forks worker w, which listens on port; parent_fd is the parent's. */
+static pid_t worker_start(int parent_fd, int port, size_t w)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		fprintf(stderr, "sse: fork: %s\n", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		/* A worker drains when its parent goes, however it went. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		close(parent_fd);
+		exit(serve(open_listener(srv.cfg.addr, (unsigned)port, true,
+					 true), w));
+	}
+	return pid;
+}
+
+/* -w N: the parent binds the port (learning it, if -p 0) without
+ * listening on it, forks N workers that each listen on it with
+ * SO_REUSEPORT, and then only watches: a worker that dies is replaced
+ * (after a second, if it died young, so that a crashing worker cannot
+ * spin), and SIGINT or SIGTERM is passed on to every worker, which
+ * drains.  The parent exits when they all have: 0 if every one did so
+ * cleanly.  A second signal is passed on too, and the parent exits 1. */
+static int supervise(size_t n)
+{
+	pid_t pids[MAX_WORKERS];
+	uint64_t born[MAX_WORKERS], restart_at[MAX_WORKERS];
+	int status = 0, port, fd;
+	size_t alive = 0;
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	srv.shared = shared_map(n);
+	fd = open_listener(srv.cfg.addr, srv.cfg.port, true, false);
+	port = (int)announce(fd);	/* the parent keeps the port bound */
+	for (size_t w = 0; w < n; w++) {
+		pids[w] = worker_start(fd, port, w);
+		born[w] = clock_ms(CLOCK_MONOTONIC);
+		restart_at[w] = 0;
+		alive += pids[w] > 0;
+	}
+	while (alive > 0 || !srv.draining) {
+		uint64_t now = clock_ms(CLOCK_MONOTONIC), next = UINT64_MAX;
+		struct timespec wait;
+		siginfo_t si;
+		int sig, st;
+		pid_t pid;
+
+		/* Sleep until a signal, or a worker's delayed restart. */
+		for (size_t w = 0; w < n; w++)
+			if (pids[w] == 0 && restart_at[w] < next)
+				next = restart_at[w];
+		if (next == UINT64_MAX || srv.draining) {
+			sig = sigwaitinfo(&mask, &si);
+		} else {
+			next = next > now ? next - now : 0;
+			wait.tv_sec = (time_t)(next / 1000);
+			wait.tv_nsec = (long)(next % 1000) * 1000000;
+			sig = sigtimedwait(&mask, &si, &wait);
+		}
+		now = clock_ms(CLOCK_MONOTONIC);
+
+		if (sig == SIGINT || sig == SIGTERM) {
+			if (srv.draining)
+				fprintf(stderr, "sse: second signal, "
+					"exiting now\n");
+			for (size_t w = 0; w < n; w++)
+				if (pids[w] > 0)
+					kill(pids[w], sig);
+			if (srv.draining)
+				return 1;
+			srv.draining = true;
+		}
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+			for (size_t w = 0; w < n; w++) {
+				if (pids[w] != pid)
+					continue;
+				pids[w] = 0;
+				alive--;
+				if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+					status = 1;
+				if (srv.draining)
+					break;
+				fprintf(stderr, "sse: worker %d %s %d; "
+					"starting another\n", (int)pid,
+					WIFSIGNALED(st) ? "killed by signal"
+					: "exited with status",
+					WIFSIGNALED(st) ? WTERMSIG(st)
+					: WEXITSTATUS(st));
+				restart_at[w] = now - born[w] < 1000
+					? now + 1000 : now;
+			}
+		}
+		for (size_t w = 0; w < n && !srv.draining; w++) {
+			if (pids[w] != 0 || now < restart_at[w])
+				continue;
+			pids[w] = worker_start(fd, port, w);
+			born[w] = now;
+			alive += pids[w] > 0;
+		}
+	}
+	close(fd);
+	return srv.draining ? status : 1;
 }
 
 #ifndef SSE_NO_MAIN
 int main(int argc, char **argv)
 {
+	int fd;
+
 	parse_args(argc, argv, &srv.cfg);
-	server_init();
-	while (!srv.draining || srv.nconns > 0)
-		loop_turn();
-	return 0;
+	if (srv.cfg.workers > 1)
+		return supervise(srv.cfg.workers);
+	srv.shared = shared_map(1);
+	fd = open_listener(srv.cfg.addr, srv.cfg.port, false, true);
+	announce(fd);
+	return serve(fd, 0);
 }
 #endif
