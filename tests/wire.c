@@ -214,6 +214,10 @@ static bool seed_connection_ok(const struct response *r, enum conn_want conn)
 static bool plain_ok(const struct response *r, enum conn_want conn,
 		     bool http10)
 {
+	const char *type = resp_header(r, "Content-Type");
+
+	if (type != NULL && strcmp(type, "text/event-stream") == 0)
+		return t_note("a stream, expected the plain answer");
 	status_line_is(r, "200 OK", http10);
 	header_is(r, "Content-Type", "application/json; charset=utf-8");
 	header_is(r, "Content-Length", "27");
@@ -262,6 +266,8 @@ static bool stream_ok(const struct response *r, int n, int64_t wall0,
 {
 	if (!status_line_is(r, "200 OK", http10))
 		return false;
+	if (glob(HELLO, r->body, r->body_len))
+		return t_note("the plain answer, expected the stream");
 	header_is(r, "Content-Type", "text/event-stream");
 	header_is(r, "Cache-Control", "no-cache");
 	header_is(r, "X-Accel-Buffering", "no");
@@ -385,16 +391,24 @@ static const struct detect_row detect_rows[] = {
 	D("numbers-beside", "/api", JSON, "{\"n\":-1.5e+3,\"z\":0,"
 	  "\"stream\":true,\"f\":false,\"u\":null}", STREAM,
 	  "every JSON value kind beside the key"),
+	D("json-1.0", "/api", JSON, "{\"stream\":1.0}", STREAM,
+	  "1.0 is the number 1: JSON.parse gives 1, and 1 == true"),
+	D("json-escaped-value", "/api", JSON, "{\"stream\":\"tru\\u0065\"}",
+	  STREAM, "the string is \"true\" once unescaped"),
 	D("form-true", "/api", FORM, "stream=true", STREAM,
 	  "a form asks with stream=true"),
 	D("form-1", "/api", FORM, "stream=1", STREAM, "or with stream=1"),
 	D("form-among-others", "/api", FORM, "a=1&stream=true&b=2", STREAM,
 	  "the field may come anywhere in the form"),
+	D("form-encoded", "/api", FORM, "str%65am=tru%65", STREAM,
+	  "names and values are percent-decoded (WHATWG URL 5.1)"),
 	D("query-true", "/api?stream=true", NULL, NULL, STREAM,
 	  "the query asks too"),
 	D("query-1", "/api?stream=1", NULL, NULL, STREAM, "stream=1 as well"),
 	D("query-among-others", "/api?a=b&stream=1", NULL, NULL, STREAM,
 	  "the parameter may come anywhere in the query"),
+	D("query-encoded", "/api?str%65am=%31", NULL, NULL, STREAM,
+	  "names and values are percent-decoded (WHATWG URL 5.1)"),
 	D("query-text-body", "/api?stream=true", "text/plain", "hello",
 	  STREAM, "a body that is not JSON does not cancel the query"),
 
@@ -802,6 +816,7 @@ static bool exchange_ok(const struct exchange *e, const struct xfer *x)
 	return !t_noted();
 }
 
+/* Prints the line of one run of a row; a FAIL names the row. */
 static void exchange_report(const struct exchange *e, const struct xfer *x,
 			    bool bytewise)
 {
@@ -829,14 +844,14 @@ static void run_tables(int port)
 		e[NELEM(detect_rows) + i] =
 			from_transcript(&transcript_rows[i]);
 	for (size_t i = 0; i < n; i++) {
-		x[nx++] = (struct xfer){ .out = e[i].req, .out_len = e[i].len,
-					 .want_close = e[i].conn == CLOSE };
-		if (e[i].len <= BYTEWISE_MAX)
-			x[nx++] = (struct xfer){ .out = e[i].req,
-						 .out_len = e[i].len,
-						 .piece = 1,
-						 .want_close = e[i].conn
-							       == CLOSE };
+		struct xfer one = { .out = e[i].req, .out_len = e[i].len,
+				    .want_close = e[i].conn == CLOSE };
+
+		x[nx++] = one;
+		if (e[i].len <= BYTEWISE_MAX) {
+			one.piece = 1;
+			x[nx++] = one;
+		}
 	}
 	xfer_run(x, nx, port, mono_ms() + 20000);
 	for (size_t i = 0, k = 0; i < n; i++) {
@@ -1184,6 +1199,37 @@ static void timeout_408(int port, const char *name, const char *part)
 	t_result(name, true);
 }
 
+/* A client that sends its head a byte every 50 ms, never quite idle,
+ * still gets its 408 when the request timeout has passed since the first
+ * byte.  Between bytes it waits on the socket, for the 408. */
+static void timeout_trickle(int port)
+{
+	static const char head[] = "POST /api HTTP/1.1\r\nHost: t\r\n"
+				   "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	struct client c;
+	struct response r = { 0 };
+
+	if (client_open(&c, port) == 0) {
+		int64_t t = mono_ms();
+
+		for (size_t i = 0; i < sizeof head - 1; i++)
+			if (client_send(&c, head + i, 1, 0, t + 2000) != 0 ||
+			    wait_fd(c.fd, POLLIN, t + 50 * ((int)i + 1)) != 0)
+				break;
+		t_clear();	/* the server may close before a byte */
+		if (client_read(&c, &r, t + 2000) == 0 &&
+		    error_ok(&r, 408, CLOSE)) {
+			long long at = (long long)(r.head_ms - t);
+
+			if (at < 250 || at > 300 + LATE_MS)
+				t_note("408 after %lld ms, expected 300", at);
+		}
+		client_close(&c);
+	}
+	resp_free(&r);
+	t_result("timeout/request-trickle", true);
+}
+
 /* A keep-alive connection idle after its answer is closed in time, with
  * nothing sent. */
 static void timeout_idle(int port)
@@ -1258,6 +1304,7 @@ static void test_timeouts(void)
 	timeout_408(s.port, "timeout/request-body",
 		    "POST /api HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n"
 		    "\r\nabc");
+	timeout_trickle(s.port);
 	timeout_idle(s.port);
 	timeout_silent(s.port);
 	timeout_spares_stream(s.port);
@@ -1265,16 +1312,17 @@ static void test_timeouts(void)
 }
 
 /* After SIGTERM new connections are refused: a connect either fails or
- * lands in the backlog just before the listener closes and is closed. */
-static void sigterm_refuses(int port, int64_t deadline)
+ * lands in the backlog just before the listener closes and is closed.
+ * Returns whether the refusal came by the deadline; notes it if not. */
+static bool refuses_by(int port, int64_t deadline)
 {
 	for (;;) {
 		struct client c;
 
 		if (client_open_addr(&c, "127.0.0.1", port) != 0) {
 			if (errno != ECONNREFUSED)
-				t_note("connect: %s", strerror(errno));
-			break;
+				return t_note("connect: %s", strerror(errno));
+			return true;
 		}
 		if (!client_closed(&c, mono_ms() + 500))
 			t_prefix("a connection made after SIGTERM: ");
@@ -1283,9 +1331,42 @@ static void sigterm_refuses(int port, int64_t deadline)
 			       "a second after SIGTERM");
 		client_close(&c);
 		if (t_noted())
-			break;
+			return false;
 	}
-	t_result("sigterm/refuses-new-connections", true);
+}
+
+/* A second SIGTERM, once the first has closed the listener, ends the
+ * server at once with status 1, its stream unfinished. */
+static void sigterm_twice(void)
+{
+	struct server s;
+	struct client c = { .fd = -1 };
+	struct response r = { 0 };
+
+	if (!start(&s, "sigterm/second-signal-exits-1", SERVER_ARGS(NULL)))
+		return;
+	/* The stream stays open throughout: without it the first signal
+	 * alone would end the server. */
+	if (client_open(&c, s.port) == 0 &&
+	    client_send(&c, STREAM_REQ, strlen(STREAM_REQ), 0,
+			mono_ms() + 1000) == 0 &&
+	    client_more(&c, &r, mono_ms() + 1000, 1) == 0) {
+		kill(s.pid, SIGTERM);
+		refuses_by(s.port, mono_ms() + 1000);
+	}
+	if (!t_noted()) {
+		int code = server_stop(&s, EVENTS * INTERVAL_MS / 2);
+
+		if (code < 0)
+			t_note("still running %d ms after the second SIGTERM",
+			       EVENTS * INTERVAL_MS / 2);
+		else if (code != 1)
+			t_note("exit status %d, expected 1", code);
+	}
+	server_stop(&s, 2000);
+	client_close(&c);
+	resp_free(&r);
+	t_result("sigterm/second-signal-exits-1", true);
 }
 
 /* SIGTERM with a stream running: idle connections close, the stream runs
@@ -1313,7 +1394,8 @@ static void test_sigterm(void)
 		return;
 	}
 	kill(s.pid, SIGTERM);
-	sigterm_refuses(s.port, mono_ms() + 1000);
+	refuses_by(s.port, mono_ms() + 1000);
+	t_result("sigterm/refuses-new-connections", true);
 	client_closed(&idle, mono_ms() + 1000);
 	t_result("sigterm/closes-idle-connections", true);
 	if (client_more(&busy, &r, deadline, 0) == 0 &&
@@ -1325,6 +1407,7 @@ static void test_sigterm(void)
 	client_close(&busy);
 	resp_free(&r);
 	resp_free(&r2);
+	sigterm_twice();
 }
 
 /* Once the server has closed a connection (it may linger until the

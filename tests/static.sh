@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# static.sh - the static musl build: it builds with "make static", is
+# static, is under 64 KiB stripped, and serves a stream.
+set -u
+cd "$(dirname "$0")/.."
+. tests/stream-check.sh
+
+if ! command -v musl-gcc >/dev/null; then
+	echo "skip static: musl-gcc is not installed (Debian musl-tools)"
+	exit 0
+fi
+rm -f sse-static
+if ! out=$(make -s static 2>&1) || [ -n "$out" ]; then
+	echo "FAIL static-build: make static: $out"
+	exit 1
+fi
+size=$(stat -c %s sse-static)
+if file sse-static 2>/dev/null | grep -q dynamic ||
+   readelf -l sse-static 2>/dev/null | grep -q INTERP; then
+	echo "FAIL static-build: sse-static is dynamically linked"
+elif [ "$size" -ge 65536 ]; then
+	echo "FAIL static-build: sse-static is $size bytes, over 64 KiB"
+else
+	echo "pass static-build: sse-static is $size bytes stripped"
+fi
+stream_check static-stream ./sse-static

@@ -1,0 +1,43 @@
+# stream-check.sh - sourced by the shell tests: start a server, check one
+# stream end to end with curl, stop the server.
+#
+#	stream_check NAME COMMAND...   (COMMAND runs the server; it is given
+#	                                -b 127.0.0.1 -p 0 -q -n 3 -i 100)
+# Prints "pass NAME" or "FAIL NAME: why".
+
+stream_check() {
+	local name=$1 dir pid port body status i
+	shift
+	dir=$(mktemp -d)
+	"$@" -b 127.0.0.1 -p 0 -q -n 3 -i 100 2>"$dir/err" &
+	pid=$!
+	for i in $(seq 100); do
+		port=$(sed -n 's/^sse: listening on .*:\([0-9]*\)$/\1/p' "$dir/err")
+		[ -n "$port" ] && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ -z "$port" ]; then
+		echo "FAIL $name: the server did not start: $(head -3 "$dir/err")"
+		kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"
+		return
+	fi
+	body=$(curl -sS -N --max-time 20 -d '{"stream":true}' \
+		"http://127.0.0.1:$port/api" 2>&1)
+	kill -TERM $pid
+	wait $pid
+	status=$?
+	rm -rf "$dir"
+	local shape
+	# The stream's shape: each event's line, blank lines dropped.
+	shape=$(printf '%s\n' "$body" | grep -v '^$' |
+		sed 's/^data: {"message":"Hello, world!","timestamp":[0-9]*}$/data/' |
+		tr '\n' ' ')
+	if [ "$shape" != ":ok data data data :done " ]; then
+		echo "FAIL $name: unexpected stream: $(printf '%q' "$body")"
+	elif [ $status -ne 0 ]; then
+		echo "FAIL $name: exit status $status after SIGTERM, expected 0"
+	else
+		echo "pass $name"
+	fi
+}
