@@ -34,6 +34,8 @@ static: sse-static
 sse-static: $(SRCS) $(HDRS) web/page.h
 	$(MUSL_CC) -std=gnu11 -Wall -Wextra -Os -static -s \
 		-ffunction-sections -fdata-sections -Wl,--gc-sections \
+		-fno-asynchronous-unwind-tables -fno-unwind-tables \
+		-Wl,-z,noseparate-code -Wl,--build-id=none \
 		-o $@ $(SRCS)
 
 install: sse

@@ -650,24 +650,35 @@ size_t http_chunk_head(char *dst, size_t size)
 	return len;
 }
 
+static const char day_names[7][4] = {
+	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
+};
+static const char month_names[12][4] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+};
+
 /* IMF-fixdate, RFC 9110 5.6.7; by hand, so that no locale can change it. */
 const char *http_date(struct http_date *d, time_t now)
 {
-	static const char days[7][4] = {
-		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
-	};
-	static const char months[12][4] = {
-		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-	};
 	struct tm tm;
 
 	if (d->text[0] != '\0' && d->sec == now)
 		return d->text;
 	gmtime_r(&now, &tm);
 	snprintf(d->text, sizeof(d->text), "%s, %02d %s %04d %02d:%02d:%02d GMT",
-		 days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+		 day_names[tm.tm_wday], tm.tm_mday, month_names[tm.tm_mon],
 		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	d->sec = now;
 	return d->text;
+}
+
+void http_log_time(char *dst, size_t cap, time_t t)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(dst, cap, "%02d/%s/%04d:%02d:%02d:%02d +0000", tm.tm_mday,
+		 month_names[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec);
 }

@@ -148,4 +148,8 @@ struct http_date {
 };
 const char *http_date(struct http_date *d, time_t now);
 
+/* The time as the Common Log Format writes it, in UTC, into dst (cap
+ * bytes, at least 27 for the whole of it): "24/Nov/2026:15:33:27 +0000". */
+void http_log_time(char *dst, size_t cap, time_t t);
+
 #endif

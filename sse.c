@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -551,14 +550,11 @@ static void conn_log(const struct conn *c)
 {
 	char host[INET6_ADDRSTRLEN] = "-", when[32];
 	uint64_t took = srv.now_ms - c->start_ms;
-	time_t t = time(NULL) - (time_t)(took / 1000);
-	struct tm tm;
 
 	if (srv.cfg.quiet)
 		return;
 	inet_ntop(c->peer.family, &c->peer.addr, host, sizeof(host));
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+	http_log_time(when, sizeof(when), time(NULL) - (time_t)(took / 1000));
 	fprintf(stderr, "%s - - [%s] \"%s\" %u %llu %llu\n", host, when,
 		c->log_line ? c->log_line : "-", c->status,
 		(unsigned long long)c->bytes, (unsigned long long)took);
@@ -1172,21 +1168,43 @@ static bool json_word(struct json *j, const char *word)
 static bool json_value(struct json *j);
 
 /* Whether a valid JSON value, p[0..end), is true or a number equal to 1
- * (1, 1.0, 1e0): what the seed's loose "stream == true" took as true. */
+ * (1, 1.0, 10e-1, 0.1E1): what the seed's loose "stream == true" took as
+ * true.  A number's digits, the point aside, must be a single 1 and
+ * zeros; it is 1 when the zeros after the 1, less the digits after the
+ * point, plus the exponent, come to nothing. */
 static bool json_is_true_or_one(const char *p, const char *end)
 {
-	char number[64];
-	size_t n = (size_t)(end - p);
+	long after_point = 0, zeros_after_one = 0, exp = 0;
+	bool point = false, one = false;
+	int exp_sign = 1;
 
 	if (*p == 't')
 		return true;
-	if (*p != '-' && (*p < '0' || *p > '9'))
-		return false;	/* false, null, an object or an array */
-	if (n >= sizeof(number))
-		return false;	/* no 1 is written this long in practice */
-	memcpy(number, p, n);
-	number[n] = '\0';
-	return strtod(number, NULL) == 1.0;
+	if (*p < '0' || *p > '9')
+		return false;	/* negative, false, null, an object, an array */
+	for (; p < end && *p != 'e' && *p != 'E'; p++) {
+		if (*p == '.') {
+			point = true;
+			continue;
+		}
+		after_point += point;
+		if (*p == '0') {
+			zeros_after_one += one;
+			continue;
+		}
+		if (*p != '1' || one)
+			return false;
+		one = true;
+	}
+	if (p < end) {
+		p++;	/* the 'e' */
+		if (*p == '+' || *p == '-')
+			exp_sign = *p++ == '-' ? -1 : 1;
+		for (; p < end; p++)
+			if (exp < 1000000)
+				exp = exp * 10 + (*p - '0');
+	}
+	return one && zeros_after_one - after_point + exp_sign * exp == 0;
 }
 
 /* An object; when stream is not NULL (the top level), *stream tells
@@ -2303,36 +2321,37 @@ static void die(const char *what)
 static int open_listener(const char *addr, unsigned port, bool reuseport,
 			 bool listening)
 {
-	struct addrinfo hints = {
-		.ai_family = AF_UNSPEC,
-		.ai_socktype = SOCK_STREAM,
-		.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
-	};
-	struct addrinfo *ai;
-	char service[8];
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
+				   .sin6_port = htons((uint16_t)port) };
+	struct sockaddr_in a4 = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port) };
+	struct sockaddr *sa = (struct sockaddr *)&a4;
+	socklen_t len = sizeof(a4);
 	int fd, one = 1;
 
-	snprintf(service, sizeof(service), "%u", port);
-	if (getaddrinfo(addr, service, &hints, &ai) != 0) {
+	/* A numeric address only: no resolver, no DNS at start. */
+	if (inet_pton(AF_INET6, addr, &a6.sin6_addr) == 1) {
+		sa = (struct sockaddr *)&a6;
+		len = sizeof(a6);
+	} else if (inet_pton(AF_INET, addr, &a4.sin_addr) != 1) {
 		fprintf(stderr, "sse: -b %s: not an IPv4 or IPv6 address\n",
 			addr);
 		exit(2);
 	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    0);
 	if (fd < 0)
 		die("socket");
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (reuseport)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-		fprintf(stderr, ai->ai_family == AF_INET6
+	if (bind(fd, sa, len) < 0) {
+		fprintf(stderr, sa->sa_family == AF_INET6
 			? "sse: cannot listen on [%s]:%u: %s\n"
 			: "sse: cannot listen on %s:%u: %s\n", addr, port,
 			strerror(errno));
 		exit(1);
 	}
-	freeaddrinfo(ai);
 	/* The kernel caps the backlog at net.core.somaxconn. */
 	if (listening && listen(fd, 4096) < 0)
 		die("listen");
