@@ -21,6 +21,19 @@
 //                     Last-Event-ID: N (204).  Seen three ways: the
 //                     browser's own network events, the server's access log
 //                     and GET /stats (responses["204"] grew by exactly 1).
+//   drop-reconnect    The page's form opens /message-stream?drop=2: the
+//                     server resets the connection right after event 2,
+//                     the EventSource reconnects with Last-Event-ID: 2 and
+//                     gets events 3..5, then 204.  The page shows the five
+//                     messages once each, in order, with one "reconnected
+//                     after event 2" line, and ends CLOSED; the browser's
+//                     network events show exactly three requests
+//                     (200 reset, 200, 204) with Last-Event-ID none, 2, 5,
+//                     and so do the access log and /stats.
+//   shape-bad-parameter  The form opens /message-stream?n=0: the server
+//                     answers 400, the EventSource gives up at once
+//                     ("closed", no message, one request), and the page
+//                     shows the server's JSON error.
 //   cross-origin-cors A page from another origin (a small static server in
 //                     this script) uses both the EventSource and the
 //                     POST /api fetch against a server run with
@@ -42,6 +55,7 @@
 //
 // With --update-docs the screenshot of the page is also written to
 // docs/page.png (the one in the README); otherwise only to out/page.png.
+// drop-reconnect leaves its own in out/page-drop.png.
 
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -359,6 +373,164 @@ async function reconnectCount(server, seen, before, after) {
 	check(grew === 1, `/stats responses["204"] grew by ${grew}, expected 1`);
 }
 
+// Records the browser's requests to exactly `target` (path and query):
+// {type, lastEventId, status, end}, in the order they were sent.
+// settled() resolves once every request's headers have been read.
+function watchRequests(page, target) {
+	const entries = new Map(), pending = [];
+	const list = [];
+	page.on("request", (request) => {
+		const url = new URL(request.url());
+		if (url.pathname + url.search !== target)
+			return;
+		const entry = { type: request.resourceType(), lastEventId: "unknown",
+				status: "no answer", end: "open" };
+		pending.push(request.allHeaders().then((h) => {
+			entry.lastEventId = h["last-event-id"] ?? null;
+		}, () => {}));
+		entries.set(request, entry);
+		list.push(entry);
+	});
+	page.on("response", (response) => {
+		const entry = entries.get(response.request());
+		if (entry)
+			entry.status = response.status();
+	});
+	page.on("requestfinished", (request) => {
+		const entry = entries.get(request);
+		if (entry)
+			entry.end = "finished";
+	});
+	page.on("requestfailed", (request) => {
+		const entry = entries.get(request);
+		if (entry)
+			entry.end = "failed " + (request.failure()?.errorText ?? "");
+	});
+	list.settled = () => Promise.all(pending);
+	return list;
+}
+
+// Fills in the demo page's form ("" leaves a field empty) and presses
+// "Open stream".
+async function openShaped(page, fields) {
+	for (const name of ["n", "interval", "size", "drop"])
+		await page.fill(`#shape-${name}`, fields[name] ?? "", { timeout: WAIT });
+	await page.click("#open-button", { timeout: WAIT });
+}
+
+// The page's EventSource, once its status reads "closed" for `url`.
+async function closedState(page, url) {
+	const state = () => ({
+		url: typeof es === "object" && es ? es.url : null,
+		readyState: typeof es === "object" && es ? es.readyState : null,
+		status: document.getElementById("es-status").textContent,
+		info: document.getElementById("es-info").textContent,
+		shown: document.getElementById("es-url").textContent,
+		lines: [...document.querySelectorAll("#messages li")].map((li) =>
+			({ text: li.textContent, reconnect: li.classList.contains("reconnect") })),
+	});
+	try {
+		await page.waitForFunction((url) =>
+			es && es.url.endsWith(url) &&
+			document.getElementById("es-status").textContent === "closed",
+			url, { timeout: WAIT });
+	} catch {
+		throw new Error(`${url} not closed within ${WAIT} ms: ` +
+				show(await page.evaluate(state)));
+	}
+	return page.evaluate(state);
+}
+
+// The form opens ?drop=2; the reconnect resumes after event 2.
+async function dropReconnect(browser, server) {
+	const target = "/message-stream?drop=2";
+	const context = await browser.newContext();
+	try {
+		const page = await context.newPage();
+		const requests = watchRequests(page, target);
+		await page.goto(server.url + "/", { timeout: WAIT });
+		await openShaped(page, { drop: "2" });	// n emptied: server's -n
+		const st = await closedState(page, target);
+
+		check(st.shown === target, `the page shows ${show(st.shown)}`);
+		const texts = st.lines.filter((l) => !l.reconnect).map((l) => l.text);
+		const want = expectedTexts.map((t) => "sse: " + t);
+		check(show(texts) === show(want),
+		      `messages ${show(texts)}, expected ${show(want)}`);
+		const lines = st.lines.map((l) => l.text);
+		const wantLines = [...want.slice(0, 2), "reconnected after event 2",
+				   ...want.slice(2)];
+		check(show(lines) === show(wantLines),
+		      `list ${show(lines)}, expected ${show(wantLines)}`);
+		check(st.readyState === 2, `readyState ${st.readyState}, expected 2`);
+		check(st.info === `connection 2, last event id ${EVENTS}`,
+		      `info ${show(st.info)}`);
+
+		await requests.settled();
+		const got = requests.map(({ type, lastEventId, status }) =>
+			({ type, lastEventId, status }));
+		const wantRequests = [
+			{ type: "eventsource", lastEventId: null, status: 200 },
+			{ type: "eventsource", lastEventId: "2", status: 200 },
+			{ type: "eventsource", lastEventId: String(EVENTS), status: 204 },
+		];
+		check(show(got) === show(wantRequests),
+		      `browser requests to ${target} ${show(requests)}, ` +
+		      `expected ${show(wantRequests)}`);
+		check(requests[0].end.startsWith("failed") &&
+		      requests[1].end === "finished",
+		      `the first request should fail (reset), the second finish: ` +
+		      show(requests));
+
+		mkdirSync(OUT_DIR, { recursive: true });
+		await page.screenshot({ path: path.join(OUT_DIR, "page-drop.png") });
+
+		const s = await stats(server);
+		check(s.streams_dropped === 1,
+		      `/stats streams_dropped ${s.streams_dropped}, expected 1`);
+	} finally {
+		await context.close();
+	}
+	await stopServer(server);	// so that its whole log is in
+	const logged = accessLog(server)
+		.filter((r) => r.target === target).map((r) => r.status);
+	check(show(logged) === show([200, 200, 204]),
+	      `access log for ${target}: ${show(logged)}, expected [200,200,204]`);
+}
+
+// The form opens ?n=0: 400, and the EventSource gives up.
+async function shapeBadParameter(browser, server) {
+	const target = "/message-stream?n=0";
+	const context = await browser.newContext();
+	try {
+		const page = await context.newPage();
+		const requests = watchRequests(page, target);
+		await page.goto(server.url + "/", { timeout: WAIT });
+		await openShaped(page, { n: "0" });
+		const st = await closedState(page, target);
+		check(st.lines.length === 0 && st.readyState === 2,
+		      `closed with ${show(st.lines)}, readyState ${st.readyState}; ` +
+		      "expected no line, readyState 2");
+
+		// The page asks once more with fetch() to show why.
+		await page.waitForFunction(() =>
+			document.getElementById("es-info").textContent.startsWith("server answered"),
+			null, { timeout: WAIT }).catch(() => {});
+		const info = await page.textContent("#es-info");
+		check(/^server answered 400: .*\bn\b/.test(info),
+		      `es-info ${show(info)}, expected the server's 400 error on n`);
+
+		await requests.settled();
+		const answers = requests.filter((r) => r.type === "eventsource")
+			.map((r) => r.status);
+		check(show(answers) === show([400]),
+		      `EventSource requests to ${target} answered ${show(answers)}, ` +
+		      "expected exactly one, 400");
+	} finally {
+		await context.close();
+	}
+}
+
 // Loads the other origin's page against `server` and waits until both
 // the EventSource is closed and the fetch has ended.
 async function crossOriginRun(browser, origin, server) {
@@ -463,6 +635,13 @@ async function main() {
 			check(before && after, "/stats could not be read");
 			await stopServer(plain);	// so that its whole log is in
 			await reconnectCount(plain, seen, before, after);
+		});
+
+		await runCase("drop-reconnect", async () => {
+			await dropReconnect(browser, await startServer([]));
+		});
+		await runCase("shape-bad-parameter", async () => {
+			await shapeBadParameter(browser, await startServer([]));
 		});
 
 		await runCase("cross-origin-cors", async () => {
