@@ -19,7 +19,8 @@ PREFIX  ?= /usr/local
 
 SRCS  = sse.c http.c timerwheel.c
 HDRS  = http.h timerwheel.h
-TESTS = tests/test_timerwheel tests/test_http tests/wire tests/swarm
+TESTS = tests/test_timerwheel tests/test_http tests/test_smuggling tests/wire \
+	tests/swarm tests/faults
 
 all: sse
 
@@ -58,6 +59,12 @@ tests/test_timerwheel: tests/test_timerwheel.c timerwheel.c timerwheel.h
 tests/test_http: tests/test_http.c http.c http.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/test_http.c http.c
 
+tests/test_smuggling: tests/test_smuggling.c http.c http.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/test_smuggling.c http.c
+
+tests/faults: tests/faults.c tests/testlib.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/faults.c
+
 tests/wire: tests/wire.c tests/testlib.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/wire.c
 
@@ -86,12 +93,18 @@ $(SAN)/test_http: tests/test_http.c http.c http.h
 	@mkdir -p $(SAN)
 	$(SAN_CC) $(SAN_CFLAGS) -o $@ tests/test_http.c http.c
 
-sanitize-build: $(SAN)/sse $(SAN)/test_timerwheel $(SAN)/test_http tests
+$(SAN)/test_smuggling: tests/test_smuggling.c http.c http.h
+	@mkdir -p $(SAN)
+	$(SAN_CC) $(SAN_CFLAGS) -o $@ tests/test_smuggling.c http.c
+
+sanitize-build: $(SAN)/sse $(SAN)/test_timerwheel $(SAN)/test_http \
+	$(SAN)/test_smuggling tests
 
 sanitize: sanitize-build
 	rm -f $(SAN)/report.*
 	ASAN_OPTIONS=log_path=$(SAN)/report UBSAN_OPTIONS=log_path=$(SAN)/report \
 		sh -c './$(SAN)/test_timerwheel && ./$(SAN)/test_http && \
+		./$(SAN)/test_smuggling && ./tests/faults $(SAN)/sse && \
 		./tests/wire $(SAN)/sse && ./tests/swarm $(SAN)/sse'
 	@! ls $(SAN)/report.* 2>/dev/null
 

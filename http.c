@@ -292,6 +292,23 @@ static bool parse_length(struct http_span v, uint64_t *out)
 	return true;
 }
 
+/* RFC 9112 3.2: Host is uri-host [ ":" port ] (or empty): the characters
+ * of a registered name or an IP literal, no blanks, no userinfo. */
+static bool host_valid(struct http_span v)
+{
+	static const char extra[] = "-._~%!$&'()*+,;=:[]";
+
+	for (size_t i = 0; i < v.len; i++) {
+		unsigned char c = (unsigned char)v.p[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+		      (c >= 'A' && c <= 'Z') || strchr(extra, c) != NULL) ||
+		    c == '\0')
+			return false;
+	}
+	return true;
+}
+
 /* Reads what the server needs from one header; counts Host and lengths. */
 static enum http_result interpret(struct http_request *req,
 				  const struct http_header *h,
@@ -300,6 +317,8 @@ static enum http_result interpret(struct http_request *req,
 	uint64_t n;
 
 	if (http_span_eq(h->name, "host")) {
+		if (!host_valid(h->value))
+			return fail(req, 400, "invalid Host");
 		(*hosts)++;
 	} else if (http_span_eq(h->name, "content-length")) {
 		if (!parse_length(h->value, &n) ||
@@ -457,24 +476,40 @@ enum http_result http_parse_head(struct http_request *req,
 
 /* ---- the body ---------------------------------------------------------- */
 
-/* Where the chunked decoder stands, in the order the wire brings them. */
+/* Where the chunked decoder stands, in the order the wire brings them.
+ * Chunk lines end in CRLF only: RFC 9112 lets a bare LF end the head's
+ * lines, not the body's framing, and two parsers that disagree on where a
+ * chunk line ends disagree on where the request ends. */
 enum {
 	CHUNK_SIZE_FIRST,	/* the first hex digit of a size */
 	CHUNK_SIZE,		/* more hex digits, or what ends them */
-	CHUNK_EXT_START,	/* blanks, then ";" or the line's end */
-	CHUNK_EXT,		/* "name=value" up to the line's end */
-	CHUNK_SIZE_LF,		/* the LF after a size line's CR */
+	CHUNK_EXT_START,	/* blanks, then ";" or the CR */
+	CHUNK_EXT,		/* "name=value" up to the CR */
+	CHUNK_SIZE_LF,		/* the LF of the size line */
 	CHUNK_DATA,		/* chunk_left bytes of data */
 	CHUNK_DATA_CR,		/* the CRLF after the data */
 	CHUNK_DATA_LF,
-	CHUNK_TRAILER,		/* the start of a trailer line */
-	CHUNK_TRAILER_LINE,	/* inside one, skipped */
+	CHUNK_TRAILER,		/* a trailer field's first byte, or the CR */
+	CHUNK_TRAILER_NAME,	/* its name, up to the colon */
+	CHUNK_TRAILER_VALUE,	/* its value, up to the CR */
+	CHUNK_TRAILER_LF,
 	CHUNK_LAST_LF,		/* the LF of the final empty line */
 	CHUNK_DONE,
 };
 
+/* Moves to state next if byte c is the one expected, else fails. */
+static bool expect_byte(struct http_request *req, unsigned char c,
+			unsigned char want, int next)
+{
+	if (c != want)
+		return false;
+	req->body_state = next;
+	return true;
+}
+
 /* Decodes what has arrived of a chunked body, moving the data down over
- * the framing so that it ends up contiguous at buf + head_len. */
+ * the framing so that it ends up contiguous at buf + head_len.  Trailer
+ * fields are checked as header fields are, then dropped. */
 static enum http_result decode_chunked(struct http_request *req, char *buf,
 				       size_t len)
 {
@@ -482,6 +517,7 @@ static enum http_result decode_chunked(struct http_request *req, char *buf,
 
 	while (req->raw < len && req->body_state != CHUNK_DONE) {
 		unsigned char c = (unsigned char)buf[req->raw];
+		bool ctl = (c < ' ' && c != '\t') || c == 0x7f;
 		int d;
 
 		switch (req->body_state) {
@@ -511,27 +547,19 @@ static enum http_result decode_chunked(struct http_request *req, char *buf,
 				req->body_state = CHUNK_EXT;
 				break;
 			}
-			if (c != '\r' && c != '\n')
+			if (!expect_byte(req, c, '\r', CHUNK_SIZE_LF))
 				return fail(req, 400, "bad chunk size");
-			/* fall through */
+			break;
 		case CHUNK_EXT:
-			if (c == '\r') {
+			if (c == '\r')
 				req->body_state = CHUNK_SIZE_LF;
-				break;
-			}
-			if (c != '\n') {
-				if (c < ' ' && c != '\t')
-					return fail(req, 400,
-						    "bad chunk extension");
-				break;
-			}
-			/* A bare LF ends the line too. */
-			/* fall through */
+			else if (ctl)
+				return fail(req, 400, "bad chunk extension");
+			break;
 		case CHUNK_SIZE_LF:
-			if (c != '\n')
+			if (!expect_byte(req, c, '\n', req->chunk_left
+					 ? CHUNK_DATA : CHUNK_TRAILER))
 				return fail(req, 400, "bad chunk size line");
-			req->body_state = req->chunk_left ? CHUNK_DATA
-							  : CHUNK_TRAILER;
 			break;
 		case CHUNK_DATA: {
 			size_t n = len - req->raw;
@@ -548,32 +576,40 @@ static enum http_result decode_chunked(struct http_request *req, char *buf,
 			continue;
 		}
 		case CHUNK_DATA_CR:
-			req->body_state = CHUNK_DATA_LF;
-			if (c == '\r')
-				break;
-			/* A bare LF ends the data too. */
-			/* fall through */
-		case CHUNK_DATA_LF:
-			if (c != '\n')
+			if (!expect_byte(req, c, '\r', CHUNK_DATA_LF))
 				return fail(req, 400, "bad chunk framing");
-			req->body_state = CHUNK_SIZE_FIRST;
+			break;
+		case CHUNK_DATA_LF:
+			if (!expect_byte(req, c, '\n', CHUNK_SIZE_FIRST))
+				return fail(req, 400, "bad chunk framing");
 			break;
 		case CHUNK_TRAILER:
 			if (c == '\r')
 				req->body_state = CHUNK_LAST_LF;
-			else if (c == '\n')
-				req->body_state = CHUNK_DONE;
+			else if (is_tchar(c))
+				req->body_state = CHUNK_TRAILER_NAME;
 			else
-				req->body_state = CHUNK_TRAILER_LINE;
+				return fail(req, 400, "malformed trailer field");
 			break;
-		case CHUNK_TRAILER_LINE:
-			if (c == '\n')
-				req->body_state = CHUNK_TRAILER;
+		case CHUNK_TRAILER_NAME:
+			if (c == ':')
+				req->body_state = CHUNK_TRAILER_VALUE;
+			else if (!is_tchar(c))
+				return fail(req, 400, "malformed trailer field");
+			break;
+		case CHUNK_TRAILER_VALUE:
+			if (c == '\r')
+				req->body_state = CHUNK_TRAILER_LF;
+			else if (ctl)
+				return fail(req, 400, "control byte in trailer");
+			break;
+		case CHUNK_TRAILER_LF:
+			if (!expect_byte(req, c, '\n', CHUNK_TRAILER))
+				return fail(req, 400, "bare CR in trailer");
 			break;
 		case CHUNK_LAST_LF:
-			if (c != '\n')
+			if (!expect_byte(req, c, '\n', CHUNK_DONE))
 				return fail(req, 400, "bad chunk framing");
-			req->body_state = CHUNK_DONE;
 			break;
 		}
 		req->raw++;

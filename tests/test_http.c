@@ -378,13 +378,17 @@ static const struct row good_rows[] = {
 	  HTTP_DONE, .method = HTTP_POST, .path = "/api", .minor = 1,
 	  .keep_alive = true, .content_length = 2, .n_headers = 2,
 	  .body = B("hi") },
-	/* SPEC 4 accepts bare LF; chunk lines are lines too. */
-	{ __LINE__, "bare LF in a chunked body",
+	/* SPEC 4 accepts bare LF in the head; chunk lines end in CRLF
+	 * only, as RFC 9112 7.1 writes them (see test_smuggling.c). */
+	{ __LINE__, "bare LF in the head, CRLF in the chunks",
 	  B("POST /api HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n"
-	    "5\nhello\n0\nX: 1\n\n"), HTTP_DONE,
+	    "5\r\nhello\r\n0\r\nX: 1\r\n\r\n"), HTTP_DONE,
 	  .method = HTTP_POST, .path = "/api", .minor = 1,
 	  .keep_alive = true, .chunked = true, .n_headers = 2,
 	  .body = B("hello") },
+	{ __LINE__, "bare LF in a chunked body",
+	  B("POST /api HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n"
+	    "5\nhello\n0\nX: 1\n\n"), HTTP_ERROR, .status = 400 },
 	{ __LINE__, "value trimmed", B(GET_HOST("X-Pad: \t a b \t\r\n")),
 	  HTTP_DONE, .method = HTTP_GET, .path = "/", .minor = 1,
 	  .keep_alive = true, .n_headers = 2, .hname = "x-pad",
