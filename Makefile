@@ -7,6 +7,7 @@
 #   make tests      the test programs; ./test.sh builds and runs them all
 #   make fuzz       the libFuzzer harnesses, FUZZ_SECONDS each
 #   make sanitize   the tests under AddressSanitizer and UBSan
+#   make lint       gcc -fanalyzer, cppcheck and clang-tidy
 #   make clean
 
 CC      ?= cc
@@ -121,6 +122,9 @@ tests/fuzz_http: tests/fuzz_http.c http.c http.h
 tests/fuzz_json: tests/fuzz_json.c $(SRCS) $(HDRS) web/page.h
 	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz_json.c http.c timerwheel.c
 
+lint: web/page.h
+	./tests/lint.sh
+
 fuzz: tests/fuzz_http tests/fuzz_json
 	for h in http json; do \
 		mkdir -p tests/out/fuzz-$$h && \
@@ -136,7 +140,7 @@ clean:
 	rm -f sse sse-static $(TESTS) bench/hold web/page.h tests/fuzz_http tests/fuzz_json
 	rm -rf tests/out/san
 
-.PHONY: all tests check clean fuzz sanitize sanitize-build static install \
+.PHONY: all tests check clean lint fuzz sanitize sanitize-build static install \
 	uninstall
 
 bench/hold: bench/hold.c

@@ -246,6 +246,8 @@ static bool each_element(struct http_span list,
 		while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
 			e--;
 		el.len = (size_t)(e - p);
+		/* cppcheck-suppress knownConditionTrueFalse ; it is not: p < e
+		 * when the element has anything but blanks */
 		if (el.len > 0 && !fn(req, el))
 			return false;
 		p = comma ? comma + 1 : end;

@@ -242,7 +242,7 @@ struct out {
 #define ACCEPT_BUDGET	64	/* connections accepted per turn */
 #define FREE_BUFS_MAX	16	/* request buffers kept for reuse */
 #define CHUNK_ROOM	20	/* room for a chunk's size line */
-#define SCRATCH_SIZE	(256 * 1024)
+#define SCRATCH_SIZE	((size_t)256 * 1024)
 #define PAD_MEMBER_LEN	9	/* ,"pad":"" */
 #define DAY_MS		86400000ull
 #define MAX_WORKERS	64
@@ -254,6 +254,14 @@ static uint64_t clock_ms(clockid_t id)
 
 	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A start-up failure, or one the server cannot go on from: one line, as
+ * err(3) would write it, and exit 1. */
+static void die(const char *what)
+{
+	fprintf(stderr, "sse: %s: %s\n", what, strerror(errno));
+	exit(1);
 }
 
 static uint64_t clock_us(clockid_t id)
@@ -385,7 +393,7 @@ static void conn_open(int fd, const struct sockaddr_storage *sa)
 {
 	struct conn *c = &srv.conns[fd];
 	struct epoll_event ev = { .events = wait_events[WAIT_READ] };
-	int one = 1;
+	int one = 1, lowat = (int)srv.cfg.max_output;
 
 	memset(c, 0, sizeof(*c));
 	c->src.kind = KIND_CONN;
@@ -401,6 +409,11 @@ static void conn_open(int fd, const struct sockaddr_storage *sa)
 	tw_timer_init(&c->send_timer, conn_on_send_timer);
 	/* Events are small and must leave at once, not wait for an ACK. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* The kernel would take megabytes from a client that does not read
+	 * before refusing a write; this caps what it holds unsent at
+	 * --max-output, so that the server's own cap and send timeout see
+	 * a stuck client soon. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
 	ev.data.ptr = &c->src;
 	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		fprintf(stderr, "sse: epoll_ctl: %s\n", strerror(errno));
@@ -1003,7 +1016,7 @@ static void form_decode(const char *p, size_t n, char *out, size_t cap)
 			out[len++] = (char)(hi << 4 | lo);
 			p += 3;
 		} else {
-			out[len++] = *p == '+' ? ' ' : *p;
+			out[len++] = (char)(*p == '+' ? ' ' : *p);
 			p++;
 		}
 	}
@@ -1117,7 +1130,7 @@ static bool json_string(struct json *j, char *out, size_t cap)
 			}
 		}
 		if (out != NULL && n + 1 < cap)
-			out[n++] = cp < 0x80 ? (char)cp : (char)0xff;
+			out[n++] = (char)(cp < 0x80 ? cp : 0xff);
 	}
 	return json_bad(j, "unterminated JSON string");
 }
@@ -1209,6 +1222,7 @@ static bool json_is_true_or_one(const char *p, const char *end)
 
 /* An object; when stream is not NULL (the top level), *stream tells
  * whether its last "stream" member was true, 1, "1" or "true". */
+/* NOLINTNEXTLINE(misc-no-recursion): bounded by JSON_MAX_DEPTH */
 static bool json_object(struct json *j, bool *stream)
 {
 	j->p++;
@@ -1218,7 +1232,7 @@ static bool json_object(struct json *j, bool *stream)
 		return true;
 	}
 	for (;;) {
-		char key[8], text[8];
+		char key[8];
 		const char *value;
 		bool is_stream;
 
@@ -1234,6 +1248,8 @@ static bool json_object(struct json *j, bool *stream)
 		value = j->p;
 		is_stream = stream != NULL && strcmp(key, "stream") == 0;
 		if (is_stream && json_at(j, '"')) {
+			char text[8];
+
 			if (!json_string(j, text, sizeof(text)))
 				return false;
 			*stream = strcmp(text, "1") == 0 ||
@@ -1255,6 +1271,7 @@ static bool json_object(struct json *j, bool *stream)
 	}
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): bounded by JSON_MAX_DEPTH */
 static bool json_array(struct json *j)
 {
 	j->p++;
@@ -1278,6 +1295,7 @@ static bool json_array(struct json *j)
 	}
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): bounded by JSON_MAX_DEPTH */
 static bool json_value(struct json *j)
 {
 	bool ok;
@@ -1551,11 +1569,13 @@ static enum wait route_message_stream(struct conn *c,
 	const struct http_header *h = http_header(req, "Last-Event-ID");
 	uint32_t last = 0;
 	struct shape shape;
-	char v[16], bad[128];
+	char bad[128];
 
 	if (!stream_shape(req, FORMAT_EVENTSOURCE, &shape, bad, sizeof(bad)))
 		return answer_error(c, req, 400, NULL, bad);
 	if (h == NULL || !event_id(h->value.p, h->value.len, &last)) {
+		char v[16];
+
 		last = 0;
 		if (query_value(req->query, "lastEventId", v, sizeof(v)) &&
 		    !event_id(v, strlen(v), &last))
@@ -1933,11 +1953,10 @@ static void listener_resume(void)
  * fails, accepting pauses until a connection closes. */
 static void shed_at_fd_limit(void)
 {
-	int fd;
-
 	if (srv.spare_fd >= 0) {
 		close(srv.spare_fd);
-		fd = accept4(srv.listener.fd, NULL, NULL, SOCK_CLOEXEC);
+		int fd = accept4(srv.listener.fd, NULL, NULL, SOCK_CLOEXEC);
+
 		if (fd >= 0)
 			shed(fd);
 		srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -1950,7 +1969,7 @@ static void shed_at_fd_limit(void)
 static void listener_accept(void)
 {
 	for (int i = 0; i < ACCEPT_BUDGET; i++) {
-		struct sockaddr_storage sa;
+		struct sockaddr_storage sa = { 0 };
 		socklen_t len = sizeof(sa);
 		int fd = accept4(srv.listener.fd, (struct sockaddr *)&sa, &len,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -2029,7 +2048,8 @@ static void timer_arm(void)
 		its.it_value.tv_sec = (time_t)(next / 1000);
 		its.it_value.tv_nsec = (long)(next % 1000) * 1000000 + 1;
 	}
-	timerfd_settime(srv.timerfd.fd, TFD_TIMER_ABSTIME, &its, NULL);
+	if (timerfd_settime(srv.timerfd.fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		die("timerfd_settime");	/* the server could not keep time */
 	srv.armed_ms = next;
 }
 
@@ -2199,7 +2219,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		.idle_timeout_ms = 5000,
 		.send_timeout_ms = 10000,
 		.linger_timeout_ms = 2000,
-		.max_output = 256 * 1024,
+		.max_output = 256 * (size_t)1024,
 		.max_events = 1000000,
 		.min_interval_ms = 1,
 		.max_event_size = 65536,
@@ -2309,12 +2329,6 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 	}
 }
 
-static void die(const char *what)
-{
-	fprintf(stderr, "sse: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
 /* Opens a socket bound to addr:port, listening unless told not to.  With
  * reuseport several processes may bind the same port, and the kernel
  * spreads new connections over those that listen. */
@@ -2362,23 +2376,24 @@ static int open_listener(const char *addr, unsigned port, bool reuseport,
  * kernel for a free one: this is where the caller learns which). */
 static unsigned announce(int fd)
 {
-	struct sockaddr_storage sa;
-	socklen_t len = sizeof(sa);
+	union {
+		struct sockaddr any;
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} a = { 0 };
+	socklen_t len = sizeof(a);
 	char host[INET6_ADDRSTRLEN];
 	unsigned port;
 
-	getsockname(fd, (struct sockaddr *)&sa, &len);
-	if (sa.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		port = ntohs(s6->sin6_port);
+	if (getsockname(fd, &a.any, &len) < 0)
+		die("getsockname");
+	if (a.any.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a.v6.sin6_addr, host, sizeof(host));
+		port = ntohs(a.v6.sin6_port);
 		fprintf(stderr, "sse: listening on [%s]:%u\n", host, port);
 	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		port = ntohs(s4->sin_port);
+		inet_ntop(AF_INET, &a.v4.sin_addr, host, sizeof(host));
+		port = ntohs(a.v4.sin_port);
 		fprintf(stderr, "sse: listening on %s:%u\n", host, port);
 	}
 	return port;
@@ -2425,7 +2440,8 @@ static void server_init(int fd, size_t w)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	getrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		die("getrlimit");
 	srv.conn_cap = rl.rlim_cur > 1 << 24 ? 1 << 24 : (size_t)rl.rlim_cur;
 	srv.max_conns = srv.conn_cap - RESERVED_FDS;
 	if (srv.cfg.max_conns != 0 && srv.cfg.max_conns < srv.max_conns)
@@ -2442,7 +2458,8 @@ static void server_init(int fd, size_t w)
 	if (srv.conns == NULL || srv.scratch == NULL)
 		die("malloc");
 
-	signal(SIGPIPE, SIG_IGN);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		die("signal");
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
@@ -2595,13 +2612,12 @@ static int supervise(size_t n)
 #ifndef SSE_NO_MAIN
 int main(int argc, char **argv)
 {
-	int fd;
-
 	parse_args(argc, argv, &srv.cfg);
 	if (srv.cfg.workers > 1)
 		return supervise(srv.cfg.workers);
 	srv.shared = shared_map(1);
-	fd = open_listener(srv.cfg.addr, srv.cfg.port, false, true);
+	int fd = open_listener(srv.cfg.addr, srv.cfg.port, false, true);
+
 	announce(fd);
 	return serve(fd, 0);
 }

@@ -43,9 +43,15 @@ fi
 
 run timerwheel ./tests/test_timerwheel
 run http ./tests/test_http
+run smuggling ./tests/test_smuggling
 run wire ./tests/wire ./sse
 run swarm ./tests/swarm ./sse
+run faults ./tests/faults ./sse
 run browser ./tests/browser/run.sh
+run valgrind ./tests/valgrind.sh
+run static ./tests/static.sh
+run cross ./tests/cross.sh
+run lint ./tests/lint.sh
 
 # The same tests again with the server and the unit tests built under
 # AddressSanitizer and UBSan: a finding aborts the program and leaves a
@@ -58,8 +64,10 @@ if make -s sanitize-build; then
 	export UBSAN_OPTIONS=log_path=$PWD/$san/report
 	run san-timerwheel ./$san/test_timerwheel
 	run san-http ./$san/test_http
+	run san-smuggling ./$san/test_smuggling
 	run san-wire ./tests/wire ./$san/sse
 	run san-swarm ./tests/swarm ./$san/sse
+	run san-faults ./tests/faults ./$san/sse
 	unset ASAN_OPTIONS UBSAN_OPTIONS
 	if ls $san/report.* >/dev/null 2>&1; then
 		echo "FAIL sanitizers: findings"
