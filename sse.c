@@ -2147,25 +2147,6 @@ static void usage(FILE *f)
 "  --heartbeat MS           a \":\" comment after MS of silence (0: none)\n");
 }
 
-/* A number option: exits 2 with one line if it is not a whole number in
- * [min, max]. */
-static unsigned long long number(const char *opt, const char *s,
-				 unsigned long long min, unsigned long long max)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
-	    v < min || v > max) {
-		fprintf(stderr, "sse: %s: '%s' is not a number from %llu to "
-			"%llu\n", opt, s, min, max);
-		exit(2);
-	}
-	return v;
-}
-
 enum {
 	OPT_MAX_TARGET = 256, OPT_MAX_HEADER, OPT_MAX_BODY,
 	OPT_REQUEST_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_SEND_TIMEOUT,
@@ -2173,39 +2154,101 @@ enum {
 	OPT_MIN_INTERVAL, OPT_MAX_EVENT_SIZE, OPT_HEARTBEAT, OPT_DRAIN_TIMEOUT,
 };
 
+static const struct option long_options[] = {
+	{ "port", required_argument, NULL, 'p' },
+	{ "bind", required_argument, NULL, 'b' },
+	{ "events", required_argument, NULL, 'n' },
+	{ "interval", required_argument, NULL, 'i' },
+	{ "max-conns", required_argument, NULL, 'c' },
+	{ "workers", required_argument, NULL, 'w' },
+	{ "cors", required_argument, NULL, OPT_CORS },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "max-target", required_argument, NULL, OPT_MAX_TARGET },
+	{ "max-header", required_argument, NULL, OPT_MAX_HEADER },
+	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
+	{ "request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT },
+	{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+	{ "linger-timeout", required_argument, NULL, OPT_LINGER_TIMEOUT },
+	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+	{ "max-events", required_argument, NULL, OPT_MAX_EVENTS },
+	{ "min-interval", required_argument, NULL, OPT_MIN_INTERVAL },
+	{ "max-event-size", required_argument, NULL, OPT_MAX_EVENT_SIZE },
+	{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The options that take a whole number: the field of struct config each
+ * sets (an unsigned or a size_t) and the bounds it must be within. */
+#define NUMBER(opt, name, field, min, max) \
+	{ opt, name, offsetof(struct config, field), \
+	  sizeof(((struct config *)NULL)->field), min, max }
+
+static const struct number_option {
+	int opt;
+	const char *name;
+	size_t offset, size;
+	unsigned long long min, max;
+} number_options[] = {
+	NUMBER('p', "-p", port, 0, 65535),
+	NUMBER('n', "-n", events, 1, 1000000000),
+	NUMBER('i', "-i", interval_ms, 1, DAY_MS),
+	NUMBER('c', "-c", max_conns, 1, 10000000),
+	NUMBER('w', "-w", workers, 1, MAX_WORKERS),
+	NUMBER(OPT_MAX_TARGET, "--max-target", limits.max_target, 16, MIB),
+	NUMBER(OPT_MAX_HEADER, "--max-header", limits.max_head, 64, MIB),
+	NUMBER(OPT_MAX_BODY, "--max-body", limits.max_body, 0, 64 * MIB),
+	NUMBER(OPT_REQUEST_TIMEOUT, "--request-timeout", request_timeout_ms,
+	       1, DAY_MS),
+	NUMBER(OPT_IDLE_TIMEOUT, "--idle-timeout", idle_timeout_ms, 1, DAY_MS),
+	NUMBER(OPT_SEND_TIMEOUT, "--send-timeout", send_timeout_ms, 1, DAY_MS),
+	NUMBER(OPT_MAX_OUTPUT, "--max-output", max_output, 4096, 1024 * MIB),
+	NUMBER(OPT_LINGER_TIMEOUT, "--linger-timeout", linger_timeout_ms,
+	       1, DAY_MS),
+	NUMBER(OPT_DRAIN_TIMEOUT, "--drain-timeout", drain_timeout_ms,
+	       0, DAY_MS),
+	NUMBER(OPT_MAX_EVENTS, "--max-events", max_events, 1, 1000000000),
+	NUMBER(OPT_MIN_INTERVAL, "--min-interval", min_interval_ms, 1, DAY_MS),
+	NUMBER(OPT_MAX_EVENT_SIZE, "--max-event-size", max_event_size,
+	       64, 16 * MIB),
+	NUMBER(OPT_HEARTBEAT, "--heartbeat", heartbeat_ms, 0, DAY_MS),
+};
+
+/* Sets a number option's field from text s, or exits 2 with one line if
+ * s is not a whole number within the option's bounds.  Returns false if
+ * opt is not a number option. */
+static bool number_option(struct config *cfg, int opt, const char *s)
+{
+	for (size_t i = 0; i < sizeof(number_options) /
+			       sizeof(number_options[0]); i++) {
+		const struct number_option *n = &number_options[i];
+		char *field = (char *)cfg + n->offset, *end;
+		unsigned long long v;
+
+		if (n->opt != opt)
+			continue;
+		errno = 0;
+		v = strtoull(s, &end, 10);
+		if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
+		    v < n->min || v > n->max) {
+			fprintf(stderr, "sse: %s: '%s' is not a number from "
+				"%llu to %llu\n", n->name, s, n->min, n->max);
+			exit(2);
+		}
+		if (n->size == sizeof(unsigned))
+			*(unsigned *)(void *)field = (unsigned)v;
+		else
+			*(size_t *)(void *)field = (size_t)v;
+		return true;
+	}
+	return false;
+}
 
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
-	static const struct option longopts[] = {
-		{ "port", required_argument, NULL, 'p' },
-		{ "bind", required_argument, NULL, 'b' },
-		{ "events", required_argument, NULL, 'n' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "max-conns", required_argument, NULL, 'c' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "cors", required_argument, NULL, OPT_CORS },
-		{ "max-events", required_argument, NULL, OPT_MAX_EVENTS },
-		{ "min-interval", required_argument, NULL, OPT_MIN_INTERVAL },
-		{ "max-event-size", required_argument, NULL,
-		  OPT_MAX_EVENT_SIZE },
-		{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
-		{ "drain-timeout", required_argument, NULL,
-		  OPT_DRAIN_TIMEOUT },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "max-target", required_argument, NULL, OPT_MAX_TARGET },
-		{ "max-header", required_argument, NULL, OPT_MAX_HEADER },
-		{ "max-body", required_argument, NULL, OPT_MAX_BODY },
-		{ "request-timeout", required_argument, NULL,
-		  OPT_REQUEST_TIMEOUT },
-		{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
-		{ "send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT },
-		{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
-		{ "linger-timeout", required_argument, NULL,
-		  OPT_LINGER_TIMEOUT },
-		{ NULL, 0, NULL, 0 },
-	};
 	int opt;
 
 	*cfg = (struct config){
@@ -2213,6 +2256,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		.port = 3000,
 		.events = 5,
 		.interval_ms = 1000,
+		.workers = 1,
 		.limits = { .max_target = 4096, .max_head = 8192,
 			    .max_body = 65536 },
 		.request_timeout_ms = 10000,
@@ -2224,28 +2268,16 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		.min_interval_ms = 1,
 		.max_event_size = 65536,
 	};
-	while ((opt = getopt_long(argc, argv, "p:b:n:i:c:w:qhV", longopts,
+	while ((opt = getopt_long(argc, argv, "p:b:n:i:c:w:qhV", long_options,
 				  NULL)) != -1) {
+		if (number_option(cfg, opt, optarg))
+			continue;
 		switch (opt) {
-		case 'p':
-			cfg->port = (unsigned)number("-p", optarg, 0, 65535);
-			break;
 		case 'b':
 			cfg->addr = optarg;
 			break;
-		case 'n':
-			cfg->events = (unsigned)number("-n", optarg, 1,
-						       1000000000);
-			break;
-		case 'i':
-			cfg->interval_ms = (unsigned)number("-i", optarg, 1,
-							    DAY_MS);
-			break;
-		case 'c':
-			cfg->max_conns = number("-c", optarg, 1, 10000000);
-			break;
-		case 'w':
-			cfg->workers = number("-w", optarg, 1, MAX_WORKERS);
+		case OPT_CORS:
+			cfg->cors = optarg;
 			break;
 		case 'q':
 			cfg->quiet = true;
@@ -2256,75 +2288,20 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		case 'V':
 			printf("sse %s\n", SSE_VERSION);
 			exit(0);
-		case OPT_CORS:
-			cfg->cors = optarg;
-			break;
-		case OPT_MAX_EVENTS:
-			cfg->max_events = (unsigned)number("--max-events",
-							   optarg, 1, 1000000000);
-			break;
-		case OPT_MIN_INTERVAL:
-			cfg->min_interval_ms = (unsigned)number(
-				"--min-interval", optarg, 1, DAY_MS);
-			break;
-		case OPT_MAX_EVENT_SIZE:
-			cfg->max_event_size = (unsigned)number(
-				"--max-event-size", optarg, 64, 16 * MIB);
-			break;
-		case OPT_DRAIN_TIMEOUT:
-			cfg->drain_timeout_ms = (unsigned)number(
-				"--drain-timeout", optarg, 0, DAY_MS);
-			break;
-		case OPT_HEARTBEAT:
-			cfg->heartbeat_ms = (unsigned)number("--heartbeat",
-							     optarg, 0, DAY_MS);
-			break;
-		case OPT_MAX_TARGET:
-			cfg->limits.max_target = number("--max-target", optarg,
-							 16, MIB);
-			break;
-		case OPT_MAX_HEADER:
-			cfg->limits.max_head = number("--max-header", optarg,
-						      64, MIB);
-			break;
-		case OPT_MAX_BODY:
-			cfg->limits.max_body = number("--max-body", optarg, 0,
-						      64 * MIB);
-			break;
-		case OPT_REQUEST_TIMEOUT:
-			cfg->request_timeout_ms = (unsigned)number(
-				"--request-timeout", optarg, 1, DAY_MS);
-			break;
-		case OPT_IDLE_TIMEOUT:
-			cfg->idle_timeout_ms = (unsigned)number(
-				"--idle-timeout", optarg, 1, DAY_MS);
-			break;
-		case OPT_SEND_TIMEOUT:
-			cfg->send_timeout_ms = (unsigned)number(
-				"--send-timeout", optarg, 1, DAY_MS);
-			break;
-		case OPT_MAX_OUTPUT:
-			cfg->max_output = number("--max-output", optarg, 4096,
-						 1024 * MIB);
-			break;
-		case OPT_LINGER_TIMEOUT:
-			cfg->linger_timeout_ms = (unsigned)number(
-				"--linger-timeout", optarg, 1, DAY_MS);
-			break;
 		default:
 			usage(stderr);
 			exit(2);
 		}
 	}
+	if (optind < argc) {
+		fprintf(stderr, "sse: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		exit(2);
+	}
 	if (cfg->max_output < cfg->max_event_size) {
 		fprintf(stderr, "sse: --max-output (%zu) must be at least "
 			"--max-event-size (%u)\n", cfg->max_output,
 			cfg->max_event_size);
-		exit(2);
-	}
-	if (optind < argc) {
-		fprintf(stderr, "sse: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
 		exit(2);
 	}
 }
