@@ -401,10 +401,21 @@ static void conn_open(int fd, const struct sockaddr_storage *sa)
 	c->state = CONN_IDLE;
 	c->events = ev.events;
 	c->peer.family = sa->ss_family;
-	if (sa->ss_family == AF_INET)
+	if (sa->ss_family == AF_INET) {
 		c->peer.addr.v4 = ((const struct sockaddr_in *)sa)->sin_addr;
-	else if (sa->ss_family == AF_INET6)
-		c->peer.addr.v6 = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+	} else if (sa->ss_family == AF_INET6) {
+		const struct in6_addr *a6 =
+			&((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		/* On a dual-stack socket (-b ::) an IPv4 client arrives as
+		 * ::ffff:a.b.c.d; the log names it as itself. */
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			c->peer.family = AF_INET;
+			memcpy(&c->peer.addr.v4, &a6->s6_addr[12], 4);
+		} else {
+			c->peer.addr.v6 = *a6;
+		}
+	}
 	tw_timer_init(&c->timer, conn_on_timer);
 	tw_timer_init(&c->send_timer, conn_on_send_timer);
 	/* Events are small and must leave at once, not wait for an ACK. */

@@ -48,6 +48,9 @@ run wire ./tests/wire ./sse
 run swarm ./tests/swarm ./sse
 run faults ./tests/faults ./sse
 run browser ./tests/browser/run.sh
+run nginx ./tests/nginx.sh ./sse
+run ipv6 ./tests/ipv6.sh ./sse
+run idle ./tests/idle.sh ./sse
 run valgrind ./tests/valgrind.sh
 run static ./tests/static.sh
 run cross ./tests/cross.sh

@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# idle.sh - an idle server makes no wakeups (SPEC section 5): with no
+# connections it sleeps in epoll_wait with no timer armed, so the kernel
+# never switches to it.  Checked by its context switches (voluntary and
+# involuntary, from /proc/PID/task/*/status) over 3 s:
+#
+#   - just started;
+#   - after traffic that armed and cancelled timers of every kind: a
+#     stream that ran to its end, one whose client left mid-way, a stalled
+#     one, a plain request, and a keep-alive connection closed by the idle
+#     timeout (--idle-timeout 500);
+#   - with -w 2: the parent and both workers.
+#
+#	tests/idle.sh PATH-TO-SSE
+#
+# Prints "pass NAME", "FAIL NAME: why" or "skip NAME: reason" per case and
+# exits 0 if nothing failed.
+set -u
+
+if [ $# -ne 1 ]; then
+	echo "usage: tests/idle.sh PATH-TO-SSE" >&2
+	exit 2
+fi
+sse=$1
+if [ ! -x "$sse" ]; then
+	echo "FAIL idle: $sse is not an executable"
+	exit 1
+fi
+if [ ! -r /proc/self/status ] ||
+	! grep -q '^voluntary_ctxt_switches:' /proc/self/status; then
+	echo "skip idle: no context switch counts in /proc/PID/status"
+	exit 0
+fi
+if ! command -v curl >/dev/null; then
+	echo "skip idle: curl is not installed"
+	exit 0
+fi
+
+WINDOW=3	# seconds measured
+failed=0
+tmp=$(mktemp -d)
+pids=()
+
+cleanup() {
+	local p
+	exec 3>&-
+	for p in "${pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${pids[@]}"; do
+		for _ in $(seq 50); do
+			[ -e "/proc/$p" ] || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+pass() { echo "pass $*"; }
+fail() { echo "FAIL $*"; failed=1; }
+
+running() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "${st:0:1}" != Z ]
+}
+
+# Stops process $1 with SIGTERM (SIGKILL after 5 s); its exit status is
+# then in $status.
+stop() {
+	local p keep=()
+	kill -TERM "$1" 2>/dev/null
+	for _ in $(seq 50); do
+		running "$1" || break
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1"
+	status=$?
+	for p in "${pids[@]}"; do
+		[ "$p" = "$1" ] || keep+=("$p")
+	done
+	pids=("${keep[@]}")
+}
+
+# start NAME ARGS...: starts sse on a free loopback port; sets pid and
+# port, or fails NAME and returns 1.
+start() {
+	local name=$1
+	shift
+	port=
+	"$sse" -b 127.0.0.1 -p 0 -q "$@" 2>"$tmp/$name.err" &
+	pid=$!
+	pids+=("$pid")
+	for _ in $(seq 100); do
+		port=$(sed -n 's/^sse: listening on .*:\([0-9]*\)$/\1/p' \
+			"$tmp/$name.err" 2>/dev/null)
+		[ -n "$port" ] && return 0
+		running "$pid" || break
+		sleep 0.1
+	done
+	fail "$name: sse did not start: $(head -3 "$tmp/$name.err")"
+	return 1
+}
+
+# switches PID: the context switches of all its threads so far.
+switches() {
+	cat /proc/"$1"/task/*/status 2>/dev/null |
+		awk '/^(non)?voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }'
+}
+
+# rss PID: its resident memory in KiB.
+rss() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# children PID: its child processes, by the parent field of /proc/*/stat
+# (/proc/PID/task/*/children is not in every kernel).
+children() {
+	local f st state ppid
+	for f in /proc/[0-9]*/stat; do
+		st=$(sed 's/.*) //' "$f" 2>/dev/null) || continue
+		read -r state ppid _ <<<"$st"
+		if [ "$ppid" = "$1" ] && [ "$state" != Z ]; then
+			f=${f%/stat}
+			echo "${f#/proc/}"
+		fi
+	done
+}
+
+# settle PIDS...: waits (up to 5 s) until none of PIDS has switched for
+# 0.5 s: the moment it goes to sleep after start-up or traffic is not
+# counted.
+settle() {
+	local prev='' now p
+	for _ in $(seq 10); do
+		now=
+		for p in "$@"; do now+="$(switches "$p") "; done
+		[ "$now" = "$prev" ] && return
+		prev=$now
+		sleep 0.5
+	done
+}
+
+# idle_check NAME PIDS...: counts each PID's context switches over WINDOW
+# seconds; sets $counts ("PID:N ...") and $total.
+idle_check() {
+	local name=$1 p
+	shift
+	local -A before
+	settle "$@"
+	for p in "$@"; do before[$p]=$(switches "$p"); done
+	sleep $WINDOW
+	counts='' total=0
+	for p in "$@"; do
+		local d=$(($(switches "$p") - ${before[$p]}))
+		counts+="$p:$d " total=$((total + d))
+	done
+	counts=${counts% }
+}
+
+# --- a server just started ---------------------------------------------------
+if start idle; then
+	idle_check idle-wakeups "$pid"
+	if [ "$total" -eq 0 ]; then
+		pass "idle-wakeups: $total context switches in $WINDOW s" \
+			"(RSS $(rss "$pid") KiB)"
+	else
+		fail "idle-wakeups: $total context switches in $WINDOW s with" \
+			"no connection"
+	fi
+	stop "$pid"
+fi
+
+# --- the same server after traffic -------------------------------------------
+if start after -n 2 -i 100 --idle-timeout 500; then
+	base=http://127.0.0.1:$port
+	problems=
+	# A stream to its end, then the connection closed by the client.
+	out=$(curl -sS -N --max-time 5 -d '{"stream":true}' "$base/api" 2>&1)
+	[ "$(printf '%s\n' "$out" | grep -c '^data: ')" = 2 ] ||
+		problems+="stream: $(printf '%q' "$out"); "
+	# A client that leaves mid-stream: its timer must go with it.
+	curl -s -N --max-time 0.25 -o /dev/null \
+		-X POST "$base/api?stream=1&n=5&interval=100"
+	# A stalled stream: quiet for the rest of its time, then reset.
+	curl -s -N --max-time 5 -o /dev/null \
+		-X POST "$base/api?stream=1&n=3&interval=100&stall=1"
+	# A plain request.
+	out=$(curl -sS --max-time 5 -d '{"stream":false}' "$base/api" 2>&1)
+	[ "$out" = '{"message":"Hello, world!"}' ] ||
+		problems+="plain: $(printf '%q' "$out"); "
+	# A keep-alive connection: a stream, then nothing, until the server
+	# closes it after --idle-timeout.
+	if { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
+		printf 'POST /api?stream=1 HTTP/1.1\r\nHost: x\r\n\r\n' >&3
+		t0=$(date +%s%3N)
+		timeout 5 cat <&3 >"$tmp/keepalive"
+		rc=$? ms=$(($(date +%s%3N) - t0))
+		exec 3>&-
+		# The stream takes 200 ms, then 500 ms idle.
+		if [ $rc -ne 0 ] || ! grep -q '^:done' "$tmp/keepalive"; then
+			problems+="keep-alive: cat exited $rc after $ms ms; "
+		elif [ $ms -lt 650 ] || [ $ms -gt 1500 ]; then
+			problems+="keep-alive: closed $ms ms after the request, "
+			problems+="expected ~700 (200 streaming, 500 idle); "
+		fi
+	else
+		problems+="keep-alive: cannot connect; "
+	fi
+	sleep 1
+	if [ -n "$problems" ]; then
+		fail "idle-after-traffic: ${problems%; }"
+	else
+		idle_check idle-after-traffic "$pid"
+		conns=$(curl -s --max-time 5 "$base/stats" |
+			sed -n 's/.*"connections":\([0-9]*\).*/\1/p')
+		if [ "$conns" != 1 ]; then
+			fail "idle-after-traffic: /stats counts $conns connections," \
+				"expected 1 (the one asking)"
+		elif [ "$total" -eq 0 ]; then
+			pass "idle-after-traffic: $total context switches in" \
+				"$WINDOW s after streams ended, one left, one stalled" \
+				"and a keep-alive connection timed out (RSS" \
+				"$(rss "$pid") KiB; connections then: $conns, this one)"
+		else
+			fail "idle-after-traffic: $total context switches in" \
+				"$WINDOW s with no connection"
+		fi
+	fi
+	stop "$pid"
+fi
+
+# --- -w 2: the parent and its workers ----------------------------------------
+if start workers -w 2; then
+	kids=
+	for _ in $(seq 50); do
+		kids=$(children "$pid" | tr '\n' ' ')
+		set -- $kids
+		[ $# -eq 2 ] && break
+		sleep 0.1
+	done
+	set -- $kids
+	if [ $# -ne 2 ]; then
+		fail "idle-workers: expected 2 workers, found '$kids'"
+	else
+		idle_check idle-workers "$pid" "$@"
+		if [ "$total" -eq 0 ]; then
+			pass "idle-workers: 0 context switches in $WINDOW s in the" \
+				"parent and both workers (RSS $(rss "$pid")," \
+				"$(rss "$1") and $(rss "$2") KiB)"
+		else
+			fail "idle-workers: context switches in $WINDOW s" \
+				"(pid:count, the parent first): $counts"
+		fi
+	fi
+	stop "$pid"
+	[ "$status" -eq 0 ] || fail "idle-workers-stop: exit status $status"
+fi
+
+exit $failed
