@@ -137,7 +137,7 @@ check: sse tests
 	./test.sh
 
 clean:
-	rm -f sse sse-static $(TESTS) bench/hold web/page.h tests/fuzz_http tests/fuzz_json
+	rm -f sse sse-static $(TESTS) bench/hold bench/sseload web/page.h tests/fuzz_http tests/fuzz_json
 	rm -rf tests/out/san
 
 .PHONY: all tests check clean lint fuzz sanitize sanitize-build static install \
@@ -145,3 +145,6 @@ clean:
 
 bench/hold: bench/hold.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/hold.c
+
+bench/sseload: bench/sseload.c
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/sseload.c

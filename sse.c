@@ -318,7 +318,14 @@ static size_t chunk_open(struct out *o)
 static void chunk_close(struct out *o, size_t at, bool chunked)
 {
 	size_t n = o->len - at - CHUNK_ROOM;
-	size_t head = chunked ? http_chunk_head(o->p + at, n) : 0;
+	size_t head;
+
+	if (n == 0) {
+		/* Nothing to send; and an empty chunk would end the body. */
+		o->len = at;
+		return;
+	}
+	head = chunked ? http_chunk_head(o->p + at, n) : 0;
 
 	memmove(o->p + at + head, o->p + at + CHUNK_ROOM, n);
 	o->len = at + head + n;

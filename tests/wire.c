@@ -929,6 +929,21 @@ static bool keep_alive_after_stream(struct client *c)
 	return !t_noted();
 }
 
+/* The same after an EventSource stream, whose body ends without ":done":
+ * exactly one zero-size chunk ends it, and the next answer follows. */
+static bool keep_alive_after_message_stream(struct client *c)
+{
+	static const char req[] =
+		"GET /message-stream HTTP/1.1\r\nHost: t\r\n\r\n";
+	struct response r = { 0 };
+
+	if (send_read(c, req, &r, stream_deadline()) == 0 &&
+	    send_read(c, PLAIN_REQ, &r, mono_ms() + 3000) == 0)
+		plain_ok(&r, KEEP, false);
+	resp_free(&r);
+	return !t_noted();
+}
+
 /* A 404 leaves the connection open for the next request. */
 static bool keep_alive_after_404(struct client *c)
 {
@@ -1103,6 +1118,8 @@ static void run_client_cases(int port)
 		{ "stream-timing", stream_timing_100 },
 		{ "keep-alive/two-plain", keep_alive_plain },
 		{ "keep-alive/after-stream", keep_alive_after_stream },
+		{ "keep-alive/after-message-stream",
+		  keep_alive_after_message_stream },
 		{ "keep-alive/after-404", keep_alive_after_404 },
 		{ "pipelining/stream-then-plain", pipeline_stream_plain },
 		{ "pipelining/three-plain", pipeline_three_plain },
