@@ -428,28 +428,41 @@ static enum http_result parse_complete_head(struct http_request *req,
 }
 
 /* Before the head is complete, a request line that is already too long
- * for its target earns 414 at once rather than 431 later.  It reads the
- * line as parse_request_line() will, so that both give the same answer. */
-static bool target_overlong(const struct http_request *req, const char *buf,
-			    size_t start, size_t len)
+ * for its target earns 414 at once rather than 431 later, and a method
+ * longer than any method earns 400.  It reads the line as
+ * parse_request_line() will, so that both give the same answer, and
+ * remembers how far it has read, so that a client sending a byte at a
+ * time costs linear work.  Returns 0, or the status to refuse with. */
+static int line_check(struct http_request *req, const char *buf,
+		      size_t start, size_t len)
 {
-	size_t i = start, target;
+	size_t i;
 
-	while (i < len && is_tchar((unsigned char)buf[i]))
-		i++;
-	if (i == start || i == len || buf[i] != ' ')
-		return false;
-	target = ++i;
-	while (i < len && (unsigned char)buf[i] > ' ' &&
-	       (unsigned char)buf[i] < 0x7f)
-		i++;
-	return i - target > req->limits->max_target;
+	if (req->line_ok)
+		return 0;
+	if (req->target_at == 0) {
+		for (i = start; i < len && is_tchar((unsigned char)buf[i]); i++)
+			if (i - start == HTTP_MAX_METHOD)
+				return 400;
+		if (i == start || i == len || buf[i] != ' ')
+			return 0;	/* parse_request_line() will judge */
+		req->target_at = req->line_pos = i + 1;
+	}
+	for (i = req->line_pos; i < len && (unsigned char)buf[i] > ' ' &&
+	     (unsigned char)buf[i] < 0x7f; i++)
+		;
+	req->line_pos = i;
+	if (i - req->target_at > req->limits->max_target)
+		return 414;
+	req->line_ok = i < len;		/* the target has ended in time */
+	return 0;
 }
 
 enum http_result http_parse_head(struct http_request *req,
 				 const char *buf, size_t len)
 {
-	size_t max = req->limits->max_head, start = 0, end;
+	size_t max = req->limits->max_head, start = req->start, end;
+	int status;
 
 	if (req->status != 0)
 		return HTTP_ERROR;
@@ -459,13 +472,16 @@ enum http_result http_parse_head(struct http_request *req,
 			       (buf[start] == '\r' && start + 1 < len &&
 				buf[start + 1] == '\n')))
 		start += buf[start] == '\r' ? 2 : 1;
+	req->start = start;
 	if (start + 1 < len && buf[start] == '\r')
 		return fail(req, 400, "bare CR before the request line");
 	/* Each check looks only at what any longer input would show too, so
-	 * the answer does not depend on how the bytes were split: the target
+	 * the answer does not depend on how the bytes were split: the line
 	 * first, then the head's end, searched for only within max_head. */
-	if (target_overlong(req, buf, start, len))
-		return fail(req, 414, "request target too long");
+	status = line_check(req, buf, start, len);
+	if (status != 0)
+		return fail(req, status, status == 414
+			    ? "request target too long" : "method too long");
 	end = find_head_end(req, buf, start, len < max ? len : max);
 	if (req->status != 0)
 		return HTTP_ERROR;

@@ -52,6 +52,7 @@ struct http_header {
 };
 
 #define HTTP_MAX_HEADERS 64
+#define HTTP_MAX_METHOD 32	/* longer is no method anyone uses: 400 */
 
 struct http_limits {
 	size_t max_target;	/* longest request target: else 414 */
@@ -93,6 +94,10 @@ struct http_request {
 
 	/* Progress between calls: how far the parser has looked. */
 	bool close;		/* head: "Connection: close" was seen */
+	size_t start;		/* head: where the request line starts */
+	size_t target_at;	/* head: where its target starts, or 0 */
+	size_t line_pos;	/* head: how far the target has been read */
+	bool line_ok;		/* head: the target ended within bounds */
 	size_t scanned;		/* head: bytes searched for its end */
 	int body_state;		/* body: where the chunked decoder stands */
 	size_t raw;		/* body: offset of the next undecoded byte */

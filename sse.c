@@ -227,6 +227,7 @@ static struct server {
 	size_t scratch_cap;
 	struct http_date date;
 	bool draining;			/* a signal came: finish and exit */
+	bool worker;			/* one of -w N: the parent decides */
 	struct tw_timer drain_timer;	/* --drain-timeout */
 	struct stats *stats;		/* this process's slot in shared */
 	struct shared *shared;
@@ -295,6 +296,8 @@ static void out_printf(struct out *o, const char *fmt, ...)
 	va_list ap;
 	int n;
 
+	if (o->len >= o->cap)
+		return;
 	va_start(ap, fmt);
 	n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
 	va_end(ap);
@@ -358,7 +361,7 @@ static void conn_on_timer(struct tw_timer *t);
 static void conn_on_send_timer(struct tw_timer *t);
 static void conn_update(struct conn *c, enum wait w);
 static void listener_resume(void);
-static void conn_response_done(struct conn *c);
+static void response_log(struct conn *c);
 
 static struct inbuf *inbuf_get(void)
 {
@@ -450,12 +453,6 @@ static void conn_open(int fd, const struct sockaddr_storage *sa)
  * that a state function can end with "return conn_close(c);". */
 static enum wait conn_close(struct conn *c)
 {
-	if (c->state == CONN_STREAM) {
-		/* Cut short: it is logged with what it sent, and counted. */
-		srv.stats->streams_aborted++;
-		srv.stats->streams_active--;
-		conn_response_done(c);
-	}
 	tw_cancel(&srv.wheel, &c->timer);
 	tw_cancel(&srv.wheel, &c->send_timer);
 	conn_release_in(c);
@@ -469,8 +466,20 @@ static enum wait conn_close(struct conn *c)
 	return WAIT_GONE;
 }
 
-/* Sends bytes at once; what the socket refuses waits in the tail, and
- * epoll is told to watch for room.  Returns false when the connection is
+/* The client is gone, or must go: a stream it had is cut short, logged
+ * with what it sent and counted as aborted; then the connection closes. */
+static enum wait conn_drop(struct conn *c)
+{
+	if (c->state == CONN_STREAM) {
+		srv.stats->streams_aborted++;
+		srv.stats->streams_active--;
+		response_log(c);
+	}
+	return conn_close(c);
+}
+
+/* Sends bytes at once; what the socket refuses waits in the tail, for
+ * conn_update() to have epoll watch for room.  Returns false when the connection is
  * lost: the client is gone, or its tail would pass --max-output.  The
  * caller then closes it. */
 static bool conn_send(struct conn *c, const char *p, size_t n)
@@ -592,7 +601,7 @@ static void conn_log(const struct conn *c)
 }
 
 /* A response has ended: log it and count it. */
-static void conn_response_done(struct conn *c)
+static void response_log(struct conn *c)
 {
 	srv.stats->by_status[c->status < 600 ? c->status : 0]++;
 	conn_log(c);
@@ -614,13 +623,14 @@ static enum wait refuse(struct conn *c, int status, const char *reason)
 
 	c->keep_alive = false;
 	c->status = (uint16_t)status;
+	tw_cancel(&srv.wheel, &c->timer);
 	out_head(&o, c, status, "application/json; charset=utf-8", NULL);
 	out_printf(&o, "Content-Length: %zu\r\n\r\n",
 		   strlen("{\"error\":\"\"}") + strlen(reason));
 	at = o.len;
 	out_printf(&o, "{\"error\":\"%s\"}", reason);
 	c->bytes = o.len - at;
-	conn_response_done(c);
+	response_log(c);
 	conn_release_in(c);
 	if (!conn_send_out(c, &o))
 		return conn_close(c);
@@ -748,10 +758,10 @@ static enum wait conn_body(struct conn *c)
 /* ==== streams =========================================================== */
 
 /* Ends the response in hand: the next request, or closing. */
-static enum wait conn_next(struct conn *c)
+static enum wait conn_response_end(struct conn *c)
 {
 	tw_cancel(&srv.wheel, &c->timer);
-	conn_response_done(c);
+	response_log(c);
 	c->state = CONN_FLUSH;
 	return WAIT_NONE;
 }
@@ -867,10 +877,12 @@ static enum wait stream_start(struct conn *c, struct http_request *req,
 	if (!head)
 		stream_chunk(c, &o, stream_open_chunk);
 	conn_request_done(c);
-	if (!conn_send_out(c, &o))
+	if (!conn_send_out(c, &o)) {
+		response_log(c);
 		return conn_close(c);
+	}
 	if (head)
-		return conn_next(c);
+		return conn_response_end(c);
 	c->state = CONN_STREAM;
 	srv.stats->streams_active++;
 	return WAIT_NONE;
@@ -895,9 +907,21 @@ static enum wait conn_reset(struct conn *c)
 
 	setsockopt(c->src.fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
 	srv.stats->streams_active--;
-	c->state = CONN_LINGER;		/* not counted as aborted */
-	conn_response_done(c);
+	response_log(c);
 	return conn_close(c);
+}
+
+/* Events from + 1 .. s->last have just been written (or queued for a
+ * client that is slow to read): they are counted, and how late each went
+ * out goes into the /metrics histogram. */
+static void stream_sent(const struct stream *s, uint32_t from)
+{
+	uint64_t now_us = clock_us(CLOCK_MONOTONIC);
+
+	for (uint32_t k = from + 1; k <= s->last; k++) {
+		srv.stats->events++;
+		lateness_add(now_us - stream_due(s, k) * 1000);
+	}
 }
 
 /* Has event k just sent been the one after which the request asked the
@@ -932,7 +956,7 @@ static enum wait stream_events(struct conn *c)
 	struct stream *s = &c->stream;
 	struct out o = out_begin();
 	uint64_t wall_ms = clock_ms(CLOCK_REALTIME);
-	uint64_t mono_us = clock_us(CLOCK_MONOTONIC);
+	uint32_t from = s->last;	/* events after it go out now */
 
 	if (stream_fails_after(s, s->last, s->shape.drop))
 		goto drop;	/* drop=0: right after the opening */
@@ -945,17 +969,16 @@ static enum wait stream_events(struct conn *c)
 		/* Keep room for one more event of the largest size. */
 		if (o.cap - o.len < srv.cfg.max_event_size + 256 &&
 		    !stream_send(c, &o))
-			return conn_close(c);
+			return conn_drop(c);
 		at = chunk_open(&o);
 		s->last++;
 		stream_event_data(c, &o, s->last, wall_ms);
 		c->bytes += o.len - at - CHUNK_ROOM;
 		chunk_close(&o, at, s->chunked);
-		srv.stats->events++;
-		lateness_add(mono_us - stream_due(s, s->last) * 1000);
 		if (s->last == s->shape.drop) {
 			if (!stream_send(c, &o))
-				return conn_close(c);
+				return conn_drop(c);
+			stream_sent(s, from);
 			goto drop;
 		}
 		if (s->last == s->shape.stall)
@@ -970,14 +993,15 @@ static enum wait stream_events(struct conn *c)
 			out_add(&o, "0\r\n\r\n", 5);
 	}
 	if (!stream_send(c, &o))
-		return conn_close(c);
+		return conn_drop(c);
+	stream_sent(s, from);
 	if (s->last == s->shape.stall)
 		goto stall;
 	if (s->last < s->shape.count)
 		return stream_wait(c);
 	srv.stats->streams_completed++;
 	srv.stats->streams_active--;
-	return conn_next(c);
+	return conn_response_end(c);
 
 drop:
 	srv.stats->streams_dropped++;
@@ -994,7 +1018,7 @@ stall:
 static enum wait conn_stream(struct conn *c)
 {
 	if (c->peer_eof)
-		return conn_close(c);	/* the client left: stop at once */
+		return conn_drop(c);	/* the client left: stop at once */
 	switch ((enum stream_state)c->stream.state) {
 	case STREAM_EVENTS:
 		return stream_events(c);
@@ -1031,7 +1055,8 @@ static void form_decode(const char *p, size_t n, char *out, size_t cap)
 
 		if (*p == '%' && end - p >= 3 && (hi = hexval(p[1])) >= 0 &&
 		    (lo = hexval(p[2])) >= 0) {
-			out[len++] = (char)(hi << 4 | lo);
+			/* A decoded NUL must not end the text early. */
+			out[len++] = (char)(hi || lo ? hi << 4 | lo : 0xff);
 			p += 3;
 		} else {
 			out[len++] = (char)(*p == '+' ? ' ' : *p);
@@ -1138,7 +1163,7 @@ static bool json_string(struct json *j, char *out, size_t cap)
 					int d = j->p < j->end ? hexval(*j->p++) : -1;
 
 					if (d < 0)
-						return json_bad(j, "bad \\u escape in JSON string");
+						return json_bad(j, "bad unicode escape in JSON string");
 					cp = cp << 4 | (unsigned)d;
 				}
 			} else if (c != '\0' && (e = strchr(from, c)) != NULL) {
@@ -1148,7 +1173,7 @@ static bool json_string(struct json *j, char *out, size_t cap)
 			}
 		}
 		if (out != NULL && n + 1 < cap)
-			out[n++] = (char)(cp < 0x80 ? cp : 0xff);
+			out[n++] = (char)(cp != 0 && cp < 0x80 ? cp : 0xff);
 	}
 	return json_bad(j, "unterminated JSON string");
 }
@@ -1441,9 +1466,11 @@ static enum wait answer(struct conn *c, const struct http_request *req,
 		c->bytes = len;
 	}
 	conn_request_done(c);
-	if (!conn_send_out(c, &o))
+	if (!conn_send_out(c, &o)) {
+		response_log(c);
 		return conn_close(c);
-	return conn_next(c);
+	}
+	return conn_response_end(c);
 }
 
 static enum wait answer_json(struct conn *c, const struct http_request *req,
@@ -1890,6 +1917,8 @@ static void conn_update(struct conn *c, enum wait w)
 	if (w == WAIT_GONE)
 		return;
 	ev.events = wait_events[w] | (conn_tail_pending(c) ? EPOLLOUT : 0);
+	if (c->peer_eof)
+		ev.events &= ~(uint32_t)EPOLLRDHUP;	/* it stays set: once */
 	ev.data.ptr = &c->src;
 	if (ev.events != c->events &&
 	    epoll_ctl(srv.epfd, EPOLL_CTL_MOD, c->src.fd, &ev) == 0)
@@ -1900,13 +1929,13 @@ static void conn_update(struct conn *c, enum wait w)
 static void conn_event(struct conn *c, uint32_t events)
 {
 	if (events & (EPOLLERR | EPOLLHUP)) {
-		conn_close(c);	/* reset, or closed both ways: nobody to answer */
+		conn_drop(c);	/* reset, or closed both ways: nobody to answer */
 		return;
 	}
 	if (events & EPOLLRDHUP)
 		c->peer_eof = true;
 	if ((events & EPOLLOUT) && !conn_flush_tail(c)) {
-		conn_close(c);
+		conn_drop(c);
 		return;
 	}
 	conn_update(c, conn_run(c));
@@ -1923,7 +1952,7 @@ static void conn_on_timer(struct tw_timer *t)
 static void conn_on_send_timer(struct tw_timer *t)
 {
 	/* The client has not taken a byte for --send-timeout: drop it. */
-	conn_close(container_of(t, struct conn, send_timer));
+	conn_drop(container_of(t, struct conn, send_timer));
 }
 
 /* ==== the loop ========================================================== */
@@ -2015,7 +2044,7 @@ static void drain_expired(struct tw_timer *t)
 		srv.nconns, srv.nconns == 1 ? "" : "s");
 	for (size_t fd = 0; fd < srv.conn_cap; fd++)
 		if (srv.conns[fd].src.kind == KIND_CONN)
-			conn_close(&srv.conns[fd]);
+			conn_drop(&srv.conns[fd]);
 }
 
 /* The first SIGINT or SIGTERM: stop listening at once, close idle
@@ -2024,6 +2053,8 @@ static void drain_expired(struct tw_timer *t)
  * second signal exits at once. */
 static void server_drain(void)
 {
+	if (srv.draining && srv.worker)
+		return;		/* the parent says when to stop at once */
 	if (srv.draining) {
 		fprintf(stderr, "sse: second signal, exiting now\n");
 		exit(1);
@@ -2367,6 +2398,22 @@ static int open_listener(const char *addr, unsigned port, bool reuseport,
 	return fd;
 }
 
+/* The port a socket is bound to: with -p 0, the kernel chose it. */
+static unsigned bound_port(int fd)
+{
+	union {
+		struct sockaddr any;
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} a = { 0 };
+	socklen_t len = sizeof(a);
+
+	if (getsockname(fd, &a.any, &len) < 0)
+		die("getsockname");
+	return ntohs(a.any.sa_family == AF_INET6 ? a.v6.sin6_port
+						 : a.v4.sin_port);
+}
+
 /* Says where the server listens, and returns the port (port 0 asks the
  * kernel for a free one: this is where the caller learns which). */
 static unsigned announce(int fd)
@@ -2488,43 +2535,113 @@ static int serve(int fd, size_t w)
 	return 0;
 }
 
-/* Forks worker w, which listens on port; parent_fd is the parent's. */
+/* Forks worker w, which listens on port; parent_fd is the parent's own
+ * socket, which the worker does not need.  SIGINT and SIGTERM stay blocked
+ * across the fork, so that one arriving before the worker's signalfd
+ * exists waits for it instead of killing the worker.  Returns the pid, or
+ * 0 if the fork failed. */
 static pid_t worker_start(int parent_fd, int port, size_t w)
 {
-	pid_t pid = fork();
+	pid_t parent = getpid(), pid = fork();
 
 	if (pid < 0) {
 		fprintf(stderr, "sse: fork: %s\n", strerror(errno));
-		return -1;
+		return 0;
 	}
 	if (pid == 0) {
-		sigset_t none;
-
-		/* A worker drains when its parent goes, however it went. */
+		/* A worker drains when its parent goes, however it went,
+		 * even if that was before this line. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (getppid() != parent)
+			raise(SIGTERM);
 		close(parent_fd);
+		srv.worker = true;
 		exit(serve(open_listener(srv.cfg.addr, (unsigned)port, true,
 					 true), w));
 	}
 	return pid;
 }
 
-/* -w N: the parent binds the port (learning it, if -p 0) without
- * listening on it, forks N workers that each listen on it with
- * SO_REUSEPORT, and then only watches: a worker that dies is replaced
- * (after a second, if it died young, so that a crashing worker cannot
- * spin), and SIGINT or SIGTERM is passed on to every worker, which
- * drains.  The parent exits when they all have: 0 if every one did so
- * cleanly.  A second signal is passed on too, and the parent exits 1. */
+/* The parent's view of its workers. */
+struct worker {
+	pid_t pid;			/* 0: not running */
+	uint64_t born_ms, restart_ms;
+};
+
+/* Starts worker w now, or if the fork fails, in a second. */
+static void worker_spawn(struct worker *wk, int fd, int port, size_t w)
+{
+	uint64_t now = clock_ms(CLOCK_MONOTONIC);
+
+	wk->pid = worker_start(fd, port, w);
+	wk->born_ms = now;
+	wk->restart_ms = now + 1000;
+}
+
+/* Collects the workers that have exited.  While the server runs each is
+ * to be replaced: at once, or after a second if it died within a second
+ * of starting, so that a worker that crashes at start cannot spin.
+ * Returns false if, during a drain, one did not exit cleanly. */
+static bool workers_reap(struct worker *wk, size_t n)
+{
+	uint64_t now = clock_ms(CLOCK_MONOTONIC);
+	bool clean = true;
+	pid_t pid;
+	int st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (size_t w = 0; w < n; w++) {
+			if (wk[w].pid != pid)
+				continue;
+			wk[w].pid = 0;
+			if (srv.draining) {
+				clean &= WIFEXITED(st) && WEXITSTATUS(st) == 0;
+				break;
+			}
+			fprintf(stderr, "sse: worker %d %s %d; starting "
+				"another\n", (int)pid, WIFSIGNALED(st)
+				? "killed by signal" : "exited with status",
+				WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+			wk[w].restart_ms = now - wk[w].born_ms < 1000
+				? now + 1000 : now;
+		}
+	}
+	return clean;
+}
+
+/* Waits for a signal, or until the earliest restart that is due. */
+static int supervise_wait(const struct worker *wk, size_t n,
+			  const sigset_t *mask)
+{
+	uint64_t now = clock_ms(CLOCK_MONOTONIC), next = UINT64_MAX;
+	struct timespec wait;
+	siginfo_t si;
+
+	for (size_t w = 0; w < n; w++)
+		if (wk[w].pid == 0 && wk[w].restart_ms < next)
+			next = wk[w].restart_ms;
+	if (next == UINT64_MAX || srv.draining)
+		return sigwaitinfo(mask, &si);
+	next = next > now ? next - now : 0;
+	wait.tv_sec = (time_t)(next / 1000);
+	wait.tv_nsec = (long)(next % 1000) * 1000000;
+	return sigtimedwait(mask, &si, &wait);
+}
+
+/* -w N: the parent binds the port (learning it, if -p 0, and finding it
+ * taken) without listening on it, forks N workers that each listen on it
+ * with SO_REUSEPORT, and then only watches: a worker that dies is
+ * replaced, and SIGINT or SIGTERM is passed on to every worker, which
+ * drains (a worker that gets the signal twice, from a terminal's Ctrl-C
+ * and from the parent, drains once).  The parent exits when they all have:
+ * 0 if every one drained cleanly.  A second signal to the parent kills
+ * the workers at once, and it exits 1. */
 static int supervise(size_t n)
 {
-	pid_t pids[MAX_WORKERS];
-	uint64_t born[MAX_WORKERS], restart_at[MAX_WORKERS];
-	int status = 0, port, fd;
-	size_t alive = 0;
+	struct worker wk[MAX_WORKERS] = { 0 };
+	bool clean = true;
 	sigset_t mask;
+	int port, fd;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
@@ -2532,76 +2649,43 @@ static int supervise(size_t n)
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	srv.shared = shared_map(n);
-	fd = open_listener(srv.cfg.addr, srv.cfg.port, true, false);
-	port = (int)announce(fd);	/* the parent keeps the port bound */
-	for (size_t w = 0; w < n; w++) {
-		pids[w] = worker_start(fd, port, w);
-		born[w] = clock_ms(CLOCK_MONOTONIC);
-		restart_at[w] = 0;
-		alive += pids[w] > 0;
-	}
-	while (alive > 0 || !srv.draining) {
-		uint64_t now = clock_ms(CLOCK_MONOTONIC), next = UINT64_MAX;
-		struct timespec wait;
-		siginfo_t si;
-		int sig, st;
-		pid_t pid;
+	/* A plain bind first: SO_REUSEPORT would share a port in use. */
+	fd = open_listener(srv.cfg.addr, srv.cfg.port, false, false);
+	port = (int)bound_port(fd);
+	close(fd);
+	fd = open_listener(srv.cfg.addr, (unsigned)port, true, false);
+	announce(fd);			/* the parent keeps the port bound */
+	for (size_t w = 0; w < n; w++)
+		worker_spawn(&wk[w], fd, port, w);
+	for (;;) {
+		int sig = supervise_wait(wk, n, &mask);
+		size_t alive = 0;
 
-		/* Sleep until a signal, or a worker's delayed restart. */
-		for (size_t w = 0; w < n; w++)
-			if (pids[w] == 0 && restart_at[w] < next)
-				next = restart_at[w];
-		if (next == UINT64_MAX || srv.draining) {
-			sig = sigwaitinfo(&mask, &si);
-		} else {
-			next = next > now ? next - now : 0;
-			wait.tv_sec = (time_t)(next / 1000);
-			wait.tv_nsec = (long)(next % 1000) * 1000000;
-			sig = sigtimedwait(&mask, &si, &wait);
-		}
-		now = clock_ms(CLOCK_MONOTONIC);
-
-		if (sig == SIGINT || sig == SIGTERM) {
-			if (srv.draining)
-				fprintf(stderr, "sse: second signal, "
-					"exiting now\n");
+		if ((sig == SIGINT || sig == SIGTERM) && srv.draining) {
+			fprintf(stderr, "sse: second signal, exiting now\n");
 			for (size_t w = 0; w < n; w++)
-				if (pids[w] > 0)
-					kill(pids[w], sig);
-			if (srv.draining)
-				return 1;
+				if (wk[w].pid > 0)
+					kill(wk[w].pid, SIGKILL);
+			return 1;
+		}
+		if (sig == SIGINT || sig == SIGTERM) {
 			srv.draining = true;
+			for (size_t w = 0; w < n; w++)
+				if (wk[w].pid > 0)
+					kill(wk[w].pid, sig);
 		}
-		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-			for (size_t w = 0; w < n; w++) {
-				if (pids[w] != pid)
-					continue;
-				pids[w] = 0;
-				alive--;
-				if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-					status = 1;
-				if (srv.draining)
-					break;
-				fprintf(stderr, "sse: worker %d %s %d; "
-					"starting another\n", (int)pid,
-					WIFSIGNALED(st) ? "killed by signal"
-					: "exited with status",
-					WIFSIGNALED(st) ? WTERMSIG(st)
-					: WEXITSTATUS(st));
-				restart_at[w] = now - born[w] < 1000
-					? now + 1000 : now;
-			}
+		clean &= workers_reap(wk, n);
+		for (size_t w = 0; w < n; w++) {
+			if (wk[w].pid == 0 && !srv.draining &&
+			    clock_ms(CLOCK_MONOTONIC) >= wk[w].restart_ms)
+				worker_spawn(&wk[w], fd, port, w);
+			alive += wk[w].pid > 0;
 		}
-		for (size_t w = 0; w < n && !srv.draining; w++) {
-			if (pids[w] != 0 || now < restart_at[w])
-				continue;
-			pids[w] = worker_start(fd, port, w);
-			born[w] = now;
-			alive += pids[w] > 0;
-		}
+		if (srv.draining && alive == 0)
+			break;
 	}
 	close(fd);
-	return srv.draining ? status : 1;
+	return clean ? 0 : 1;
 }
 
 #ifndef SSE_NO_MAIN

@@ -35,7 +35,7 @@ run() {
 }
 
 echo "== build"
-if ! make -s all tests; then
+if ! make -s all tests bench/sseload; then
 	echo "FAIL build: make failed"
 	echo "0 passed, 1 failed"
 	exit 1
@@ -48,6 +48,8 @@ run wire ./tests/wire ./sse
 run swarm ./tests/swarm ./sse
 run faults ./tests/faults ./sse
 run browser ./tests/browser/run.sh
+run workers ./tests/workers.sh ./sse
+run sseload ./tests/sseload-smoke.sh ./sse
 run nginx ./tests/nginx.sh ./sse
 run ipv6 ./tests/ipv6.sh ./sse
 run idle ./tests/idle.sh ./sse
