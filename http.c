@@ -164,6 +164,8 @@ static bool split_target(struct http_request *req)
 		p += n;
 		while (p < end && *p != '/' && *p != '?')
 			p++;
+		if (memchr(req->target.p, '#', req->target.len) != NULL)
+			return false;	/* no fragment in a request target */
 		if (p == end || *p == '?') {
 			/* An empty path is "/" (RFC 9110 4.2.3). */
 			req->path.p = "/";

@@ -91,7 +91,8 @@ struct inbuf {
 	struct inbuf *next_free;
 	struct http_request req;
 	size_t len;
-	char data[];			/* srv.in_cap bytes */
+	size_t cap;			/* srv.in_cap, or less when held */
+	char data[];
 };
 
 /* Output the socket did not take yet, kept in order until it does. */
@@ -229,6 +230,7 @@ static struct server {
 	bool draining;			/* a signal came: finish and exit */
 	bool worker;			/* one of -w N: the parent decides */
 	struct tw_timer drain_timer;	/* --drain-timeout */
+	struct tw_timer accept_timer;	/* accepting paused: try again */
 	struct stats *stats;		/* this process's slot in shared */
 	struct shared *shared;
 } srv;
@@ -376,13 +378,14 @@ static struct inbuf *inbuf_get(void)
 			return NULL;
 	}
 	b->len = 0;
+	b->cap = srv.in_cap;
 	http_request_init(&b->req, &srv.cfg.limits);
 	return b;
 }
 
 static void inbuf_put(struct inbuf *b)
 {
-	if (srv.n_free_bufs >= FREE_BUFS_MAX) {
+	if (srv.n_free_bufs >= FREE_BUFS_MAX || b->cap != srv.in_cap) {
 		free(b);
 		return;
 	}
@@ -397,6 +400,39 @@ static void conn_release_in(struct conn *c)
 		inbuf_put(c->in);
 		c->in = NULL;
 	}
+}
+
+/* A stream may last for hours: bytes a client pipelined behind its
+ * request wait in a block of their own size, not in a request buffer.
+ * (If that allocation fails, the buffer is kept: nothing is lost.) */
+static void conn_hold_in(struct conn *c)
+{
+	struct inbuf *held = malloc(sizeof(*held) + c->in->len);
+
+	if (held == NULL)
+		return;
+	memcpy(held->data, c->in->data, c->in->len);
+	held->len = held->cap = c->in->len;
+	http_request_init(&held->req, &srv.cfg.limits);
+	inbuf_put(c->in);
+	c->in = held;
+}
+
+/* The held bytes go back into a whole request buffer, to be parsed and
+ * read after; nothing points into them yet.  False if none is to be had. */
+static bool conn_unhold_in(struct conn *c)
+{
+	struct inbuf *b;
+
+	if (c->in->cap == srv.in_cap)
+		return true;
+	if ((b = inbuf_get()) == NULL)
+		return false;
+	memcpy(b->data, c->in->data, c->in->len);
+	b->len = c->in->len;
+	free(c->in);
+	c->in = b;
+	return true;
 }
 
 static void conn_open(int fd, const struct sockaddr_storage *sa)
@@ -569,11 +605,11 @@ static enum read_result conn_read(struct conn *c)
 
 	if (c->in == NULL && (c->in = inbuf_get()) == NULL)
 		return READ_EOF;
-	if (c->in->len == srv.in_cap)
+	if (c->in->len == c->in->cap)
 		return READ_FULL;
 	do
 		n = read(c->src.fd, c->in->data + c->in->len,
-			 srv.in_cap - c->in->len);
+			 c->in->cap - c->in->len);
 	while (n < 0 && errno == EINTR);
 	if (n > 0) {
 		c->in->len += (size_t)n;
@@ -656,6 +692,8 @@ static void conn_request_done(struct conn *c)
 /* Starts reading a request, with the request timeout from now. */
 static enum wait conn_begin_request(struct conn *c)
 {
+	if (c->in != NULL && !conn_unhold_in(c))
+		return conn_close(c);
 	c->state = CONN_HEAD;
 	c->start_ms = srv.now_ms;
 	c->bytes = 0;
@@ -877,6 +915,8 @@ static enum wait stream_start(struct conn *c, struct http_request *req,
 	if (!head)
 		stream_chunk(c, &o, stream_open_chunk);
 	conn_request_done(c);
+	if (c->in != NULL && !head)
+		conn_hold_in(c);
 	if (!conn_send_out(c, &o)) {
 		response_log(c);
 		return conn_close(c);
@@ -1812,6 +1852,9 @@ static enum wait route(struct conn *c)
 	char allow[96];
 
 	c->keep_alive = req->keep_alive && !srv.draining;
+	if (req->path.len == 1 && req->path.p[0] == '*')	/* OPTIONS * */
+		return answer(c, req, 204, NULL,
+			      "Allow: GET, HEAD, POST, OPTIONS\r\n", NULL, 0);
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		const struct route *r = &routes[i];
 
@@ -1976,13 +2019,26 @@ static void shed(int fd)
 	srv.stats->shed++;
 }
 
+static void listener_resume(void);
+
+static void accept_retry(struct tw_timer *t)
+{
+	(void)t;
+	listener_resume();
+}
+
+/* Stops watching the listener until a connection closes, or for a second
+ * at most (the descriptors may be short system-wide, not here). */
 static void listener_pause(void)
 {
 	struct epoll_event ev = { .events = 0, .data.ptr = &srv.listener };
 
 	if (!accept_paused && srv.listener.fd >= 0 &&
-	    epoll_ctl(srv.epfd, EPOLL_CTL_MOD, srv.listener.fd, &ev) == 0)
+	    epoll_ctl(srv.epfd, EPOLL_CTL_MOD, srv.listener.fd, &ev) == 0) {
 		accept_paused = true;
+		tw_timer_init(&srv.accept_timer, accept_retry);
+		tw_add(&srv.wheel, &srv.accept_timer, srv.now_ms + 1000);
+	}
 }
 
 static void listener_resume(void)
@@ -1990,8 +2046,10 @@ static void listener_resume(void)
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &srv.listener };
 
 	if (accept_paused && srv.listener.fd >= 0 &&
-	    epoll_ctl(srv.epfd, EPOLL_CTL_MOD, srv.listener.fd, &ev) == 0)
+	    epoll_ctl(srv.epfd, EPOLL_CTL_MOD, srv.listener.fd, &ev) == 0) {
 		accept_paused = false;
+		tw_cancel(&srv.wheel, &srv.accept_timer);
+	}
 }
 
 /* Out of descriptors: the spare one, kept open for this moment, is given
