@@ -7,15 +7,17 @@
  * stream's next event to a slow client's timeout, is a timer in one timer
  * wheel (timerwheel.c) and the timerfd is armed for the wheel's earliest;
  * http.c parses requests.  This file owns everything else: sockets,
- * buffers, routes, the streams and their schedule, the command line.
+ * buffers, routes, the streams and their schedule, the command line, and
+ * with -w N a parent process that keeps N such servers on one port.
  *
  * A request's path through the file, in reading order: loop_turn() ->
  * listener_accept() -> conn_open(); then for each event conn_event() ->
  * conn_run(), which calls the function of the current state: conn_idle()
  * and conn_head() read and parse, conn_body() reads the body, route()
- * answers or starts a stream, conn_stream() sends each event when the wheel
- * calls it back, conn_flush() waits for a slow reader, and conn_linger()
- * closes politely.  conn_close() is the one place a connection ends.
+ * answers or starts a stream, conn_stream() runs the stream's own state
+ * (stream_events() sends what is due when the wheel calls it back),
+ * conn_flush() waits for a slow reader, and conn_linger() closes politely.
+ * conn_close() is the one place a connection ends.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
