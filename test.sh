@@ -47,6 +47,7 @@ run smuggling ./tests/test_smuggling
 run wire ./tests/wire ./sse
 run swarm ./tests/swarm ./sse
 run faults ./tests/faults ./sse
+run fdlimit ./tests/fdlimit.sh
 run browser ./tests/browser/run.sh
 run workers ./tests/workers.sh ./sse
 run sseload ./tests/sseload-smoke.sh ./sse
