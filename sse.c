@@ -2613,7 +2613,7 @@ static pid_t worker_start(int parent_fd, int port, size_t w)
 		 * even if that was before this line. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != parent)
-			raise(SIGTERM);
+			kill(getpid(), SIGTERM);	/* pending until read */
 		close(parent_fd);
 		srv.worker = true;
 		exit(serve(open_listener(srv.cfg.addr, (unsigned)port, true,
