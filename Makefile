@@ -137,14 +137,21 @@ check: sse tests
 	./test.sh
 
 clean:
-	rm -f sse sse-static $(TESTS) bench/hold bench/sseload web/page.h tests/fuzz_http tests/fuzz_json
+	rm -f sse sse-static $(TESTS) bench/hold bench/sseload bench/floor web/page.h tests/fuzz_http tests/fuzz_json
 	rm -rf tests/out/san
 
 .PHONY: all tests check clean lint fuzz sanitize sanitize-build static install \
-	uninstall
+	uninstall bench
 
 bench/hold: bench/hold.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/hold.c
 
 bench/sseload: bench/sseload.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/sseload.c
+
+bench/floor: bench/floor.c
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/floor.c
+
+# The standard benchmarks, a few minutes: bench/run [SCENARIO...] runs some.
+bench: sse bench/sseload bench/floor
+	bench/run
