@@ -112,7 +112,7 @@ enum stream_format {
 /* A stream's own state machine, inside the connection's CONN_STREAM. */
 enum stream_state {	/* its timer			*/
 	STREAM_EVENTS,	/* the next event or heartbeat	*/
-	STREAM_STALLED,	/* when it would have ended	*/
+	STREAM_FAILING,	/* its reset (drop or stall)	*/
 };
 
 #define NO_EVENT UINT32_MAX	/* drop or stall: not asked for */
@@ -988,6 +988,14 @@ static bool stream_send(struct conn *c, struct out *o)
 	return false;
 }
 
+/* Sends nothing more; at due_ms the connection is reset. */
+static enum wait stream_fail(struct conn *c, uint64_t due_ms)
+{
+	c->stream.state = STREAM_FAILING;
+	tw_add(&srv.wheel, &c->timer, due_ms);
+	return WAIT_TIMER;
+}
+
 /* STREAM_EVENTS: sends every event that is due, in one write (events that
  * fell behind, because the server was busy, go out together), or a
  * heartbeat if the stream has been silent too long; then sleeps until the
@@ -1046,14 +1054,17 @@ static enum wait stream_events(struct conn *c)
 	return conn_response_end(c);
 
 drop:
+	/* A crash between two events: the reset comes when event K + 1
+	 * would have been due.  Sent at once, it could overtake event K in
+	 * a client that had not read it yet (a browser may lose the bytes it
+	 * had not handed to the page when the reset arrives); this way the
+	 * client has a whole interval to take them. */
 	srv.stats->streams_dropped++;
-	return conn_reset(c);
+	return stream_fail(c, stream_due(s, s->last + 1));
 stall:
 	/* Silent from here until the stream would have ended. */
 	srv.stats->streams_stalled++;
-	s->state = STREAM_STALLED;
-	tw_add(&srv.wheel, &c->timer, stream_due(s, s->shape.count));
-	return WAIT_TIMER;
+	return stream_fail(c, stream_due(s, s->shape.count));
 }
 
 /* CONN_STREAM: runs the stream's own state. */
@@ -1064,7 +1075,7 @@ static enum wait conn_stream(struct conn *c)
 	switch ((enum stream_state)c->stream.state) {
 	case STREAM_EVENTS:
 		return stream_events(c);
-	case STREAM_STALLED:
+	case STREAM_FAILING:
 		if (srv.now_ms < c->timer.due_ms)
 			return WAIT_TIMER;
 		return conn_reset(c);

@@ -22,7 +22,8 @@
 //                     browser's own network events, the server's access log
 //                     and GET /stats (responses["204"] grew by exactly 1).
 //   drop-reconnect    The page's form opens /message-stream?drop=2: the
-//                     server resets the connection right after event 2,
+//                     server resets the connection when event 3 would be
+//                     due (a whole interval after event 2, to read it),
 //                     the EventSource reconnects with Last-Event-ID: 2 and
 //                     gets events 3..5, then 204.  The page shows the five
 //                     messages once each, in order, with one "reconnected
