@@ -1007,6 +1007,7 @@ static enum wait stream_events(struct conn *c)
 	struct out o = out_begin();
 	uint64_t wall_ms = clock_ms(CLOCK_REALTIME);
 	uint32_t from = s->last;	/* events after it go out now */
+	bool stalls;
 
 	if (stream_fails_after(s, s->last, s->shape.drop))
 		goto drop;	/* drop=0: right after the opening */
@@ -1031,13 +1032,14 @@ static enum wait stream_events(struct conn *c)
 			stream_sent(s, from);
 			goto drop;
 		}
-		if (s->last == s->shape.stall)
+		if (stream_fails_after(s, s->last, s->shape.stall))
 			break;
 	}
+	stalls = stream_fails_after(s, s->last, s->shape.stall);
 	if (o.len == 0 && s->shape.heartbeat_ms != 0 &&
 	    srv.now_ms >= s->quiet_since_ms + s->shape.heartbeat_ms)
 		stream_chunk(c, &o, stream_heartbeat_chunk);
-	if (s->last == s->shape.count && s->last != s->shape.stall) {
+	if (s->last == s->shape.count && !stalls) {
 		stream_chunk(c, &o, stream_done_chunk);
 		if (s->chunked)
 			out_add(&o, "0\r\n\r\n", 5);
@@ -1045,7 +1047,7 @@ static enum wait stream_events(struct conn *c)
 	if (!stream_send(c, &o))
 		return conn_drop(c);
 	stream_sent(s, from);
-	if (s->last == s->shape.stall)
+	if (stalls)
 		goto stall;
 	if (s->last < s->shape.count)
 		return stream_wait(c);
@@ -1569,12 +1571,15 @@ static bool shape_param(struct http_span query, const char *key,
 			uint32_t min, uint64_t max, uint32_t *v,
 			char *why, size_t cap)
 {
-	char text[16];
+	char text[64];		/* a longer value is cut: refused below */
+	size_t len;
 	uint32_t n;
 
 	if (!query_value(query, key, text, sizeof(text)))
 		return true;
-	if (strlen(text) < 11 && event_id(text, strlen(text), &n) &&
+	len = strlen(text);
+	/* event_id() saturates at UINT32_MAX, past every max here. */
+	if (len < sizeof(text) - 1 && event_id(text, len, &n) &&
 	    n >= min && n <= max) {
 		*v = n;
 		return true;
@@ -1606,7 +1611,7 @@ static bool stream_shape(const struct http_request *req,
 	if (!shape_param(q, "n", 1, cfg->max_events, &sh->count, why, cap) ||
 	    !shape_param(q, "interval", cfg->min_interval_ms, DAY_MS,
 			 &sh->interval_ms, why, cap) ||
-	    !shape_param(q, "size", 0, cfg->max_event_size, &sh->size,
+	    !shape_param(q, "size", 1, cfg->max_event_size, &sh->size,
 			 why, cap) ||
 	    !shape_param(q, "heartbeat", 0, DAY_MS, &sh->heartbeat_ms,
 			 why, cap) ||
@@ -1619,7 +1624,7 @@ static bool stream_shape(const struct http_request *req,
 		return false;
 	}
 	if (sh->size == 0)
-		return true;
+		return true;	/* not asked for: events as they are */
 	/* The largest event unpadded: the last id, today's timestamp. */
 	memset(&probe, 0, sizeof(probe));
 	probe.stream.format = (uint8_t)format;
