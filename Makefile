@@ -21,7 +21,7 @@ PREFIX  ?= /usr/local
 SRCS  = sse.c http.c timerwheel.c
 HDRS  = http.h timerwheel.h
 TESTS = tests/test_timerwheel tests/test_http tests/test_smuggling tests/wire \
-	tests/swarm tests/faults
+	tests/routes tests/shapes tests/swarm tests/faults
 
 all: sse
 
@@ -69,6 +69,12 @@ tests/faults: tests/faults.c tests/testlib.h
 tests/wire: tests/wire.c tests/testlib.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/wire.c
 
+tests/routes: tests/routes.c tests/testlib.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/routes.c
+
+tests/shapes: tests/shapes.c tests/testlib.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/shapes.c
+
 tests/swarm: tests/swarm.c tests/testlib.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/swarm.c
 
@@ -106,7 +112,8 @@ sanitize: sanitize-build
 	ASAN_OPTIONS=log_path=$(SAN)/report UBSAN_OPTIONS=log_path=$(SAN)/report \
 		sh -c './$(SAN)/test_timerwheel && ./$(SAN)/test_http && \
 		./$(SAN)/test_smuggling && ./tests/faults $(SAN)/sse && \
-		./tests/wire $(SAN)/sse && ./tests/swarm $(SAN)/sse'
+		./tests/wire $(SAN)/sse && ./tests/routes $(SAN)/sse && \
+		./tests/shapes $(SAN)/sse && ./tests/swarm $(SAN)/sse'
 	@! ls $(SAN)/report.* 2>/dev/null
 
 # Fuzzing: libFuzzer with AddressSanitizer and UBSan (clang only).  Each

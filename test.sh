@@ -45,6 +45,8 @@ run timerwheel ./tests/test_timerwheel
 run http ./tests/test_http
 run smuggling ./tests/test_smuggling
 run wire ./tests/wire ./sse
+run routes ./tests/routes ./sse
+run shapes ./tests/shapes ./sse
 run swarm ./tests/swarm ./sse
 run faults ./tests/faults ./sse
 run fdlimit ./tests/fdlimit.sh
@@ -72,6 +74,8 @@ if make -s sanitize-build; then
 	run san-http ./$san/test_http
 	run san-smuggling ./$san/test_smuggling
 	run san-wire ./tests/wire ./$san/sse
+	run san-routes ./tests/routes ./$san/sse
+	run san-shapes ./tests/shapes ./$san/sse
 	run san-swarm ./tests/swarm ./$san/sse
 	run san-faults ./tests/faults ./$san/sse
 	unset ASAN_OPTIONS UBSAN_OPTIONS
