@@ -78,6 +78,7 @@ if make -s sanitize-build; then
 	run san-shapes ./tests/shapes ./$san/sse
 	run san-swarm ./tests/swarm ./$san/sse
 	run san-faults ./tests/faults ./$san/sse
+	run san-workers ./tests/workers.sh ./$san/sse
 	unset ASAN_OPTIONS UBSAN_OPTIONS
 	if ls $san/report.* >/dev/null 2>&1; then
 		echo "FAIL sanitizers: findings"

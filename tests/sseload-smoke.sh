@@ -8,6 +8,10 @@
 #   sseload-shape        200 streams of 10 events of 512 bytes, via --shape
 #   sseload-server-stats the server's /stats agrees: 800 streams completed,
 #                        none cut short
+#   sseload-detects      sseload fails (exit 1) and says why when streams
+#                        are cut short (drop=2), when an event's bytes are
+#                        not what was due (-n 6 for a stream of 5: "1/5"),
+#                        or when a stream ends early (the same, --no-check)
 #   sseload-refuses      a non-loopback target is a usage error (exit 2)
 #   sseload-smoke-stop   the server then exits 0 on SIGTERM
 #
@@ -62,9 +66,10 @@ running() {
 	[ -n "$st" ] && [ "${st:0:1}" != Z ]
 }
 
-# row FILE LABEL: the first number on sseload's table row LABEL.
+# row FILE LABEL: the first number on sseload's table row LABEL (which
+# may be indented, as the failures by reason are).
 row() {
-	sed -n "s/^$2  *\([0-9][0-9]*\).*/\1/p" "$1" | head -1
+	sed -n "s/^ *$2  *\([0-9][0-9]*\).*/\1/p" "$1" | head -1
 }
 
 # load NAME COUNT EVENTS ARGS...: runs sseload -c COUNT ARGS... (bounded
@@ -133,6 +138,41 @@ elif [ "$got" = "$completed 0 0 0" ]; then
 else
 	fail "sseload-server-stats: streams_completed streams_aborted streams" \
 		"shed: $got, expected $completed 0 0 0: $stats"
+fi
+
+# --- broken streams are seen as broken -----------------------------------------
+# A load tool that passes whatever it gets proves nothing: streams reset
+# after 2 events, and streams of 5 where 6 are expected, must fail.
+why=
+timeout 60 "$sseload" -c 20 "$base/message-stream?n=5&interval=100&drop=2" \
+	>"$tmp/drop.out" 2>&1
+rc=$?
+got="$(row "$tmp/drop.out" 'streams completed') $(row "$tmp/drop.out" \
+	'refused or reset') $(row "$tmp/drop.out" 'events received')"
+[ $rc -eq 1 ] && [ "$got" = "0 20 40" ] ||
+	why+="drop=2: exit $rc, completed, reset, events: $got, expected exit 1, 0 20 40; "
+# Told to expect 6 events, sseload finds the text of event 1 of 5 wrong;
+# with --no-check, that the body ended after 5.
+timeout 60 "$sseload" -c 20 -n 6 "$base/message-stream?n=5&interval=100" \
+	>"$tmp/bytes.out" 2>&1
+rc=$?
+got="$(row "$tmp/bytes.out" 'streams completed') $(row "$tmp/bytes.out" \
+	'bad event bytes')"
+[ $rc -eq 1 ] && [ "$got" = "0 20" ] ||
+	why+="-n 6 for 5: exit $rc, completed, bad bytes: $got, expected exit 1, 0 20; "
+timeout 60 "$sseload" -c 20 -n 6 --no-check \
+	"$base/message-stream?n=5&interval=100" >"$tmp/short.out" 2>&1
+rc=$?
+got="$(row "$tmp/short.out" 'streams completed') $(row "$tmp/short.out" \
+	'missing events')"
+[ $rc -eq 1 ] && [ "$got" = "0 20" ] ||
+	why+="--no-check -n 6 for 5: exit $rc, completed, missing: $got, expected exit 1, 0 20; "
+if [ -n "$why" ]; then
+	fail "sseload-detects: ${why%; }"
+else
+	pass "sseload-detects: streams reset after 2 events, events" \
+		"numbered 1/5 where 1/6 was due, and streams one event short" \
+		"are each counted as failed, for their reason; exit 1"
 fi
 
 # --- a target elsewhere is refused ---------------------------------------------

@@ -16,6 +16,10 @@
 #                       port refuses connections at once, every stream ends
 #                       with all its events and the last chunk, the parent
 #                       exits 0 and no worker is left
+#   workers-orphan      10 streams in progress, SIGKILL to the parent: the
+#                       workers drain as if it had been SIGTERM (they ask
+#                       the kernel for a SIGTERM when their parent dies),
+#                       every stream ends whole and no worker is left
 #
 #	tests/workers.sh PATH-TO-SSE
 #
@@ -665,6 +669,59 @@ if start drain; then
 		pass "workers-drain: connections refused $refused ms after" \
 			"SIGTERM; 10 streams ended with 5 events and the last chunk" \
 			"$ended ms after it; the parent exited 0, no worker left"
+	fi
+fi
+
+# ==== workers-orphan: a fresh server ==========================================
+# A parent killed outright (SIGKILL, the OOM killer) forwards nothing: each
+# worker's PR_SET_PDEATHSIG turns its parent's death into its own SIGTERM.
+
+if start orphan; then
+	why=
+	streams=()
+	orphans=("${kids[@]}")
+	for i in $(seq 10); do
+		if ! connect ||
+			! request "$fd" '/message-stream?n=5&interval=600' ||
+			! IFS= read -r -t 5 -u "$fd" line ||
+			[ "${line%$'\r'}" != "HTTP/1.1 200 OK" ]; then
+			why="stream $i did not start: '${line:-}'"
+			break
+		fi
+		streams+=("$fd")
+	done
+	if [ -z "$why" ]; then
+		t0=$(now_ms)
+		kill -KILL "$pid"
+		wait "$pid" 2>/dev/null
+		servers=()
+		for i in "${!streams[@]}"; do
+			if ! read_to_end "${streams[$i]}" "$tmp/orphan$i"; then
+				why+="stream $i not closed after it ended; "
+			elif ! stream_ok "$tmp/orphan$i" 5; then
+				why+="stream $i: $bad; "
+			fi
+		done
+		ended=$(($(now_ms) - t0))
+		streams=()
+		for _ in $(seq 100); do
+			[ -z "$(left "${orphans[@]}")" ] && break
+			sleep 0.1
+		done
+		rest=$(left "${orphans[@]}")
+		[ -z "$rest" ] ||
+			why+="workers $rest still run 10 s after their parent died; "
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			why+="the port still takes connections; "
+		fi
+	fi
+	close_all
+	if [ -n "$why" ]; then
+		fail "workers-orphan: ${why%; }"
+	else
+		pass "workers-orphan: parent killed; the workers ${orphans[*]}" \
+			"ended 10 streams with 5 events and the last chunk" \
+			"$ended ms later, then exited; the port is closed"
 	fi
 fi
 
