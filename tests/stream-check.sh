@@ -22,8 +22,11 @@ stream_check() {
 		kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"
 		return
 	fi
+	local t0 t1 ts
+	t0=$(date +%s%3N)
 	body=$(curl -sS -N --max-time 20 -d '{"stream":true}' \
 		"http://127.0.0.1:$port/api" 2>&1)
+	t1=$(date +%s%3N)
 	kill -TERM $pid
 	wait $pid
 	status=$?
@@ -33,8 +36,16 @@ stream_check() {
 	shape=$(printf '%s\n' "$body" | grep -v '^$' |
 		sed 's/^data: {"message":"Hello, world!","timestamp":[0-9]*}$/data/' |
 		tr '\n' ' ')
+	# Each timestamp is the wall clock in milliseconds, read during the
+	# stream: a clock kept in 32 bits (or in seconds) would be far off.
+	ts=$(printf '%s\n' "$body" |
+		sed -n 's/^data: .*"timestamp":\([0-9]*\)}$/\1/p' |
+		awk -v lo="$t0" -v hi="$t1" '$1 < lo - 1000 || $1 > hi + 1000')
 	if [ "$shape" != ":ok data data data :done " ]; then
 		echo "FAIL $name: unexpected stream: $(printf '%q' "$body")"
+	elif [ -n "$ts" ]; then
+		echo "FAIL $name: timestamps outside the stream's time" \
+			"($t0 to $t1 ms): $(echo $ts)"
 	elif [ $status -ne 0 ]; then
 		echo "FAIL $name: exit status $status after SIGTERM, expected 0"
 	else
