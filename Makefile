@@ -1,9 +1,10 @@
 # sse - build the server, its tests and its tools.
 #
-#   make            the server, ./sse (any C11 compiler: make CC=clang,
+#   make            the server, ./sse (gcc or clang: make CC=clang,
 #                   make CC=aarch64-linux-gnu-gcc, ...)
 #   make static     a static, stripped ./sse-static with musl
 #   make install    into $(DESTDIR)$(PREFIX)/bin (PREFIX=/usr/local)
+#   make install-strip  the same, stripped (a cross build: STRIP=its strip)
 #   make tests      the test programs; ./test.sh builds and runs them all
 #   make fuzz       the libFuzzer harnesses, FUZZ_SECONDS each
 #   make sanitize   the tests under AddressSanitizer and UBSan
@@ -17,6 +18,7 @@ CFLAGS  += -std=gnu11 -Wall -Wextra
 CPPFLAGS += -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64
 LDFLAGS ?=
 PREFIX  ?= /usr/local
+STRIP   ?= strip
 
 SRCS  = sse.c http.c timerwheel.c
 HDRS  = http.h timerwheel.h
@@ -43,6 +45,10 @@ sse-static: $(SRCS) $(HDRS) web/page.h
 install: sse
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 sse $(DESTDIR)$(PREFIX)/bin/sse
+
+install-strip: sse
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 -s --strip-program=$(STRIP) sse $(DESTDIR)$(PREFIX)/bin/sse
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/sse
@@ -148,7 +154,7 @@ clean:
 	rm -rf tests/out/san
 
 .PHONY: all tests check clean lint fuzz sanitize sanitize-build static install \
-	uninstall bench
+	install-strip uninstall bench
 
 bench/hold: bench/hold.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/hold.c

@@ -25,7 +25,8 @@
  * finally in a level-0 slot that is exactly its millisecond.  So a timer
  * fires in the very tw_advance() that reaches its deadline, never early and
  * never late, and it is moved at most once per level on the way (a
- * one-second stream event: once).  Rounds (one level, a lap counter per
+ * one-second stream event: once, or twice when its deadline lies past the
+ * next 4,096 ms boundary).  Rounds (one level, a lap counter per
  * timer) would instead visit every timer on every lap.
  *
  * Finding the next deadline: timers of a lower level always fall before
