@@ -9,12 +9,16 @@
  * rows at once, and each short row runs twice: once as one write and once
  * a byte per write, which must give the same answer.
  *
- * What a table cannot say is written as a function: the timing of events,
- * keep-alive and pipelining, 100-continue, timeouts, the graceful drain on
- * SIGTERM, the connection cap, the access log and the command line.  The
- * slow ones run in child processes beside the rest, each against its own
- * server, so that the whole run lasts about as long as the slowest case,
- * a stream at the default one-second interval.
+ * A third table, run against a server of its own, holds the limit flags.
+ *
+ * What a table cannot say is written as a function: the timing of events
+ * (also across a server stopped and resumed), keep-alive and pipelining,
+ * 100-continue, timeouts, the linger after a refusal, a client that
+ * half-closes mid-stream, the graceful drain on SIGTERM, the connection
+ * cap, the access log and the command line.  The slow ones run in child
+ * processes beside the rest, each against its own server, so that the
+ * whole run lasts about as long as the slowest case, a stream at the
+ * default one-second interval.
  *
  * Each case prints one line, `pass NAME`, `FAIL NAME: WHY` or `skip NAME:
  * WHY`; a FAIL names the table row (wire.c:LINE) and shows the bytes that
@@ -22,11 +26,16 @@
  */
 #include "testlib.h"
 
+#include <dirent.h>
+
 #define EVENTS 5		/* -n of the servers here */
 #define INTERVAL_MS 100		/* -i of most servers here */
 #define EARLY_MS 5		/* an event may seem this early (rounding) */
 #define LATE_MS 250		/* or this late (a busy test machine) */
 #define BYTEWISE_MAX 16384	/* longer requests are not sent bytewise */
+#define PAUSE_MS 600		/* the drift case stops the server so long */
+#define LINGER_MS 400		/* --linger-timeout of the limits server */
+#define PROBE_MS 20		/* the linger case sends a byte this often */
 
 #define HELLO "{\"message\":\"Hello, world!\"}"
 #define ERROR_BODY "{\"error\":\"*\"}"
@@ -677,6 +686,14 @@ static const struct transcript_row transcript_rows[] = {
 	T("chunk-size-bad", RAW("POST /api HTTP/1.1\r\n" H "Transfer-Encoding"
 				": chunked\r\n\r\nzz\r\n"), ERROR, 400, NULL,
 	  CLOSE, "a chunk size is hex digits"),
+	T("expect-other", RAW("POST /api HTTP/1.1\r\n" H "Expect: 200-ok\r\n"
+			      "\r\n"), ERROR, 417, NULL, CLOSE,
+	  "100-continue is the only expectation (RFC 9110 10.1.1)"),
+	T("expect-other-body", RAW("POST /api HTTP/1.1\r\n" H "Expect: "
+				   "x-wait\r\nContent-Type: application/"
+				   "json\r\nContent-Length: 15\r\n\r\n"
+				   "{\"stream\":true}"), ERROR, 417, NULL,
+	  CLOSE, "refused from the head, whatever the body asks"),
 	T("te-gzip", RAW("POST /api HTTP/1.1\r\n" H "Transfer-Encoding: gzip"
 			 "\r\n\r\n"), ERROR, 501, NULL, CLOSE,
 	  "only chunked is implemented"),
@@ -705,6 +722,28 @@ static const struct transcript_row transcript_rows[] = {
 	  NULL, CLOSE, "only HTTP/1.0 and HTTP/1.1 are spoken"),
 	T("http-0.9", RAW("POST /api HTTP/0.9\r\n" H "\r\n"), ERROR, 505,
 	  NULL, CLOSE, "only HTTP/1.0 and HTTP/1.1 are spoken"),
+};
+
+/* The limit flags of SPEC section 7, on a server started with
+ * `--max-target 64 --max-header 256` (test_limits()): at each limit a
+ * request is served, one byte past it refused.  The target counts from its
+ * first byte to the space before the version; the head from the request
+ * line to the blank line that ends it, both included. */
+static const struct transcript_row limit_rows[] = {
+	T("target-64", RAW("POST /api?$(59*a) HTTP/1.1\r\n" H "\r\n"), PLAIN,
+	  200, NULL, KEEP, "a target of exactly --max-target bytes"),
+	T("target-65", RAW("POST /api?$(60*a) HTTP/1.1\r\n" H "\r\n"), ERROR,
+	  414, NULL, CLOSE, "a target one byte over --max-target"),
+	T("head-256", RAW("POST /api HTTP/1.1\r\n" H "X-Pad: $(216*a)\r\n"
+			  "\r\n"), PLAIN, 200, NULL, KEEP,
+	  "a head of exactly --max-header bytes"),
+	T("head-257", RAW("POST /api HTTP/1.1\r\n" H "X-Pad: $(217*a)\r\n"
+			  "\r\n"), ERROR, 431, NULL, CLOSE,
+	  "a head one byte over --max-header"),
+	T("head-256-and-body", RAW("POST /api HTTP/1.1\r\n" H "Content-Type: "
+				   "text/plain\r\nContent-Length: 100\r\n"
+				   "X-Pad: $(169*a)\r\n\r\n$(100*b)"), PLAIN,
+	  200, NULL, KEEP, "the body does not count towards the head"),
 };
 
 #define NELEM(a) (sizeof (a) / sizeof (a)[0])
@@ -780,10 +819,11 @@ static struct exchange from_detect(const struct detect_row *d)
 	return e;
 }
 
-static struct exchange from_transcript(const struct transcript_row *t)
+static struct exchange from_transcript(const struct transcript_row *t,
+				       const char *table)
 {
 	struct exchange e = {
-		.line = t->line, .table = "http", .name = t->name,
+		.line = t->line, .table = table, .name = t->name,
 		.why = t->why, .want = t->want, .status = t->status,
 		.header = t->header, .conn = t->conn,
 	};
@@ -829,20 +869,14 @@ static void exchange_report(const struct exchange *e, const struct xfer *x,
 	t_result(name, true);
 }
 
-/* Runs every row of both tables at once against the server on port:
- * each as one write and, when short, also a byte per write. */
-static void run_tables(int port)
+/* Runs the n exchanges at once against the server on port: each as one
+ * write and, when short, also a byte per write.  Prints their lines and
+ * frees their requests. */
+static void run_exchanges(struct exchange *e, size_t n, int port)
 {
-	size_t n = NELEM(detect_rows) + NELEM(transcript_rows);
-	struct exchange *e = calloc(n, sizeof *e);
 	struct xfer *x = calloc(2 * n, sizeof *x);
 	int nx = 0;
 
-	for (size_t i = 0; i < NELEM(detect_rows); i++)
-		e[i] = from_detect(&detect_rows[i]);
-	for (size_t i = 0; i < NELEM(transcript_rows); i++)
-		e[NELEM(detect_rows) + i] =
-			from_transcript(&transcript_rows[i]);
 	for (size_t i = 0; i < n; i++) {
 		struct xfer one = { .out = e[i].req, .out_len = e[i].len,
 				    .want_close = e[i].conn == CLOSE };
@@ -864,6 +898,21 @@ static void run_tables(int port)
 	for (size_t i = 0; i < n; i++)
 		free(e[i].req);
 	free(x);
+}
+
+/* Runs every row of the detect and http tables against the server on
+ * port. */
+static void run_tables(int port)
+{
+	size_t n = NELEM(detect_rows) + NELEM(transcript_rows);
+	struct exchange *e = calloc(n, sizeof *e);
+
+	for (size_t i = 0; i < NELEM(detect_rows); i++)
+		e[i] = from_detect(&detect_rows[i]);
+	for (size_t i = 0; i < NELEM(transcript_rows); i++)
+		e[NELEM(detect_rows) + i] =
+			from_transcript(&transcript_rows[i], "http");
+	run_exchanges(e, n, port);
 	free(e);
 }
 
@@ -1050,9 +1099,11 @@ static bool pipeline_error_ends(struct client *c)
 	return !t_noted();
 }
 
-/* `Expect: 100-continue`: the client sends the head alone and waits for
+/* `Expect: 100-continue` (spelt as in expect: the value is case-insensitive,
+ * RFC 9110 10.1.1): the client sends the head alone and waits for
  * `HTTP/1.1 100 Continue` before the body. */
-static bool expect_continue(struct client *c, const char *body)
+static bool expect_continue(struct client *c, const char *expect,
+			    const char *body)
 {
 	struct response r = { 0 };
 	char head[256];
@@ -1060,7 +1111,7 @@ static bool expect_continue(struct client *c, const char *body)
 
 	snprintf(head, sizeof head, "POST /api HTTP/1.1\r\nHost: t\r\n"
 		 "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-		 "Expect: 100-continue\r\n\r\n", strlen(body));
+		 "Expect: %s\r\n\r\n", strlen(body), expect);
 	if (client_send(c, head, strlen(head), 0, deadline) != 0 ||
 	    client_read(c, &r, deadline) != 0 ||
 	    !status_line_is(&r, "100 Continue", false))
@@ -1082,12 +1133,17 @@ out:
 
 static bool expect_continue_plain(struct client *c)
 {
-	return expect_continue(c, "{}");
+	return expect_continue(c, "100-continue", "{}");
 }
 
 static bool expect_continue_stream(struct client *c)
 {
-	return expect_continue(c, "{\"stream\":true}");
+	return expect_continue(c, "100-continue", "{\"stream\":true}");
+}
+
+static bool expect_continue_case(struct client *c)
+{
+	return expect_continue(c, "100-Continue", "{}");
 }
 
 /* Runs fn on a fresh connection to port and prints its line. */
@@ -1129,6 +1185,7 @@ static void run_client_cases(int port)
 		{ "pipelining/error-ends-it", pipeline_error_ends },
 		{ "expect-100/plain", expect_continue_plain },
 		{ "expect-100/stream", expect_continue_stream },
+		{ "expect-100/mixed-case", expect_continue_case },
 	};
 
 	for (size_t i = 0; i < NELEM(cases); i++)
@@ -1176,6 +1233,87 @@ static void test_default_interval(void)
 		client_close(&c);
 	}
 	t_result("stream-timing/default-interval", true);
+	server_stop(&s, 2000);
+}
+
+/* Stops the server for PAUSE_MS, then lets it go on.  Returns when it
+ * went on (mono_ms()).  The pause is what the case does to the server,
+ * not a wait for something, so it is a plain sleep. */
+static int64_t server_pause(struct server *s)
+{
+	int64_t until = mono_ms() + PAUSE_MS;
+
+	kill(s->pid, SIGSTOP);
+	while (mono_ms() < until)
+		poll(NULL, 0, ms_until(until));
+	kill(s->pid, SIGCONT);
+	return mono_ms();
+}
+
+/* Did event k arrive no earlier than its due time, sent + k intervals,
+ * and at most LATE_MS after that or after the resume, whichever is later?
+ * Event 1 came before the stop and is held to its own due time. */
+static bool grid_ok(const struct response *r, int64_t sent,
+		    int64_t resumed, int n)
+{
+	for (int k = 1; k <= n && k < r->nch && k < RESP_CHUNKS; k++) {
+		int64_t due = sent + (int64_t)k * INTERVAL_MS;
+		int64_t from = k > 1 && resumed > due ? resumed : due;
+		long long at = (long long)(r->ch[k].mono_ms - sent);
+
+		if (at < due - sent - EARLY_MS || at > from - sent + LATE_MS)
+			return t_note("event %d arrived %lld ms after the "
+				      "request, expected %lld ms (-%d, +%d): "
+				      "due at %lld ms, the server stopped "
+				      "from %lld to %lld ms", k, at,
+				      (long long)(from - sent), EARLY_MS,
+				      LATE_MS, (long long)(due - sent),
+				      (long long)(resumed - PAUSE_MS - sent),
+				      (long long)(resumed - sent));
+	}
+	return true;
+}
+
+/* The schedule is drift-free (SPEC section 1): event k is due k intervals
+ * after the request, however late the ones before went out.  The server
+ * is stopped (SIGSTOP) for PAUSE_MS right after event 1 of a stream of
+ * 12.  The events due meanwhile must come out together at the SIGCONT,
+ * and the rest back on the original grid.  A server that waits an
+ * interval after each send would put event k at the resume plus k - 2
+ * intervals: every event after the resume PAUSE_MS - INTERVAL_MS late,
+ * twice LATE_MS, and the caught-up ones an interval apart. */
+static void test_drift_free(void)
+{
+	static const char name[] = "stream-timing/drift-free-after-stop";
+	static const char req[] = "POST /api?stream=1&n=12 HTTP/1.1\r\n"
+				  "Host: t\r\n\r\n";
+	const int n = 12;
+	struct server s;
+	struct client c;
+	struct response r = { 0 };
+
+	if (!start(&s, name, SERVER_ARGS(NULL)))
+		return;
+	if (client_open(&c, s.port) == 0) {
+		int64_t wall0 = wall_ms();
+		int64_t deadline = mono_ms() + n * INTERVAL_MS + PAUSE_MS +
+				   3000;
+
+		if (client_send(&c, req, strlen(req), 0, deadline) == 0) {
+			int64_t sent = mono_ms();
+
+			if (client_more(&c, &r, deadline, 2) == 0) {
+				int64_t resumed = server_pause(&s);
+
+				if (client_more(&c, &r, deadline, 0) == 0 &&
+				    stream_ok(&r, n, wall0, KEEP, false))
+					grid_ok(&r, sent, resumed, n);
+			}
+		}
+		client_close(&c);
+	}
+	resp_free(&r);
+	t_result(name, true);
 	server_stop(&s, 2000);
 }
 
@@ -1325,6 +1463,222 @@ static void test_timeouts(void)
 	timeout_idle(s.port);
 	timeout_silent(s.port);
 	timeout_spares_stream(s.port);
+	server_stop(&s, 2000);
+}
+
+/* After a refusal the server sends FIN, then reads and drops what the
+ * client still sends, for --linger-timeout (LINGER_MS here) and no longer,
+ * so that a client still sending its body sees the answer and not a reset
+ * (README).  Here the client sends a head whose length alone is refused,
+ * 413, and reads the answer up to the FIN.  Returns whether all went so;
+ * *sent is when the request went out. */
+static bool refused(struct client *c, int port, int64_t *sent)
+{
+	static const char req[] = "POST /api HTTP/1.1\r\nHost: t\r\n"
+				  "Content-Length: 100000\r\n\r\n";
+	struct response r = { 0 };
+	int64_t deadline = mono_ms() + 2000;
+	bool ok = false;
+
+	if (client_open(c, port) != 0)
+		return false;
+	if (client_send(c, req, strlen(req), 0, deadline) == 0) {
+		*sent = mono_ms();
+		ok = client_read(c, &r, deadline) == 0 &&
+		     error_ok(&r, 413, CLOSE) && client_closed(c, deadline);
+	}
+	resp_free(&r);
+	return ok;
+}
+
+/* The client goes on sending its body, a byte every PROBE_MS.  While the
+ * server reads, the bytes vanish; once it has closed, the kernel answers
+ * the next one with a reset (poll() waiting for no event reports only
+ * that).  The close comes no sooner than LINGER_MS after the request and
+ * no later than that after the FIN, give or take a probe and LATE_MS. */
+static void linger_closes(int port)
+{
+	struct client c;
+	int64_t sent;
+
+	if (refused(&c, port, &sent)) {
+		int64_t fin = mono_ms();
+		int64_t limit = fin + LINGER_MS + PROBE_MS + LATE_MS;
+
+		while (wait_fd(c.fd, 0, mono_ms() + PROBE_MS) == 0 &&
+		       send(c.fd, "a", 1, MSG_NOSIGNAL) == 1 &&
+		       mono_ms() < limit + 1000)
+			;
+		int64_t closed = mono_ms();
+		if (closed - sent < LINGER_MS - EARLY_MS)
+			t_note("the server closed %lld ms after the request, "
+			       "before --linger-timeout %d ms",
+			       (long long)(closed - sent), LINGER_MS);
+		else if (closed > limit)
+			t_note("no reset %lld ms after the server's FIN: it "
+			       "still reads, expected it to close at "
+			       "--linger-timeout %d ms (+%d)",
+			       (long long)(closed - fin),
+			       LINGER_MS, PROBE_MS + LATE_MS);
+	}
+	client_close(&c);
+	t_result("linger/closes-at-timeout", true);
+}
+
+/* The client sends a few bytes of its body at once, then nothing.  The
+ * server must read them: closing with bytes unread, the kernel would
+ * reset the connection, and a reset can destroy an answer the client has
+ * not read yet.  So its close at the linger timeout comes without a word,
+ * and shows only when the client sends once more, after it. */
+static void linger_reads(int port)
+{
+	struct client c;
+	int64_t sent;
+
+	if (refused(&c, port, &sent) &&
+	    client_send(&c, "abcd", 4, 0, mono_ms() + 1000) == 0) {
+		int64_t fin = mono_ms(), quiet = fin + LINGER_MS + LATE_MS;
+
+		if (wait_fd(c.fd, 0, quiet) != 0)
+			t_note("a reset %lld ms after the server's FIN, with "
+			       "nothing sent since the 4 bytes after it: the "
+			       "server closed with them unread, or reset",
+			       (long long)(mono_ms() - fin));
+		else if (send(c.fd, "a", 1, MSG_NOSIGNAL) == 1 &&
+			 wait_fd(c.fd, 0, mono_ms() + 1000) == 0)
+			t_note("the connection was still open %lld ms after "
+			       "the server's FIN, past --linger-timeout %d ms",
+			       (long long)(mono_ms() - fin), LINGER_MS);
+	}
+	client_close(&c);
+	t_result("linger/reads-until-timeout", true);
+}
+
+/* The limit flags: the rows of limit_rows, and the linger. */
+static void test_limits(void)
+{
+	struct server s;
+	struct exchange e[NELEM(limit_rows)];
+	char linger[16];
+
+	snprintf(linger, sizeof linger, "%d", LINGER_MS);
+	if (!start(&s, "limits/server",
+		   SERVER_ARGS("--max-target", "64", "--max-header", "256",
+			       "--linger-timeout", linger, NULL)))
+		return;
+	for (size_t i = 0; i < NELEM(limit_rows); i++)
+		e[i] = from_transcript(&limit_rows[i], "limits");
+	run_exchanges(e, NELEM(limit_rows), s.port);
+	linger_closes(s.port);
+	linger_reads(s.port);
+	server_stop(&s, 2000);
+}
+
+/* How many descriptors the server holds: the entries of /proc/PID/fd
+ * (the server is our child), or -1. */
+static int fd_count(pid_t pid)
+{
+	char path[64];
+	int n = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return -1;
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* The number after "key": in a /stats body, or -1. */
+static long long stats_int(const struct response *r, const char *key)
+{
+	char pat[64];
+
+	snprintf(pat, sizeof pat, "\"%s\":", key);
+	const char *p = r->body ? strstr(r->body, pat) : NULL;
+	return p == NULL ? -1 : strtoll(p + strlen(pat), NULL, 10);
+}
+
+/* Reads until the server closes c, by the deadline, whatever comes
+ * before.  Returns whether it closed. */
+static bool eof_by(struct client *c, int64_t deadline)
+{
+	while (!c->eof)
+		if (client_fill(c) < 0 && wait_fd(c->fd, POLLIN, deadline) == 0)
+			return false;
+	return true;
+}
+
+/* After the client's FIN the server has closed the stream's connection:
+ * its descriptor is gone (the close came before the FIN we read), and
+ * /stats counts no stream, one aborted. */
+static void half_close_freed(struct server *s, int held)
+{
+	static const char req[] = "GET /stats HTTP/1.1\r\nHost: t\r\n\r\n";
+	struct client c;
+	struct response r = { 0 };
+	int now = fd_count(s->pid);
+
+	if (now != held - 1)
+		t_note("the server holds %d descriptors, expected %d: one "
+		       "fewer than with the stream", now, held - 1);
+	else if (client_open(&c, s->port) == 0) {
+		if (send_read(&c, req, &r, mono_ms() + 2000) == 0 &&
+		    status_is(&r, 200) &&
+		    (stats_int(&r, "connections") != 1 ||
+		     stats_int(&r, "streams") != 0 ||
+		     stats_int(&r, "streams_aborted") != 1))
+			t_note("/stats says %s, expected connections 1 (this "
+			       "one), streams 0, streams_aborted 1",
+			       esc(r.body, r.body_len));
+		client_close(&c);
+	}
+	resp_free(&r);
+	t_result("half-close/connection-freed", true);
+}
+
+/* A client that half-closes (shutdown(SHUT_WR), a FIN) while its stream
+ * runs.  The contract is silent; README chooses to take it as gone, as
+ * Node does: the stream stops and the server closes at once, with no
+ * `:done`, and frees the connection (SPEC section 5).  The stream has
+ * three seconds to run, so a server that ignores the FIN fails. */
+static void test_half_close(void)
+{
+	static const char name[] = "half-close/stream-ends-at-once";
+	static const char req[] = "POST /api?stream=1&n=30 HTTP/1.1\r\n"
+				  "Host: t\r\n\r\n";
+	struct server s;
+	struct client c;
+	struct response r = { 0 };
+	int held = -1;
+
+	if (!start(&s, "half-close/server", SERVER_ARGS(NULL)))
+		return;
+	if (client_open(&c, s.port) == 0) {
+		int64_t deadline = mono_ms() + 2000;
+
+		if (client_send(&c, req, strlen(req), 0, deadline) == 0 &&
+		    client_more(&c, &r, deadline, 2) == 0) {
+			held = fd_count(s.pid);
+			shutdown(c.fd, SHUT_WR);
+			if (!eof_by(&c, mono_ms() + 1000))
+				t_note("the server kept the stream going 1 s "
+				       "after the client's FIN: %s",
+				       esc(c.in, c.len));
+			else if (memmem(c.in, c.len, SSE_DONE,
+					sizeof SSE_DONE - 1) != NULL)
+				t_note("the stream ran to its end after the "
+				       "client's FIN: %s", esc(c.in, c.len));
+		}
+		client_close(&c);
+	}
+	resp_free(&r);
+	if (t_result(name, true))
+		half_close_freed(&s, held);
+	else
+		t_skip("half-close/connection-freed", "the case before failed");
 	server_stop(&s, 2000);
 }
 
@@ -1717,7 +2071,7 @@ struct child {
 	int fd;		/* the child's counts arrive here, then EOF */
 };
 
-static struct child children[8];
+static struct child children[16];
 static int nchildren;
 
 /* Starts fn in a child process that prints its own lines and sends its
@@ -1784,11 +2138,14 @@ int main(int argc, char **argv)
 	raise_nofile();
 
 	run_in_child("stream-timing/default-interval", test_default_interval);
+	run_in_child("stream-timing/drift-free", test_drift_free);
 	run_in_child("timeout", test_timeouts);
 	run_in_child("sigterm", test_sigterm);
 	run_in_child("max-conns", test_max_conns);
 	run_in_child("access-log", test_access_log);
 	run_in_child("cli", test_cli);
+	run_in_child("limits", test_limits);
+	run_in_child("half-close", test_half_close);
 
 	if (start(&s, "server", SERVER_ARGS(NULL))) {
 		if (!glob("sse: listening on 127.0.0.1:#", s.first,
