@@ -2553,13 +2553,16 @@ static void server_init(int fd, size_t w)
 	struct rlimit rl;
 	sigset_t mask;
 
-	/* As many connections as the system lets this process have. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	/* As many connections as the system lets this process have.  prlimit
+	 * rather than setrlimit, which musl makes stop every thread in turn:
+	 * code a single-threaded server would carry for nothing. */
+	if (prlimit(0, RLIMIT_NOFILE, NULL, &rl) == 0 &&
+	    rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+		prlimit(0, RLIMIT_NOFILE, &rl, NULL);
 	}
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		die("getrlimit");
+	if (prlimit(0, RLIMIT_NOFILE, NULL, &rl) < 0)
+		die("prlimit");
 	srv.conn_cap = rl.rlim_cur > 1 << 24 ? 1 << 24 : (size_t)rl.rlim_cur;
 	srv.max_conns = srv.conn_cap - RESERVED_FDS;
 	if (srv.cfg.max_conns != 0 && srv.cfg.max_conns < srv.max_conns)
