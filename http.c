@@ -714,27 +714,64 @@ static const char month_names[12][4] = {
 	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 };
 
+/* A Unix time's calendar fields in UTC, as struct tm counts them: mon
+ * from 0 for January, wday from 0 for Sunday. */
+struct civil {
+	int year, mon, mday, wday, hour, min, sec;
+};
+
+/* The fields of Unix time t, by hand rather than by gmtime_r(), which
+ * brings a static build the libc's time zone code for a zone that is
+ * always UTC here.  The date is Howard Hinnant's civil_from_days
+ * (howardhinnant.github.io/date_algorithms.html): counting years from
+ * March puts the leap day last, and every 400 years (146097 days) the
+ * calendar repeats. */
+static struct civil civil_from_time(time_t t)
+{
+	int64_t days = t / 86400, secs = t % 86400;
+	struct civil c;
+
+	if (secs < 0) {		/* before 1970: the day starts earlier */
+		secs += 86400;
+		days--;
+	}
+	c.hour = (int)(secs / 3600);
+	c.min = (int)(secs / 60 % 60);
+	c.sec = (int)(secs % 60);
+	c.wday = (int)((days % 7 + 11) % 7);	/* 1970-01-01: a Thursday */
+
+	int64_t z = days + 719468;		/* from 0000-03-01 */
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;		/* day of era, 0-146096 */
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);	/* 0-365 */
+	int64_t mp = (5 * doy + 2) / 153;	/* month from March, 0-11 */
+
+	c.mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+	c.mon = (int)(mp < 10 ? mp + 2 : mp - 10);
+	c.year = (int)(era * 400 + yoe + (c.mon < 2));
+	return c;
+}
+
 /* IMF-fixdate, RFC 9110 5.6.7; by hand, so that no locale can change it. */
 const char *http_date(struct http_date *d, time_t now)
 {
-	struct tm tm;
+	struct civil c;
 
 	if (d->text[0] != '\0' && d->sec == now)
 		return d->text;
-	gmtime_r(&now, &tm);
+	c = civil_from_time(now);
 	snprintf(d->text, sizeof(d->text), "%s, %02d %s %04d %02d:%02d:%02d GMT",
-		 day_names[tm.tm_wday], tm.tm_mday, month_names[tm.tm_mon],
-		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		 day_names[c.wday], c.mday, month_names[c.mon], c.year,
+		 c.hour, c.min, c.sec);
 	d->sec = now;
 	return d->text;
 }
 
 void http_log_time(char *dst, size_t cap, time_t t)
 {
-	struct tm tm;
+	struct civil c = civil_from_time(t);
 
-	gmtime_r(&t, &tm);
-	snprintf(dst, cap, "%02d/%s/%04d:%02d:%02d:%02d +0000", tm.tm_mday,
-		 month_names[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec);
+	snprintf(dst, cap, "%02d/%s/%04d:%02d:%02d:%02d +0000", c.mday,
+		 month_names[c.mon], c.year, c.hour, c.min, c.sec);
 }

@@ -11,7 +11,8 @@
  * len errs visibly.  An error must be sticky: asking again gives it again.
  *
  * After the rows come small direct tests of the helpers: http_header(),
- * http_span_eq(), http_reason(), http_chunk_head(), http_date(), and the
+ * http_span_eq(), http_reason(), http_chunk_head(), http_date() and
+ * http_log_time() (also against gmtime_r() over five centuries), and the
  * reuse of one request for pipelined requests.
  *
  * Statuses follow SPEC.md section 4; where it is silent, RFC 9112 and RFC
@@ -1479,6 +1480,18 @@ static void test_date(void)
 		{ __LINE__, 951782400, "Tue, 29 Feb 2000 00:00:00 GMT" },
 		{ __LINE__, 2147483648, "Tue, 19 Jan 2038 03:14:08 GMT" },
 		{ __LINE__, 4102444799, "Thu, 31 Dec 2099 23:59:59 GMT" },
+		/* Year boundaries, leap days, and the years that end a
+		 * century without one (1900, 2100). */
+		{ __LINE__, -1, "Wed, 31 Dec 1969 23:59:59 GMT" },
+		{ __LINE__, 946684799, "Fri, 31 Dec 1999 23:59:59 GMT" },
+		{ __LINE__, 946684800, "Sat, 01 Jan 2000 00:00:00 GMT" },
+		{ __LINE__, 951868800, "Wed, 01 Mar 2000 00:00:00 GMT" },
+		{ __LINE__, 1709164800, "Thu, 29 Feb 2024 00:00:00 GMT" },
+		{ __LINE__, 1709251199, "Thu, 29 Feb 2024 23:59:59 GMT" },
+		{ __LINE__, 4107456000, "Sun, 28 Feb 2100 00:00:00 GMT" },
+		{ __LINE__, 4107542400, "Mon, 01 Mar 2100 00:00:00 GMT" },
+		{ __LINE__, -2203891200, "Thu, 01 Mar 1900 00:00:00 GMT" },
+		{ __LINE__, 253402300799, "Fri, 31 Dec 9999 23:59:59 GMT" },
 	};
 	struct http_date d;
 	char name[64], why[WHY_CAP];
@@ -1504,6 +1517,59 @@ static void test_date(void)
 			   why);
 	report(__LINE__, "http_date twice a second, then other seconds",
 	       bad ? why : NULL);
+}
+
+/* http_date() and http_log_time() against the C library's gmtime_r()
+ * for three instants of every day from 1890 to 2410: midnight, the last
+ * second, and one between that moves through the day.  That crosses
+ * every month's end, the leap days, 2000 and 2400, which have one, and
+ * 1900, 2100, 2200 and 2300, which have none. */
+static void test_date_sweep(void)
+{
+	static const char days[7][4] = {
+		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
+	};
+	static const char months[12][4] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+	};
+	const int64_t first = -29219, last = 161071;	/* 1890-01-01, 2410-12-31 */
+	char want[64], got[64], why[WHY_CAP] = "";
+	struct http_date d = { 0 };
+	struct tm tm;
+
+	for (int64_t day = first; day <= last && !why[0]; day++) {
+		int64_t start = day * 86400;
+		int64_t moving = (day * 7919 % 86400 + 86400) % 86400;
+		const time_t at[] = { start, start + 86399, start + moving };
+
+		for (size_t i = 0; i < 3 && !why[0]; i++) {
+			time_t t = at[i];
+
+			gmtime_r(&t, &tm);
+			snprintf(want, sizeof want,
+				 "%s, %02d %s %04d %02d:%02d:%02d GMT",
+				 days[tm.tm_wday], tm.tm_mday,
+				 months[tm.tm_mon], tm.tm_year + 1900,
+				 tm.tm_hour, tm.tm_min, tm.tm_sec);
+			if (strcmp(http_date(&d, t), want) != 0)
+				fail(why, "http_date(%lld): expected \"%s\", "
+				     "got \"%s\"", (long long)t, want,
+				     http_date(&d, t));
+			snprintf(want, sizeof want,
+				 "%02d/%s/%04d:%02d:%02d:%02d +0000",
+				 tm.tm_mday, months[tm.tm_mon],
+				 tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+				 tm.tm_sec);
+			http_log_time(got, sizeof got, t);
+			if (!why[0] && strcmp(got, want) != 0)
+				fail(why, "http_log_time(%lld): expected "
+				     "\"%s\", got \"%s\"", (long long)t, want,
+				     got);
+		}
+	}
+	report(__LINE__, "http_date and http_log_time match gmtime_r on "
+	       "every day from 1890 to 2410", why[0] ? why : NULL);
 }
 
 /* An absolute-form target without a path has the path "/" (RFC 9110
@@ -1610,6 +1676,7 @@ int main(void)
 	test_reason();
 	test_chunk_head();
 	test_date();
+	test_date_sweep();
 	test_absolute_no_path();
 	test_reuse();
 	printf("%d passed, %d failed\n", passed, failed);
