@@ -29,7 +29,6 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -39,6 +38,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -186,12 +186,19 @@ struct conn {
 };
 
 /* The upper bounds of the event lateness histogram's buckets, 0.1 ms to
- * 1 s; one more bucket counts the rest. */
-static const uint64_t lateness_le_us[] = {
-	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000,
-	100000, 250000, 500000, 1000000,
+ * 1 s, and each as /metrics writes it, in seconds; one more bucket counts
+ * the rest. */
+static const struct {
+	uint64_t us;
+	const char *seconds;
+} lateness_le[] = {
+	{ 100, "0.0001" }, { 250, "0.00025" }, { 500, "0.0005" },
+	{ 1000, "0.001" }, { 2500, "0.0025" }, { 5000, "0.005" },
+	{ 10000, "0.01" }, { 25000, "0.025" }, { 50000, "0.05" },
+	{ 100000, "0.1" }, { 250000, "0.25" }, { 500000, "0.5" },
+	{ 1000000, "1" },
 };
-#define LATENESS_BUCKETS (sizeof(lateness_le_us) / sizeof(lateness_le_us[0]))
+#define LATENESS_BUCKETS (sizeof(lateness_le) / sizeof(lateness_le[0]))
 
 /* What a load tester counts: plain counters, bumped as things happen.
  * Every field is a uint64_t, so that stats_total() can add them up. */
@@ -261,11 +268,39 @@ static uint64_t clock_ms(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Writes text to fd, stdout or stderr, in one write(), so that the lines
+ * of several workers do not interleave. */
+static void write_text(int fd, const char *text)
+{
+	/* Text that cannot be written has nowhere else to go. */
+	if (write(fd, text, strlen(text)) < 0)
+		errno = 0;
+}
+
+/* Writes one line to stderr, its newline added.  A line longer than the
+ * buffer is cut, its newline kept. */
+static void stderr_line(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static void stderr_line(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	size_t len;
+
+	va_start(ap, fmt);
+	len = http_vformat(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	line[len++] = '\n';
+	line[len] = '\0';
+	write_text(STDERR_FILENO, line);
+}
+
 /* A start-up failure, or one the server cannot go on from: one line, as
  * err(3) would write it, and exit 1. */
 static void die(const char *what)
 {
-	fprintf(stderr, "sse: %s: %s\n", what, strerror(errno));
+	stderr_line("sse: %s: %s", what, strerror(errno));
 	exit(1);
 }
 
@@ -298,16 +333,10 @@ static void out_printf(struct out *o, const char *fmt, ...)
 static void out_printf(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
-	if (o->len >= o->cap)
-		return;
 	va_start(ap, fmt);
-	n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+	o->len += http_vformat(o->p + o->len, o->cap - o->len, fmt, ap);
 	va_end(ap);
-	if (n > 0)
-		o->len += (size_t)n < o->cap - o->len ? (size_t)n
-						       : o->cap - o->len - 1;
 }
 
 /* A chunk is formatted in two steps, because its size comes first on the
@@ -475,7 +504,7 @@ static void conn_open(int fd, const struct sockaddr_storage *sa)
 	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
 	ev.data.ptr = &c->src;
 	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		fprintf(stderr, "sse: epoll_ctl: %s\n", strerror(errno));
+		stderr_line("sse: epoll_ctl: %s", strerror(errno));
 		c->src.kind = KIND_FREE;
 		close(fd);
 		return;
@@ -623,19 +652,29 @@ static enum read_result conn_read(struct conn *c)
 	return READ_EOF;
 }
 
-/* The access log: Common Log Format, then the duration in milliseconds. */
+/* The access log: Common Log Format, then the duration in milliseconds.
+ * The request line may be long (--max-target), so the line goes out in
+ * three pieces around it, in one writev() as write_text() would. */
 static void conn_log(const struct conn *c)
 {
-	char host[INET6_ADDRSTRLEN] = "-", when[32];
+	char host[INET6_ADDRSTRLEN] = "-", when[32], head[96], tail[80];
+	const char *request = c->log_line ? c->log_line : "-";
 	uint64_t took = srv.now_ms - c->start_ms;
 
 	if (srv.cfg.quiet)
 		return;
 	inet_ntop(c->peer.family, &c->peer.addr, host, sizeof(host));
 	http_log_time(when, sizeof(when), time(NULL) - (time_t)(took / 1000));
-	fprintf(stderr, "%s - - [%s] \"%s\" %u %llu %llu\n", host, when,
-		c->log_line ? c->log_line : "-", c->status,
-		(unsigned long long)c->bytes, (unsigned long long)took);
+	struct iovec line[] = {
+		{ head, http_format(head, sizeof(head), "%s - - [%s] \"",
+				    host, when) },
+		{ (char *)request, strlen(request) },
+		{ tail, http_format(tail, sizeof(tail), "\" %u %llu %llu\n",
+				    c->status, (unsigned long long)c->bytes,
+				    (unsigned long long)took) },
+	};
+	if (writev(STDERR_FILENO, line, 3) < 0)
+		errno = 0;	/* as in write_text() */
 }
 
 /* A response has ended: log it and count it. */
@@ -935,7 +974,7 @@ static void lateness_add(uint64_t late_us)
 {
 	size_t b = 0;
 
-	while (b < LATENESS_BUCKETS && late_us > lateness_le_us[b])
+	while (b < LATENESS_BUCKETS && late_us > lateness_le[b].us)
 		b++;
 	srv.stats->lateness[b]++;
 	srv.stats->lateness_sum_us += late_us;
@@ -1541,7 +1580,7 @@ static enum wait answer_error(struct conn *c, const struct http_request *req,
 {
 	char body[160];
 
-	snprintf(body, sizeof(body), "{\"error\":\"%s\"}", why);
+	http_format(body, sizeof(body), "{\"error\":\"%s\"}", why);
 	return answer_json(c, req, status, extra, body);
 }
 
@@ -1584,8 +1623,8 @@ static bool shape_param(struct http_span query, const char *key,
 		*v = n;
 		return true;
 	}
-	snprintf(why, cap, "%s must be a whole number from %u to %llu", key,
-		 min, (unsigned long long)max);
+	http_format(why, cap, "%s must be a whole number from %u to %llu", key,
+		    min, (unsigned long long)max);
 	return false;
 }
 
@@ -1619,8 +1658,8 @@ static bool stream_shape(const struct http_request *req,
 	    !shape_param(q, "stall", 0, cfg->max_events, &sh->stall, why, cap))
 		return false;
 	if (sh->heartbeat_ms != 0 && sh->heartbeat_ms < cfg->min_interval_ms) {
-		snprintf(why, cap, "heartbeat must be 0 or from %u to %llu",
-			 cfg->min_interval_ms, DAY_MS);
+		http_format(why, cap, "heartbeat must be 0 or from %u to %llu",
+			    cfg->min_interval_ms, DAY_MS);
 		return false;
 	}
 	if (sh->size == 0)
@@ -1632,8 +1671,9 @@ static bool stream_shape(const struct http_request *req,
 	stream_event_data(&probe, &o, sh->count, clock_ms(CLOCK_REALTIME));
 	natural = o.len + PAD_MEMBER_LEN;
 	if (sh->size < natural) {
-		snprintf(why, cap, "size must be at least %zu for this stream",
-			 natural);
+		http_format(why, cap,
+			    "size must be at least %zu for this stream",
+			    natural);
 		return false;
 	}
 	return true;
@@ -1810,17 +1850,17 @@ static enum wait route_metrics(struct conn *c, struct http_request *req)
 		cumulative += st->lateness[b];
 		if (b < LATENESS_BUCKETS)
 			out_printf(&o, "sse_event_lateness_seconds_bucket"
-				   "{le=\"%g\"} %llu\n",
-				   (double)lateness_le_us[b] / 1e6,
+				   "{le=\"%s\"} %llu\n", lateness_le[b].seconds,
 				   (unsigned long long)cumulative);
 		else
 			out_printf(&o, "sse_event_lateness_seconds_bucket"
 				   "{le=\"+Inf\"} %llu\n",
 				   (unsigned long long)cumulative);
 	}
-	out_printf(&o, "sse_event_lateness_seconds_sum %.6f\n"
+	out_printf(&o, "sse_event_lateness_seconds_sum %llu.%06llu\n"
 		   "sse_event_lateness_seconds_count %llu\n",
-		   (double)st->lateness_sum_us / 1e6,
+		   (unsigned long long)(st->lateness_sum_us / 1000000),
+		   (unsigned long long)(st->lateness_sum_us % 1000000),
 		   (unsigned long long)cumulative);
 	return answer(c, req, 200, "text/plain; version=0.0.4; charset=utf-8",
 		      NULL, body, o.len);
@@ -1851,14 +1891,14 @@ static enum wait answer_options(struct conn *c, struct http_request *req,
 	char extra[512];
 
 	if (srv.cfg.cors == NULL)
-		snprintf(extra, sizeof(extra), "Allow: %s\r\n", r->allow);
+		http_format(extra, sizeof(extra), "Allow: %s\r\n", r->allow);
 	else
-		snprintf(extra, sizeof(extra), "Allow: %s\r\n"
-			 "Access-Control-Allow-Methods: %s\r\n"
-			 "Access-Control-Allow-Headers: Content-Type, "
-			 "Last-Event-ID\r\n"
-			 "Access-Control-Max-Age: 86400\r\n",
-			 r->allow, r->allow);
+		http_format(extra, sizeof(extra), "Allow: %s\r\n"
+			    "Access-Control-Allow-Methods: %s\r\n"
+			    "Access-Control-Allow-Headers: Content-Type, "
+			    "Last-Event-ID\r\n"
+			    "Access-Control-Max-Age: 86400\r\n",
+			    r->allow, r->allow);
 	return answer(c, req, 204, NULL, extra, NULL, 0);
 }
 
@@ -1880,8 +1920,8 @@ static enum wait route(struct conn *c)
 		    memcmp(req->path.p, r->path, req->path.len) != 0)
 			continue;
 		if (req->method == HTTP_OTHER || !(r->methods & m)) {
-			snprintf(allow, sizeof(allow), "Allow: %s\r\n",
-				 r->allow);
+			http_format(allow, sizeof(allow), "Allow: %s\r\n",
+				    r->allow);
 			return answer_error(c, req, 405, allow,
 					    "method not allowed");
 		}
@@ -2025,13 +2065,13 @@ static void shed(int fd)
 {
 	static const char body[] = "{\"error\":\"server is full\"}";
 	char msg[256];
-	int n = snprintf(msg, sizeof(msg),
-			 "HTTP/1.1 503 Service Unavailable\r\n"
-			 "Content-Type: application/json; charset=utf-8\r\n"
-			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-			 sizeof(body) - 1, body);
+	size_t n = http_format(msg, sizeof(msg),
+		"HTTP/1.1 503 Service Unavailable\r\n"
+		"Content-Type: application/json; charset=utf-8\r\n"
+		"Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		sizeof(body) - 1, body);
 
-	if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+	if (send(fd, msg, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		errno = 0;	/* the close below is answer enough */
 	close(fd);
 	srv.stats->shed++;
@@ -2116,8 +2156,8 @@ static void listener_accept(void)
 static void drain_expired(struct tw_timer *t)
 {
 	(void)t;
-	fprintf(stderr, "sse: drain timeout: closing %zu connection%s\n",
-		srv.nconns, srv.nconns == 1 ? "" : "s");
+	stderr_line("sse: drain timeout: closing %zu connection%s",
+		    srv.nconns, srv.nconns == 1 ? "" : "s");
 	for (size_t fd = 0; fd < srv.conn_cap; fd++)
 		if (srv.conns[fd].src.kind == KIND_CONN)
 			conn_drop(&srv.conns[fd]);
@@ -2132,7 +2172,7 @@ static void server_drain(void)
 	if (srv.draining && srv.worker)
 		return;		/* the parent says when to stop at once */
 	if (srv.draining) {
-		fprintf(stderr, "sse: second signal, exiting now\n");
+		stderr_line("sse: second signal, exiting now");
 		exit(1);
 	}
 	srv.draining = true;
@@ -2144,7 +2184,7 @@ static void server_drain(void)
 		if (c->src.kind == KIND_CONN && c->state == CONN_IDLE)
 			conn_close(c);
 	}
-	fprintf(stderr, "sse: draining %zu connection%s\n", srv.nconns,
+	stderr_line("sse: draining %zu connection%s", srv.nconns,
 		srv.nconns == 1 ? "" : "s");
 	if (srv.cfg.drain_timeout_ms != 0) {
 		tw_timer_init(&srv.drain_timer, drain_expired);
@@ -2202,7 +2242,7 @@ static void loop_turn(void)
 	int n = epoll_wait(srv.epfd, events, MAX_EVENTS, -1);
 
 	if (n < 0 && errno != EINTR) {
-		fprintf(stderr, "sse: epoll_wait: %s\n", strerror(errno));
+		stderr_line("sse: epoll_wait: %s", strerror(errno));
 		exit(1);
 	}
 	srv.now_ms = clock_ms(CLOCK_MONOTONIC);
@@ -2234,9 +2274,10 @@ static void loop_turn(void)
 
 /* ==== main ============================================================== */
 
-static void usage(FILE *f)
+/* Writes the usage to fd: stdout when asked for, stderr after a mistake. */
+static void usage(int fd)
 {
-	fprintf(f,
+	static const char text[] =
 "usage: sse [-p PORT] [-b ADDR] [-n EVENTS] [-i INTERVAL_MS] [-c MAX_CONNS]\n"
 "           [-w WORKERS] [--cors ORIGIN] [-q] [-h] [-V] [limits]\n"
 "\n"
@@ -2269,7 +2310,9 @@ static void usage(FILE *f)
 "  --max-events N           largest n (1000000)\n"
 "  --min-interval MS        smallest interval and heartbeat (1)\n"
 "  --max-event-size BYTES   largest size (65536)\n"
-"  --heartbeat MS           a \":\" comment after MS of silence (0: none)\n");
+"  --heartbeat MS           a \":\" comment after MS of silence (0: none)\n";
+
+	write_text(fd, text);
 }
 
 enum {
@@ -2359,8 +2402,8 @@ static bool number_option(struct config *cfg, int opt, const char *s)
 		v = strtoull(s, &end, 10);
 		if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
 		    v < n->min || v > n->max) {
-			fprintf(stderr, "sse: %s: '%s' is not a number from "
-				"%llu to %llu\n", n->name, s, n->min, n->max);
+			stderr_line("sse: %s: '%s' is not a number from "
+				    "%llu to %llu", n->name, s, n->min, n->max);
 			exit(2);
 		}
 		if (n->size == sizeof(unsigned))
@@ -2408,25 +2451,25 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			cfg->quiet = true;
 			break;
 		case 'h':
-			usage(stdout);
+			usage(STDOUT_FILENO);
 			exit(0);
 		case 'V':
-			printf("sse %s\n", SSE_VERSION);
+			write_text(STDOUT_FILENO, "sse " SSE_VERSION "\n");
 			exit(0);
 		default:
-			usage(stderr);
+			usage(STDERR_FILENO);
 			exit(2);
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "sse: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
+		stderr_line("sse: unexpected argument '%s'", argv[optind]);
+		usage(STDERR_FILENO);
 		exit(2);
 	}
 	if (cfg->max_output < cfg->max_event_size) {
-		fprintf(stderr, "sse: --max-output (%zu) must be at least "
-			"--max-event-size (%u)\n", cfg->max_output,
-			cfg->max_event_size);
+		stderr_line("sse: --max-output (%zu) must be at least "
+			    "--max-event-size (%u)", cfg->max_output,
+			    cfg->max_event_size);
 		exit(2);
 	}
 }
@@ -2450,8 +2493,7 @@ static int open_listener(const char *addr, unsigned port, bool reuseport,
 		sa = (struct sockaddr *)&a6;
 		len = sizeof(a6);
 	} else if (inet_pton(AF_INET, addr, &a4.sin_addr) != 1) {
-		fprintf(stderr, "sse: -b %s: not an IPv4 or IPv6 address\n",
-			addr);
+		stderr_line("sse: -b %s: not an IPv4 or IPv6 address", addr);
 		exit(2);
 	}
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -2462,10 +2504,10 @@ static int open_listener(const char *addr, unsigned port, bool reuseport,
 	if (reuseport)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (bind(fd, sa, len) < 0) {
-		fprintf(stderr, sa->sa_family == AF_INET6
-			? "sse: cannot listen on [%s]:%u: %s\n"
-			: "sse: cannot listen on %s:%u: %s\n", addr, port,
-			strerror(errno));
+		stderr_line(sa->sa_family == AF_INET6
+			    ? "sse: cannot listen on [%s]:%u: %s"
+			    : "sse: cannot listen on %s:%u: %s", addr, port,
+			    strerror(errno));
 		exit(1);
 	}
 	/* The kernel caps the backlog at net.core.somaxconn. */
@@ -2508,11 +2550,11 @@ static unsigned announce(int fd)
 	if (a.any.sa_family == AF_INET6) {
 		inet_ntop(AF_INET6, &a.v6.sin6_addr, host, sizeof(host));
 		port = ntohs(a.v6.sin6_port);
-		fprintf(stderr, "sse: listening on [%s]:%u\n", host, port);
+		stderr_line("sse: listening on [%s]:%u", host, port);
 	} else {
 		inet_ntop(AF_INET, &a.v4.sin_addr, host, sizeof(host));
 		port = ntohs(a.v4.sin_port);
-		fprintf(stderr, "sse: listening on %s:%u\n", host, port);
+		stderr_line("sse: listening on %s:%u", host, port);
 	}
 	return port;
 }
@@ -2624,7 +2666,7 @@ static pid_t worker_start(int parent_fd, int port, size_t w)
 	pid_t parent = getpid(), pid = fork();
 
 	if (pid < 0) {
-		fprintf(stderr, "sse: fork: %s\n", strerror(errno));
+		stderr_line("sse: fork: %s", strerror(errno));
 		return 0;
 	}
 	if (pid == 0) {
@@ -2677,10 +2719,11 @@ static bool workers_reap(struct worker *wk, size_t n)
 				clean &= WIFEXITED(st) && WEXITSTATUS(st) == 0;
 				break;
 			}
-			fprintf(stderr, "sse: worker %d %s %d; starting "
-				"another\n", (int)pid, WIFSIGNALED(st)
-				? "killed by signal" : "exited with status",
-				WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+			stderr_line("sse: worker %d %s %d; starting another",
+				    (int)pid, WIFSIGNALED(st)
+				    ? "killed by signal" : "exited with status",
+				    WIFSIGNALED(st) ? WTERMSIG(st)
+						    : WEXITSTATUS(st));
 			wk[w].restart_ms = now - wk[w].born_ms < 1000
 				? now + 1000 : now;
 		}
@@ -2741,7 +2784,7 @@ static int supervise(size_t n)
 		size_t alive = 0;
 
 		if ((sig == SIGINT || sig == SIGTERM) && srv.draining) {
-			fprintf(stderr, "sse: second signal, exiting now\n");
+			stderr_line("sse: second signal, exiting now");
 			for (size_t w = 0; w < n; w++)
 				if (wk[w].pid > 0)
 					kill(wk[w].pid, SIGKILL);

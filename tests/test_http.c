@@ -11,7 +11,8 @@
  * len errs visibly.  An error must be sticky: asking again gives it again.
  *
  * After the rows come small direct tests of the helpers: http_header(),
- * http_span_eq(), http_reason(), http_chunk_head(), http_date() and
+ * http_span_eq(), http_reason(), http_chunk_head(), http_format() (against
+ * snprintf()), http_date() and
  * http_log_time() (also against gmtime_r() over five centuries), and the
  * reuse of one request for pipelined requests.
  *
@@ -22,6 +23,7 @@
  * what differed", the input escaped on the next line; then "N passed, N
  * failed".  The exit status is 1 if any failed.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1451,6 +1453,78 @@ static void test_chunk_head(void)
 	}
 }
 
+/* http_format() with cap bytes of room against snprintf() with room to
+ * spare, on the same format and arguments: http_format() must write the
+ * first cap - 1 bytes of snprintf()'s text (all of it if shorter) and
+ * return their length. */
+static char format_want[128], format_got[128];
+
+#define FORMAT_ROW(cap, ...) \
+	format_row(__LINE__, #__VA_ARGS__, (cap), \
+		   snprintf(format_want, sizeof format_want, __VA_ARGS__), \
+		   http_format(format_got, (cap), __VA_ARGS__))
+
+static void format_row(int line, const char *call, size_t cap, int full,
+		       size_t len)
+{
+	size_t want_len = cap == 0 ? 0 : (size_t)full < cap ? (size_t)full
+							    : cap - 1;
+	char name[160], why[WHY_CAP] = "";
+
+	format_want[want_len] = '\0';
+	snprintf(name, sizeof name, "http_format(%zu, %s)", cap, call);
+	if (cap == 0 && format_got[0] != '?')
+		fail(why, "wrote into a buffer of 0 bytes");
+	else if (cap > 0 && strcmp(format_got, format_want) != 0)
+		fail(why, "expected \"%s\", got \"%s\"", format_want,
+		     format_got);
+	else if (len != want_len)
+		fail(why, "returned %zu, expected %zu", len, want_len);
+	report(line, name, why[0] ? why : NULL);
+}
+
+/* Every conversion the server uses, the edges of each type, padding,
+ * and texts cut short. */
+static void test_format(void)
+{
+	FORMAT_ROW(128, "plain text, no conversion");
+	FORMAT_ROW(128, "%s", "");
+	FORMAT_ROW(128, "[%s] [%s]", "a", "text");
+	FORMAT_ROW(128, "%5s|%2s", "ab", "abc");
+	FORMAT_ROW(128, "%d %d %d %d", 0, 7, -7, 404);
+	FORMAT_ROW(128, "%d %d", INT_MAX, INT_MIN);
+	FORMAT_ROW(128, "%02d %02d %02d %02d", 0, 5, 59, 123);
+	FORMAT_ROW(128, "%04d %04d %04d", 1970, 12345, 7);
+	FORMAT_ROW(128, "%04d|%5d|%05d", -12, -42, -42);
+	FORMAT_ROW(128, "%u %u %u", 0u, 200u, UINT_MAX);
+	FORMAT_ROW(128, "%llu %llu", 0ull, ULLONG_MAX);
+	FORMAT_ROW(128, "%llu.%06llu", 1234ull, 5600ull);
+	FORMAT_ROW(128, "%06llu %06llu", 0ull, 1234567ull);
+	FORMAT_ROW(128, "%zu %zu %zu", (size_t)0, (size_t)27, SIZE_MAX);
+	FORMAT_ROW(128, "%s, %02d %s %04d %02d:%02d:%02d GMT", "Thu", 1,
+		   "Jan", 1970, 0, 0, 0);
+	FORMAT_ROW(128, "%s - - [%s] \"", "::1", "24/Nov/2026:15:46:35 +0000");
+	FORMAT_ROW(128, "\" %u %llu %llu\n", 200u, 317ull, 5000ull);
+	FORMAT_ROW(128, "HTTP/1.1 %d %s\r\n", 200, "OK");
+	FORMAT_ROW(8, "0123456789");
+	FORMAT_ROW(8, "%s", "0123456789");
+	FORMAT_ROW(8, "abc%d", 123456);
+	FORMAT_ROW(8, "%llu", 123456789ull);
+	FORMAT_ROW(8, "%012d", 5);
+	FORMAT_ROW(1, "%s", "x");
+	memset(format_got, '?', sizeof format_got);
+	FORMAT_ROW(0, "%s", "x");
+
+	/* A conversion it does not know stops it: the arguments after it
+	 * could not be read as their types. */
+	memset(format_got, '?', sizeof format_got);
+	size_t len = http_format(format_got, sizeof format_got, "a%xb%s", 255u,
+				 "c");
+	report(__LINE__, "http_format stops at a conversion it does not know",
+	       len == 1 && strcmp(format_got, "a") == 0 ? NULL
+	       : "expected \"a\"");
+}
+
 /* Whether http_date(d, now) gives want, written to why if not. */
 static bool date_differs(struct http_date *d, time_t now, const char *want,
 			 char *why)
@@ -1533,7 +1607,8 @@ static void test_date_sweep(void)
 		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 	};
-	const int64_t first = -29219, last = 161071;	/* 1890-01-01, 2410-12-31 */
+	/* Days since 1970: 1890-01-01 and 2410-12-31. */
+	const int64_t first = -29219, last = 161071;
 	char want[64], got[64], why[WHY_CAP] = "";
 	struct http_date d = { 0 };
 	struct tm tm;
@@ -1675,6 +1750,7 @@ int main(void)
 	test_span_eq();
 	test_reason();
 	test_chunk_head();
+	test_format();
 	test_date();
 	test_date_sweep();
 	test_absolute_no_path();
