@@ -832,6 +832,61 @@ size_t http_format(char *dst, size_t cap, const char *fmt, ...)
 	return len;
 }
 
+/* A group of an IPv6 address in hex, without leading zeros. */
+static void put_hex(struct sink *s, unsigned v)
+{
+	static const char hex[] = "0123456789abcdef";
+	int shift = 12;
+
+	while (shift > 0 && v >> shift == 0)
+		shift -= 4;
+	for (; shift >= 0; shift -= 4)
+		put(s, hex[v >> shift & 15]);
+}
+
+/* RFC 5952's canonical text: the groups in hex without leading zeros,
+ * the longest run of two or more zero groups (the first of equals)
+ * written "::", and an IPv4-mapped address's last 32 bits in dotted
+ * decimal. */
+size_t http_addr_text(char *dst, size_t cap, const void *addr, size_t len)
+{
+	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
+	const unsigned char *b = addr;
+	struct sink s = { dst, 0, cap };
+	size_t run_at = 8, run_len = 1;		/* no run of two yet */
+	unsigned group[8];
+
+	if (len == 4)
+		return http_format(dst, cap, "%u.%u.%u.%u", b[0], b[1], b[2],
+				   b[3]);
+	if (memcmp(b, mapped, sizeof(mapped)) == 0)
+		return http_format(dst, cap, "::ffff:%u.%u.%u.%u", b[12],
+				   b[13], b[14], b[15]);
+	for (size_t i = 0; i < 8; i++)
+		group[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];
+	for (size_t i = 0, zeros = 0; i < 8; i++) {
+		zeros = group[i] == 0 ? zeros + 1 : 0;
+		if (zeros > run_len) {
+			run_at = i + 1 - zeros;
+			run_len = zeros;
+		}
+	}
+	for (size_t i = 0; i < 8; i++) {
+		if (i == run_at) {
+			put(&s, ':');
+			put(&s, ':');
+			i += run_len - 1;
+			continue;
+		}
+		if (i > 0 && i != run_at + run_len)
+			put(&s, ':');
+		put_hex(&s, group[i]);
+	}
+	if (cap > 0)
+		s.p[s.len] = '\0';
+	return s.len;
+}
+
 static const char day_names[7][4] = {
 	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
 };

@@ -158,6 +158,13 @@ size_t http_format(char *dst, size_t cap, const char *fmt, ...)
 size_t http_vformat(char *dst, size_t cap, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 
+/* Writes an address for the log, given its bytes in network order: 4
+ * for IPv4 ("192.0.2.1"), 16 for IPv6 in RFC 5952's canonical form
+ * ("2001:db8::1", "::ffff:192.0.2.1").  Otherwise as http_format(): at
+ * most cap - 1 bytes and a NUL, the length returned; 46 bytes
+ * (INET6_ADDRSTRLEN) hold any address. */
+size_t http_addr_text(char *dst, size_t cap, const void *addr, size_t len);
+
 /* The Date header's value for a Unix time, formatted only when the second
  * changes: "Tue, 24 Nov 2026 15:33:27 GMT". */
 struct http_date {

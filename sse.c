@@ -657,13 +657,15 @@ static enum read_result conn_read(struct conn *c)
  * three pieces around it, in one writev() as write_text() would. */
 static void conn_log(const struct conn *c)
 {
-	char host[INET6_ADDRSTRLEN] = "-", when[32], head[96], tail[80];
+	char host[INET6_ADDRSTRLEN], when[32], head[96], tail[80];
 	const char *request = c->log_line ? c->log_line : "-";
 	uint64_t took = srv.now_ms - c->start_ms;
 
 	if (srv.cfg.quiet)
 		return;
-	inet_ntop(c->peer.family, &c->peer.addr, host, sizeof(host));
+	http_addr_text(host, sizeof(host), &c->peer.addr,
+		       c->peer.family == AF_INET ? sizeof(c->peer.addr.v4)
+						 : sizeof(c->peer.addr.v6));
 	http_log_time(when, sizeof(when), time(NULL) - (time_t)(took / 1000));
 	struct iovec line[] = {
 		{ head, http_format(head, sizeof(head), "%s - - [%s] \"",
@@ -2548,11 +2550,13 @@ static unsigned announce(int fd)
 	if (getsockname(fd, &a.any, &len) < 0)
 		die("getsockname");
 	if (a.any.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &a.v6.sin6_addr, host, sizeof(host));
+		http_addr_text(host, sizeof(host), &a.v6.sin6_addr,
+			       sizeof(a.v6.sin6_addr));
 		port = ntohs(a.v6.sin6_port);
 		stderr_line("sse: listening on [%s]:%u", host, port);
 	} else {
-		inet_ntop(AF_INET, &a.v4.sin_addr, host, sizeof(host));
+		http_addr_text(host, sizeof(host), &a.v4.sin_addr,
+			       sizeof(a.v4.sin_addr));
 		port = ntohs(a.v4.sin_port);
 		stderr_line("sse: listening on %s:%u", host, port);
 	}

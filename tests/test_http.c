@@ -12,7 +12,7 @@
  *
  * After the rows come small direct tests of the helpers: http_header(),
  * http_span_eq(), http_reason(), http_chunk_head(), http_format() (against
- * snprintf()), http_date() and
+ * snprintf()), http_addr_text() (against inet_ntop()), http_date() and
  * http_log_time() (also against gmtime_r() over five centuries), and the
  * reuse of one request for pipelined requests.
  *
@@ -23,6 +23,7 @@
  * what differed", the input escaped on the next line; then "N passed, N
  * failed".  The exit status is 1 if any failed.
  */
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -1525,6 +1526,86 @@ static void test_format(void)
 	       : "expected \"a\"");
 }
 
+/* http_addr_text(): RFC 5952's examples and edges as rows, then random
+ * addresses, rich in zero groups, against the C library's inet_ntop(). */
+static void test_addr_text(void)
+{
+	static const struct {
+		int line;
+		int family;
+		const char *in, *want;
+	} rows[] = {
+		{ __LINE__, AF_INET, "127.0.0.1", "127.0.0.1" },
+		{ __LINE__, AF_INET, "0.0.0.0", "0.0.0.0" },
+		{ __LINE__, AF_INET, "255.255.255.255", "255.255.255.255" },
+		{ __LINE__, AF_INET6, "::", "::" },
+		{ __LINE__, AF_INET6, "::1", "::1" },
+		{ __LINE__, AF_INET6, "1::", "1::" },
+		{ __LINE__, AF_INET6, "2001:0db8:0000:0000:0000:0000:0000:0001",
+		  "2001:db8::1" },
+		/* One zero group stays as it is. */
+		{ __LINE__, AF_INET6, "2001:db8:0:1:1:1:1:1",
+		  "2001:db8:0:1:1:1:1:1" },
+		/* Of two runs, the longer is shortened, else the first. */
+		{ __LINE__, AF_INET6, "2001:0:0:1:0:0:0:1", "2001:0:0:1::1" },
+		{ __LINE__, AF_INET6, "2001:db8:0:0:1:0:0:1",
+		  "2001:db8::1:0:0:1" },
+		{ __LINE__, AF_INET6, "0:0:1:0:0:0:1:0", "0:0:1::1:0" },
+		{ __LINE__, AF_INET6, "ABCD:EF01:2345:6789:ABCD:EF01:2345:6789",
+		  "abcd:ef01:2345:6789:abcd:ef01:2345:6789" },
+		{ __LINE__, AF_INET6, "fe80:0:0:0:1:0:0:0", "fe80::1:0:0:0" },
+		{ __LINE__, AF_INET6, "1:0:0:2:3:0:0:0", "1:0:0:2:3::" },
+		{ __LINE__, AF_INET6, "::ffff:192.0.2.1", "::ffff:192.0.2.1" },
+		{ __LINE__, AF_INET6, "::ffff:0.0.0.0", "::ffff:0.0.0.0" },
+		{ __LINE__, AF_INET6, "::ffff:0:0:1", "::ffff:0:0:1" },
+	};
+	unsigned char bytes[16];
+	char got[64], want[64], name[96], why[WHY_CAP] = "";
+	uint32_t seed = 1;
+
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		size_t len = rows[i].family == AF_INET ? 4 : 16, n;
+
+		snprintf(name, sizeof name, "http_addr_text(%s)", rows[i].in);
+		if (inet_pton(rows[i].family, rows[i].in, bytes) != 1) {
+			report(rows[i].line, name, "inet_pton() refused it");
+			continue;
+		}
+		n = http_addr_text(got, sizeof got, bytes, len);
+		if (strcmp(got, rows[i].want) != 0 || n != strlen(got))
+			fail(why, "expected \"%s\", got \"%s\" (%zu)",
+			     rows[i].want, got, n);
+		report(rows[i].line, name, why[0] ? why : NULL);
+		why[0] = '\0';
+	}
+
+	for (int k = 0; k < 100000 && !why[0]; k++) {
+		/* Each group zero one time in three, else of 1 to 4 hex
+		 * digits at most. */
+		static const unsigned digits[6] = { 0, 0, 0xf, 0xff, 0xfff,
+						    0xffff };
+
+		for (size_t g = 0; g < 8; g++) {
+			seed = seed * 1103515245 + 12345;
+			unsigned v = (seed >> 8) & digits[(seed >> 24) % 6];
+
+			bytes[2 * g] = (unsigned char)(v >> 8);
+			bytes[2 * g + 1] = (unsigned char)v;
+		}
+		/* glibc writes ::a.b.c.d for the deprecated IPv4-compatible
+		 * addresses, musl and RFC 5952 hex: leave those out. */
+		static const unsigned char zeros[12];
+		if (memcmp(bytes, zeros, 12) == 0 && (bytes[12] | bytes[13]))
+			continue;
+		inet_ntop(AF_INET6, bytes, want, sizeof want);
+		http_addr_text(got, sizeof got, bytes, 16);
+		if (strcmp(got, want) != 0)
+			fail(why, "expected \"%s\", got \"%s\"", want, got);
+	}
+	report(__LINE__, "http_addr_text against inet_ntop, 100,000 random "
+	       "addresses", why[0] ? why : NULL);
+}
+
 /* Whether http_date(d, now) gives want, written to why if not. */
 static bool date_differs(struct http_date *d, time_t now, const char *want,
 			 char *why)
@@ -1751,6 +1832,7 @@ int main(void)
 	test_reason();
 	test_chunk_head();
 	test_format();
+	test_addr_text();
 	test_date();
 	test_date_sweep();
 	test_absolute_no_path();
