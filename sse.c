@@ -23,7 +23,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -1586,9 +1585,10 @@ static enum wait answer_error(struct conn *c, const struct http_request *req,
 	return answer_json(c, req, status, extra, body);
 }
 
-/* A decimal event id: false if s is not one.  Ids past UINT32_MAX read
- * as UINT32_MAX: past the end of any stream all the same. */
-static bool event_id(const char *s, size_t n, uint32_t *id)
+/* A whole number in decimal, every byte of s a digit: false if s is not
+ * one.  Past UINT32_MAX it reads as UINT32_MAX, which is past the end of
+ * any stream and above every bound the server checks. */
+static bool decimal_u32(const char *s, size_t n, uint32_t *value)
 {
 	uint64_t v = 0;
 
@@ -1601,7 +1601,7 @@ static bool event_id(const char *s, size_t n, uint32_t *id)
 		if (v > UINT32_MAX)
 			v = UINT32_MAX;
 	}
-	*id = (uint32_t)v;
+	*value = (uint32_t)v;
 	return true;
 }
 
@@ -1619,8 +1619,8 @@ static bool shape_param(struct http_span query, const char *key,
 	if (!query_value(query, key, text, sizeof(text)))
 		return true;
 	len = strlen(text);
-	/* event_id() saturates at UINT32_MAX, past every max here. */
-	if (len < sizeof(text) - 1 && event_id(text, len, &n) &&
+	/* decimal_u32() saturates at UINT32_MAX, past every max here. */
+	if (len < sizeof(text) - 1 && decimal_u32(text, len, &n) &&
 	    n >= min && n <= max) {
 		*v = n;
 		return true;
@@ -1718,12 +1718,12 @@ static enum wait route_message_stream(struct conn *c,
 
 	if (!stream_shape(req, FORMAT_EVENTSOURCE, &shape, bad, sizeof(bad)))
 		return answer_error(c, req, 400, NULL, bad);
-	if (h == NULL || !event_id(h->value.p, h->value.len, &last)) {
+	if (h == NULL || !decimal_u32(h->value.p, h->value.len, &last)) {
 		char v[16];
 
 		last = 0;
 		if (query_value(req->query, "lastEventId", v, sizeof(v)) &&
-		    !event_id(v, strlen(v), &last))
+		    !decimal_u32(v, strlen(v), &last))
 			last = 0;
 	}
 	if (last >= shape.count)
@@ -2324,31 +2324,37 @@ enum {
 	OPT_MIN_INTERVAL, OPT_MAX_EVENT_SIZE, OPT_HEARTBEAT, OPT_DRAIN_TIMEOUT,
 };
 
-static const struct option long_options[] = {
-	{ "port", required_argument, NULL, 'p' },
-	{ "bind", required_argument, NULL, 'b' },
-	{ "events", required_argument, NULL, 'n' },
-	{ "interval", required_argument, NULL, 'i' },
-	{ "max-conns", required_argument, NULL, 'c' },
-	{ "workers", required_argument, NULL, 'w' },
-	{ "cors", required_argument, NULL, OPT_CORS },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "max-target", required_argument, NULL, OPT_MAX_TARGET },
-	{ "max-header", required_argument, NULL, OPT_MAX_HEADER },
-	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
-	{ "request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT },
-	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
-	{ "send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT },
-	{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
-	{ "linger-timeout", required_argument, NULL, OPT_LINGER_TIMEOUT },
-	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
-	{ "max-events", required_argument, NULL, OPT_MAX_EVENTS },
-	{ "min-interval", required_argument, NULL, OPT_MIN_INTERVAL },
-	{ "max-event-size", required_argument, NULL, OPT_MAX_EVENT_SIZE },
-	{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
-	{ NULL, 0, NULL, 0 },
+/* The options by name: each one's code (its letter, if it has one) and
+ * whether it takes a value.  A letter is the short form of the option
+ * whose code it is: "-p 80" is "--port 80". */
+static const struct long_option {
+	const char *name;
+	int opt;
+	bool takes_value;
+} long_options[] = {
+	{ "port", 'p', true },
+	{ "bind", 'b', true },
+	{ "events", 'n', true },
+	{ "interval", 'i', true },
+	{ "max-conns", 'c', true },
+	{ "workers", 'w', true },
+	{ "cors", OPT_CORS, true },
+	{ "quiet", 'q', false },
+	{ "help", 'h', false },
+	{ "version", 'V', false },
+	{ "max-target", OPT_MAX_TARGET, true },
+	{ "max-header", OPT_MAX_HEADER, true },
+	{ "max-body", OPT_MAX_BODY, true },
+	{ "request-timeout", OPT_REQUEST_TIMEOUT, true },
+	{ "idle-timeout", OPT_IDLE_TIMEOUT, true },
+	{ "send-timeout", OPT_SEND_TIMEOUT, true },
+	{ "max-output", OPT_MAX_OUTPUT, true },
+	{ "linger-timeout", OPT_LINGER_TIMEOUT, true },
+	{ "drain-timeout", OPT_DRAIN_TIMEOUT, true },
+	{ "max-events", OPT_MAX_EVENTS, true },
+	{ "min-interval", OPT_MIN_INTERVAL, true },
+	{ "max-event-size", OPT_MAX_EVENT_SIZE, true },
+	{ "heartbeat", OPT_HEARTBEAT, true },
 };
 
 /* The options that take a whole number: the field of struct config each
@@ -2361,7 +2367,7 @@ static const struct number_option {
 	int opt;
 	const char *name;
 	size_t offset, size;
-	unsigned long long min, max;
+	uint32_t min, max;		/* what decimal_u32() can read */
 } number_options[] = {
 	NUMBER('p', "-p", port, 0, 65535),
 	NUMBER('n', "-n", events, 1, 1000000000),
@@ -2395,17 +2401,16 @@ static bool number_option(struct config *cfg, int opt, const char *s)
 	for (size_t i = 0; i < sizeof(number_options) /
 			       sizeof(number_options[0]); i++) {
 		const struct number_option *n = &number_options[i];
-		char *field = (char *)cfg + n->offset, *end;
-		unsigned long long v;
+		char *field = (char *)cfg + n->offset;
+		uint32_t v;
 
 		if (n->opt != opt)
 			continue;
-		errno = 0;
-		v = strtoull(s, &end, 10);
-		if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
-		    v < n->min || v > n->max) {
+		/* decimal_u32() saturates at UINT32_MAX, past every max. */
+		if (!decimal_u32(s, strlen(s), &v) || v < n->min ||
+		    v > n->max) {
 			stderr_line("sse: %s: '%s' is not a number from "
-				    "%llu to %llu", n->name, s, n->min, n->max);
+				    "%u to %u", n->name, s, n->min, n->max);
 			exit(2);
 		}
 		if (n->size == sizeof(unsigned))
@@ -2417,9 +2422,143 @@ static bool number_option(struct config *cfg, int opt, const char *s)
 	return false;
 }
 
+/* Exits 2 after a mistake on the command line, which stderr_line() has
+ * named: the usage follows, as a reminder. */
+static _Noreturn void usage_exit(void)
+{
+	usage(STDERR_FILENO);
+	exit(2);
+}
+
+/* Acts on option opt, given its value (NULL if it takes none). */
+static void option_set(struct config *cfg, int opt, const char *value)
+{
+	if (value != NULL && number_option(cfg, opt, value))
+		return;
+	switch (opt) {
+	case 'b':
+		cfg->addr = value;
+		break;
+	case OPT_CORS:
+		cfg->cors = value;
+		break;
+	case 'q':
+		cfg->quiet = true;
+		break;
+	case 'h':
+		usage(STDOUT_FILENO);
+		exit(0);
+	case 'V':
+		write_text(STDOUT_FILENO, "sse " SSE_VERSION "\n");
+		exit(0);
+	}
+}
+
+/* The long option that name (len bytes) names: the one called that, or
+ * else the only one whose name starts so ("--po" for "--port"), as
+ * getopt_long() allows.  Exits 2 if there is none or more than one. */
+static const struct long_option *long_option_find(const char *arg,
+						  const char *name, size_t len)
+{
+	const struct long_option *found = NULL;
+	size_t starts = 0;
+
+	for (size_t i = 0; i < sizeof(long_options) /
+			       sizeof(long_options[0]); i++) {
+		const struct long_option *o = &long_options[i];
+
+		if (strncmp(o->name, name, len) != 0)
+			continue;
+		if (o->name[len] == '\0')
+			return o;
+		found = o;
+		starts++;
+	}
+	if (starts == 1)
+		return found;
+	stderr_line(starts == 0 ? "sse: unrecognized option '%s'"
+				: "sse: option '%s' is ambiguous", arg);
+	usage_exit();
+}
+
+/* The option whose letter c is, or NULL. */
+static const struct long_option *short_option_find(char c)
+{
+	for (size_t i = 0; i < sizeof(long_options) /
+			       sizeof(long_options[0]); i++)
+		if (long_options[i].opt == c)
+			return &long_options[i];
+	return NULL;
+}
+
+/* Reads the long option at argv[i], "--name", "--name value" or
+ * "--name=value", and acts on it.  Returns the index of the last
+ * argument it used. */
+static int long_option(struct config *cfg, int argc, char **argv, int i)
+{
+	const char *name = argv[i] + 2, *value = NULL;
+	size_t len = strcspn(name, "=");
+	const struct long_option *o = long_option_find(argv[i], name, len);
+
+	if (name[len] == '=') {
+		if (!o->takes_value) {
+			stderr_line("sse: option '--%s' doesn't allow an "
+				    "argument", o->name);
+			usage_exit();
+		}
+		value = name + len + 1;
+	} else if (o->takes_value) {
+		if (i + 1 == argc) {
+			stderr_line("sse: option '--%s' requires an argument",
+				    o->name);
+			usage_exit();
+		}
+		value = argv[++i];
+	}
+	option_set(cfg, o->opt, value);
+	return i;
+}
+
+/* Reads the short options at argv[i]: one ("-q"), several ("-qV"), and
+ * the last perhaps with its value, in the same argument ("-p80", "-qp80")
+ * or in the next ("-p 80").  Returns the index of the last argument it
+ * used. */
+static int short_options(struct config *cfg, int argc, char **argv, int i)
+{
+	for (const char *p = argv[i] + 1; *p != '\0'; p++) {
+		const struct long_option *o = short_option_find(*p);
+		char letter[2] = { *p, '\0' };
+
+		if (o == NULL) {
+			stderr_line("sse: invalid option -- '%s'", letter);
+			usage_exit();
+		}
+		if (!o->takes_value) {
+			option_set(cfg, o->opt, NULL);
+			continue;
+		}
+		if (p[1] != '\0') {
+			option_set(cfg, o->opt, p + 1);
+		} else if (i + 1 < argc) {
+			option_set(cfg, o->opt, argv[++i]);
+		} else {
+			stderr_line("sse: option requires an argument -- '%s'",
+				    letter);
+			usage_exit();
+		}
+		break;
+	}
+	return i;
+}
+
+/* The command line, read the way getopt_long() reads it; not by
+ * getopt_long() itself, which in a static build brings stdio and wide
+ * characters along for its messages.  Options may come in any order, also
+ * after an argument that is not one (a mistake all the same, reported
+ * after them), and "--" ends them. */
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
-	int opt;
+	const char *stray = NULL;	/* the first argument not an option */
 
 	*cfg = (struct config){
 		.addr = "0.0.0.0",
@@ -2438,35 +2577,26 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		.min_interval_ms = 1,
 		.max_event_size = 65536,
 	};
-	while ((opt = getopt_long(argc, argv, "p:b:n:i:c:w:qhV", long_options,
-				  NULL)) != -1) {
-		if (number_option(cfg, opt, optarg))
-			continue;
-		switch (opt) {
-		case 'b':
-			cfg->addr = optarg;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+
+		if (strcmp(arg, "--") == 0) {
+			if (stray == NULL && i + 1 < argc)
+				stray = argv[i + 1];
 			break;
-		case OPT_CORS:
-			cfg->cors = optarg;
-			break;
-		case 'q':
-			cfg->quiet = true;
-			break;
-		case 'h':
-			usage(STDOUT_FILENO);
-			exit(0);
-		case 'V':
-			write_text(STDOUT_FILENO, "sse " SSE_VERSION "\n");
-			exit(0);
-		default:
-			usage(STDERR_FILENO);
-			exit(2);
+		}
+		if (arg[0] != '-' || arg[1] == '\0') {
+			if (stray == NULL)
+				stray = arg;
+		} else if (arg[1] == '-') {
+			i = long_option(cfg, argc, argv, i);
+		} else {
+			i = short_options(cfg, argc, argv, i);
 		}
 	}
-	if (optind < argc) {
-		stderr_line("sse: unexpected argument '%s'", argv[optind]);
-		usage(STDERR_FILENO);
-		exit(2);
+	if (stray != NULL) {
+		stderr_line("sse: unexpected argument '%s'", stray);
+		usage_exit();
 	}
 	if (cfg->max_output < cfg->max_event_size) {
 		stderr_line("sse: --max-output (%zu) must be at least "
