@@ -2466,10 +2466,11 @@ static const struct long_option *long_option_find(const char *arg,
 	for (size_t i = 0; i < sizeof(long_options) /
 			       sizeof(long_options[0]); i++) {
 		const struct long_option *o = &long_options[i];
+		size_t n = strlen(o->name);
 
-		if (strncmp(o->name, name, len) != 0)
+		if (n < len || memcmp(o->name, name, len) != 0)
 			continue;
-		if (o->name[len] == '\0')
+		if (n == len)
 			return o;
 		found = o;
 		starts++;
@@ -2497,7 +2498,8 @@ static const struct long_option *short_option_find(char c)
 static int long_option(struct config *cfg, int argc, char **argv, int i)
 {
 	const char *name = argv[i] + 2, *value = NULL;
-	size_t len = strcspn(name, "=");
+	const char *equals = strchr(name, '=');
+	size_t len = equals != NULL ? (size_t)(equals - name) : strlen(name);
 	const struct long_option *o = long_option_find(argv[i], name, len);
 
 	if (name[len] == '=') {
