@@ -22,6 +22,7 @@
 #ifndef SSE_HTTP_H
 #define SSE_HTTP_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -144,6 +145,25 @@ const char *http_reason(int status);
 /* Formats a chunk's size line, "<hex>\r\n", into dst (at least 18 bytes,
  * not NUL-terminated) and returns its length. */
 size_t http_chunk_head(char *dst, size_t size);
+
+/* Formats like snprintf(), for the conversions the server uses and no
+ * others: %s, %d, %u, %llu and %zu, each with an optional width, padded
+ * with spaces or, after a 0 flag, with zeros ("%02d").  Writes at most
+ * cap - 1 bytes and a NUL (nothing if cap is 0), and returns the length
+ * written; unlike snprintf(), a text cut short returns its cut length.
+ * At any other conversion it stops, because it cannot know the type of
+ * that argument or of those after it. */
+size_t http_format(char *dst, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+size_t http_vformat(char *dst, size_t cap, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+/* Writes an address for the log, given its bytes in network order: 4
+ * for IPv4 ("192.0.2.1"), 16 for IPv6 in RFC 5952's canonical form
+ * ("2001:db8::1", "::ffff:192.0.2.1").  Otherwise as http_format(): at
+ * most cap - 1 bytes and a NUL, the length returned; 46 bytes
+ * (INET6_ADDRSTRLEN) hold any address. */
+size_t http_addr_text(char *dst, size_t cap, const void *addr, size_t len);
 
 /* The Date header's value for a Unix time, formatted only when the second
  * changes: "Tue, 24 Nov 2026 15:33:27 GMT". */

@@ -23,13 +23,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -39,6 +37,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -186,12 +185,19 @@ struct conn {
 };
 
 /* The upper bounds of the event lateness histogram's buckets, 0.1 ms to
- * 1 s; one more bucket counts the rest. */
-static const uint64_t lateness_le_us[] = {
-	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000,
-	100000, 250000, 500000, 1000000,
+ * 1 s, and each as /metrics writes it, in seconds; one more bucket counts
+ * the rest. */
+static const struct {
+	uint64_t us;
+	const char *seconds;
+} lateness_le[] = {
+	{ 100, "0.0001" }, { 250, "0.00025" }, { 500, "0.0005" },
+	{ 1000, "0.001" }, { 2500, "0.0025" }, { 5000, "0.005" },
+	{ 10000, "0.01" }, { 25000, "0.025" }, { 50000, "0.05" },
+	{ 100000, "0.1" }, { 250000, "0.25" }, { 500000, "0.5" },
+	{ 1000000, "1" },
 };
-#define LATENESS_BUCKETS (sizeof(lateness_le_us) / sizeof(lateness_le_us[0]))
+#define LATENESS_BUCKETS (sizeof(lateness_le) / sizeof(lateness_le[0]))
 
 /* What a load tester counts: plain counters, bumped as things happen.
  * Every field is a uint64_t, so that stats_total() can add them up. */
@@ -261,11 +267,39 @@ static uint64_t clock_ms(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Writes text to fd, stdout or stderr, in one write(), so that the lines
+ * of several workers do not interleave. */
+static void write_text(int fd, const char *text)
+{
+	/* Text that cannot be written has nowhere else to go. */
+	if (write(fd, text, strlen(text)) < 0)
+		errno = 0;
+}
+
+/* Writes one line to stderr, its newline added.  A line longer than the
+ * buffer is cut, its newline kept. */
+static void stderr_line(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static void stderr_line(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	size_t len;
+
+	va_start(ap, fmt);
+	len = http_vformat(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	line[len++] = '\n';
+	line[len] = '\0';
+	write_text(STDERR_FILENO, line);
+}
+
 /* A start-up failure, or one the server cannot go on from: one line, as
  * err(3) would write it, and exit 1. */
 static void die(const char *what)
 {
-	fprintf(stderr, "sse: %s: %s\n", what, strerror(errno));
+	stderr_line("sse: %s: %s", what, strerror(errno));
 	exit(1);
 }
 
@@ -298,16 +332,10 @@ static void out_printf(struct out *o, const char *fmt, ...)
 static void out_printf(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
-	if (o->len >= o->cap)
-		return;
 	va_start(ap, fmt);
-	n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+	o->len += http_vformat(o->p + o->len, o->cap - o->len, fmt, ap);
 	va_end(ap);
-	if (n > 0)
-		o->len += (size_t)n < o->cap - o->len ? (size_t)n
-						       : o->cap - o->len - 1;
 }
 
 /* A chunk is formatted in two steps, because its size comes first on the
@@ -475,7 +503,7 @@ static void conn_open(int fd, const struct sockaddr_storage *sa)
 	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
 	ev.data.ptr = &c->src;
 	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		fprintf(stderr, "sse: epoll_ctl: %s\n", strerror(errno));
+		stderr_line("sse: epoll_ctl: %s", strerror(errno));
 		c->src.kind = KIND_FREE;
 		close(fd);
 		return;
@@ -623,19 +651,31 @@ static enum read_result conn_read(struct conn *c)
 	return READ_EOF;
 }
 
-/* The access log: Common Log Format, then the duration in milliseconds. */
+/* The access log: Common Log Format, then the duration in milliseconds.
+ * The request line may be long (--max-target), so the line goes out in
+ * three pieces around it, in one writev() as write_text() would. */
 static void conn_log(const struct conn *c)
 {
-	char host[INET6_ADDRSTRLEN] = "-", when[32];
+	char host[INET6_ADDRSTRLEN], when[32], head[96], tail[80];
+	const char *request = c->log_line ? c->log_line : "-";
 	uint64_t took = srv.now_ms - c->start_ms;
 
 	if (srv.cfg.quiet)
 		return;
-	inet_ntop(c->peer.family, &c->peer.addr, host, sizeof(host));
+	http_addr_text(host, sizeof(host), &c->peer.addr,
+		       c->peer.family == AF_INET ? sizeof(c->peer.addr.v4)
+						 : sizeof(c->peer.addr.v6));
 	http_log_time(when, sizeof(when), time(NULL) - (time_t)(took / 1000));
-	fprintf(stderr, "%s - - [%s] \"%s\" %u %llu %llu\n", host, when,
-		c->log_line ? c->log_line : "-", c->status,
-		(unsigned long long)c->bytes, (unsigned long long)took);
+	struct iovec line[] = {
+		{ head, http_format(head, sizeof(head), "%s - - [%s] \"",
+				    host, when) },
+		{ (char *)request, strlen(request) },
+		{ tail, http_format(tail, sizeof(tail), "\" %u %llu %llu\n",
+				    c->status, (unsigned long long)c->bytes,
+				    (unsigned long long)took) },
+	};
+	if (writev(STDERR_FILENO, line, 3) < 0)
+		errno = 0;	/* as in write_text() */
 }
 
 /* A response has ended: log it and count it. */
@@ -935,7 +975,7 @@ static void lateness_add(uint64_t late_us)
 {
 	size_t b = 0;
 
-	while (b < LATENESS_BUCKETS && late_us > lateness_le_us[b])
+	while (b < LATENESS_BUCKETS && late_us > lateness_le[b].us)
 		b++;
 	srv.stats->lateness[b]++;
 	srv.stats->lateness_sum_us += late_us;
@@ -1541,13 +1581,14 @@ static enum wait answer_error(struct conn *c, const struct http_request *req,
 {
 	char body[160];
 
-	snprintf(body, sizeof(body), "{\"error\":\"%s\"}", why);
+	http_format(body, sizeof(body), "{\"error\":\"%s\"}", why);
 	return answer_json(c, req, status, extra, body);
 }
 
-/* A decimal event id: false if s is not one.  Ids past UINT32_MAX read
- * as UINT32_MAX: past the end of any stream all the same. */
-static bool event_id(const char *s, size_t n, uint32_t *id)
+/* A whole number in decimal, every byte of s a digit: false if s is not
+ * one.  Past UINT32_MAX it reads as UINT32_MAX, which is past the end of
+ * any stream and above every bound the server checks. */
+static bool decimal_u32(const char *s, size_t n, uint32_t *value)
 {
 	uint64_t v = 0;
 
@@ -1560,7 +1601,7 @@ static bool event_id(const char *s, size_t n, uint32_t *id)
 		if (v > UINT32_MAX)
 			v = UINT32_MAX;
 	}
-	*id = (uint32_t)v;
+	*value = (uint32_t)v;
 	return true;
 }
 
@@ -1578,14 +1619,14 @@ static bool shape_param(struct http_span query, const char *key,
 	if (!query_value(query, key, text, sizeof(text)))
 		return true;
 	len = strlen(text);
-	/* event_id() saturates at UINT32_MAX, past every max here. */
-	if (len < sizeof(text) - 1 && event_id(text, len, &n) &&
+	/* decimal_u32() saturates at UINT32_MAX, past every max here. */
+	if (len < sizeof(text) - 1 && decimal_u32(text, len, &n) &&
 	    n >= min && n <= max) {
 		*v = n;
 		return true;
 	}
-	snprintf(why, cap, "%s must be a whole number from %u to %llu", key,
-		 min, (unsigned long long)max);
+	http_format(why, cap, "%s must be a whole number from %u to %llu", key,
+		    min, (unsigned long long)max);
 	return false;
 }
 
@@ -1619,8 +1660,8 @@ static bool stream_shape(const struct http_request *req,
 	    !shape_param(q, "stall", 0, cfg->max_events, &sh->stall, why, cap))
 		return false;
 	if (sh->heartbeat_ms != 0 && sh->heartbeat_ms < cfg->min_interval_ms) {
-		snprintf(why, cap, "heartbeat must be 0 or from %u to %llu",
-			 cfg->min_interval_ms, DAY_MS);
+		http_format(why, cap, "heartbeat must be 0 or from %u to %llu",
+			    cfg->min_interval_ms, DAY_MS);
 		return false;
 	}
 	if (sh->size == 0)
@@ -1632,8 +1673,9 @@ static bool stream_shape(const struct http_request *req,
 	stream_event_data(&probe, &o, sh->count, clock_ms(CLOCK_REALTIME));
 	natural = o.len + PAD_MEMBER_LEN;
 	if (sh->size < natural) {
-		snprintf(why, cap, "size must be at least %zu for this stream",
-			 natural);
+		http_format(why, cap,
+			    "size must be at least %zu for this stream",
+			    natural);
 		return false;
 	}
 	return true;
@@ -1676,12 +1718,12 @@ static enum wait route_message_stream(struct conn *c,
 
 	if (!stream_shape(req, FORMAT_EVENTSOURCE, &shape, bad, sizeof(bad)))
 		return answer_error(c, req, 400, NULL, bad);
-	if (h == NULL || !event_id(h->value.p, h->value.len, &last)) {
+	if (h == NULL || !decimal_u32(h->value.p, h->value.len, &last)) {
 		char v[16];
 
 		last = 0;
 		if (query_value(req->query, "lastEventId", v, sizeof(v)) &&
-		    !event_id(v, strlen(v), &last))
+		    !decimal_u32(v, strlen(v), &last))
 			last = 0;
 	}
 	if (last >= shape.count)
@@ -1810,17 +1852,17 @@ static enum wait route_metrics(struct conn *c, struct http_request *req)
 		cumulative += st->lateness[b];
 		if (b < LATENESS_BUCKETS)
 			out_printf(&o, "sse_event_lateness_seconds_bucket"
-				   "{le=\"%g\"} %llu\n",
-				   (double)lateness_le_us[b] / 1e6,
+				   "{le=\"%s\"} %llu\n", lateness_le[b].seconds,
 				   (unsigned long long)cumulative);
 		else
 			out_printf(&o, "sse_event_lateness_seconds_bucket"
 				   "{le=\"+Inf\"} %llu\n",
 				   (unsigned long long)cumulative);
 	}
-	out_printf(&o, "sse_event_lateness_seconds_sum %.6f\n"
+	out_printf(&o, "sse_event_lateness_seconds_sum %llu.%06llu\n"
 		   "sse_event_lateness_seconds_count %llu\n",
-		   (double)st->lateness_sum_us / 1e6,
+		   (unsigned long long)(st->lateness_sum_us / 1000000),
+		   (unsigned long long)(st->lateness_sum_us % 1000000),
 		   (unsigned long long)cumulative);
 	return answer(c, req, 200, "text/plain; version=0.0.4; charset=utf-8",
 		      NULL, body, o.len);
@@ -1851,14 +1893,14 @@ static enum wait answer_options(struct conn *c, struct http_request *req,
 	char extra[512];
 
 	if (srv.cfg.cors == NULL)
-		snprintf(extra, sizeof(extra), "Allow: %s\r\n", r->allow);
+		http_format(extra, sizeof(extra), "Allow: %s\r\n", r->allow);
 	else
-		snprintf(extra, sizeof(extra), "Allow: %s\r\n"
-			 "Access-Control-Allow-Methods: %s\r\n"
-			 "Access-Control-Allow-Headers: Content-Type, "
-			 "Last-Event-ID\r\n"
-			 "Access-Control-Max-Age: 86400\r\n",
-			 r->allow, r->allow);
+		http_format(extra, sizeof(extra), "Allow: %s\r\n"
+			    "Access-Control-Allow-Methods: %s\r\n"
+			    "Access-Control-Allow-Headers: Content-Type, "
+			    "Last-Event-ID\r\n"
+			    "Access-Control-Max-Age: 86400\r\n",
+			    r->allow, r->allow);
 	return answer(c, req, 204, NULL, extra, NULL, 0);
 }
 
@@ -1880,8 +1922,8 @@ static enum wait route(struct conn *c)
 		    memcmp(req->path.p, r->path, req->path.len) != 0)
 			continue;
 		if (req->method == HTTP_OTHER || !(r->methods & m)) {
-			snprintf(allow, sizeof(allow), "Allow: %s\r\n",
-				 r->allow);
+			http_format(allow, sizeof(allow), "Allow: %s\r\n",
+				    r->allow);
 			return answer_error(c, req, 405, allow,
 					    "method not allowed");
 		}
@@ -2025,13 +2067,13 @@ static void shed(int fd)
 {
 	static const char body[] = "{\"error\":\"server is full\"}";
 	char msg[256];
-	int n = snprintf(msg, sizeof(msg),
-			 "HTTP/1.1 503 Service Unavailable\r\n"
-			 "Content-Type: application/json; charset=utf-8\r\n"
-			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-			 sizeof(body) - 1, body);
+	size_t n = http_format(msg, sizeof(msg),
+		"HTTP/1.1 503 Service Unavailable\r\n"
+		"Content-Type: application/json; charset=utf-8\r\n"
+		"Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		sizeof(body) - 1, body);
 
-	if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+	if (send(fd, msg, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		errno = 0;	/* the close below is answer enough */
 	close(fd);
 	srv.stats->shed++;
@@ -2116,8 +2158,8 @@ static void listener_accept(void)
 static void drain_expired(struct tw_timer *t)
 {
 	(void)t;
-	fprintf(stderr, "sse: drain timeout: closing %zu connection%s\n",
-		srv.nconns, srv.nconns == 1 ? "" : "s");
+	stderr_line("sse: drain timeout: closing %zu connection%s",
+		    srv.nconns, srv.nconns == 1 ? "" : "s");
 	for (size_t fd = 0; fd < srv.conn_cap; fd++)
 		if (srv.conns[fd].src.kind == KIND_CONN)
 			conn_drop(&srv.conns[fd]);
@@ -2132,7 +2174,7 @@ static void server_drain(void)
 	if (srv.draining && srv.worker)
 		return;		/* the parent says when to stop at once */
 	if (srv.draining) {
-		fprintf(stderr, "sse: second signal, exiting now\n");
+		stderr_line("sse: second signal, exiting now");
 		exit(1);
 	}
 	srv.draining = true;
@@ -2144,7 +2186,7 @@ static void server_drain(void)
 		if (c->src.kind == KIND_CONN && c->state == CONN_IDLE)
 			conn_close(c);
 	}
-	fprintf(stderr, "sse: draining %zu connection%s\n", srv.nconns,
+	stderr_line("sse: draining %zu connection%s", srv.nconns,
 		srv.nconns == 1 ? "" : "s");
 	if (srv.cfg.drain_timeout_ms != 0) {
 		tw_timer_init(&srv.drain_timer, drain_expired);
@@ -2202,7 +2244,7 @@ static void loop_turn(void)
 	int n = epoll_wait(srv.epfd, events, MAX_EVENTS, -1);
 
 	if (n < 0 && errno != EINTR) {
-		fprintf(stderr, "sse: epoll_wait: %s\n", strerror(errno));
+		stderr_line("sse: epoll_wait: %s", strerror(errno));
 		exit(1);
 	}
 	srv.now_ms = clock_ms(CLOCK_MONOTONIC);
@@ -2234,9 +2276,10 @@ static void loop_turn(void)
 
 /* ==== main ============================================================== */
 
-static void usage(FILE *f)
+/* Writes the usage to fd: stdout when asked for, stderr after a mistake. */
+static void usage(int fd)
 {
-	fprintf(f,
+	static const char text[] =
 "usage: sse [-p PORT] [-b ADDR] [-n EVENTS] [-i INTERVAL_MS] [-c MAX_CONNS]\n"
 "           [-w WORKERS] [--cors ORIGIN] [-q] [-h] [-V] [limits]\n"
 "\n"
@@ -2269,7 +2312,9 @@ static void usage(FILE *f)
 "  --max-events N           largest n (1000000)\n"
 "  --min-interval MS        smallest interval and heartbeat (1)\n"
 "  --max-event-size BYTES   largest size (65536)\n"
-"  --heartbeat MS           a \":\" comment after MS of silence (0: none)\n");
+"  --heartbeat MS           a \":\" comment after MS of silence (0: none)\n";
+
+	write_text(fd, text);
 }
 
 enum {
@@ -2279,31 +2324,37 @@ enum {
 	OPT_MIN_INTERVAL, OPT_MAX_EVENT_SIZE, OPT_HEARTBEAT, OPT_DRAIN_TIMEOUT,
 };
 
-static const struct option long_options[] = {
-	{ "port", required_argument, NULL, 'p' },
-	{ "bind", required_argument, NULL, 'b' },
-	{ "events", required_argument, NULL, 'n' },
-	{ "interval", required_argument, NULL, 'i' },
-	{ "max-conns", required_argument, NULL, 'c' },
-	{ "workers", required_argument, NULL, 'w' },
-	{ "cors", required_argument, NULL, OPT_CORS },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "max-target", required_argument, NULL, OPT_MAX_TARGET },
-	{ "max-header", required_argument, NULL, OPT_MAX_HEADER },
-	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
-	{ "request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT },
-	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
-	{ "send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT },
-	{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
-	{ "linger-timeout", required_argument, NULL, OPT_LINGER_TIMEOUT },
-	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
-	{ "max-events", required_argument, NULL, OPT_MAX_EVENTS },
-	{ "min-interval", required_argument, NULL, OPT_MIN_INTERVAL },
-	{ "max-event-size", required_argument, NULL, OPT_MAX_EVENT_SIZE },
-	{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
-	{ NULL, 0, NULL, 0 },
+/* The options by name: each one's code (its letter, if it has one) and
+ * whether it takes a value.  A letter is the short form of the option
+ * whose code it is: "-p 80" is "--port 80". */
+static const struct long_option {
+	const char *name;
+	int opt;
+	bool takes_value;
+} long_options[] = {
+	{ "port", 'p', true },
+	{ "bind", 'b', true },
+	{ "events", 'n', true },
+	{ "interval", 'i', true },
+	{ "max-conns", 'c', true },
+	{ "workers", 'w', true },
+	{ "cors", OPT_CORS, true },
+	{ "quiet", 'q', false },
+	{ "help", 'h', false },
+	{ "version", 'V', false },
+	{ "max-target", OPT_MAX_TARGET, true },
+	{ "max-header", OPT_MAX_HEADER, true },
+	{ "max-body", OPT_MAX_BODY, true },
+	{ "request-timeout", OPT_REQUEST_TIMEOUT, true },
+	{ "idle-timeout", OPT_IDLE_TIMEOUT, true },
+	{ "send-timeout", OPT_SEND_TIMEOUT, true },
+	{ "max-output", OPT_MAX_OUTPUT, true },
+	{ "linger-timeout", OPT_LINGER_TIMEOUT, true },
+	{ "drain-timeout", OPT_DRAIN_TIMEOUT, true },
+	{ "max-events", OPT_MAX_EVENTS, true },
+	{ "min-interval", OPT_MIN_INTERVAL, true },
+	{ "max-event-size", OPT_MAX_EVENT_SIZE, true },
+	{ "heartbeat", OPT_HEARTBEAT, true },
 };
 
 /* The options that take a whole number: the field of struct config each
@@ -2316,7 +2367,7 @@ static const struct number_option {
 	int opt;
 	const char *name;
 	size_t offset, size;
-	unsigned long long min, max;
+	uint32_t min, max;		/* what decimal_u32() can read */
 } number_options[] = {
 	NUMBER('p', "-p", port, 0, 65535),
 	NUMBER('n', "-n", events, 1, 1000000000),
@@ -2350,17 +2401,16 @@ static bool number_option(struct config *cfg, int opt, const char *s)
 	for (size_t i = 0; i < sizeof(number_options) /
 			       sizeof(number_options[0]); i++) {
 		const struct number_option *n = &number_options[i];
-		char *field = (char *)cfg + n->offset, *end;
-		unsigned long long v;
+		char *field = (char *)cfg + n->offset;
+		uint32_t v;
 
 		if (n->opt != opt)
 			continue;
-		errno = 0;
-		v = strtoull(s, &end, 10);
-		if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
-		    v < n->min || v > n->max) {
-			fprintf(stderr, "sse: %s: '%s' is not a number from "
-				"%llu to %llu\n", n->name, s, n->min, n->max);
+		/* decimal_u32() saturates at UINT32_MAX, past every max. */
+		if (!decimal_u32(s, strlen(s), &v) || v < n->min ||
+		    v > n->max) {
+			stderr_line("sse: %s: '%s' is not a number from "
+				    "%u to %u", n->name, s, n->min, n->max);
 			exit(2);
 		}
 		if (n->size == sizeof(unsigned))
@@ -2372,9 +2422,145 @@ static bool number_option(struct config *cfg, int opt, const char *s)
 	return false;
 }
 
+/* Exits 2 after a mistake on the command line, which stderr_line() has
+ * named: the usage follows, as a reminder. */
+static _Noreturn void usage_exit(void)
+{
+	usage(STDERR_FILENO);
+	exit(2);
+}
+
+/* Acts on option opt, given its value (NULL if it takes none). */
+static void option_set(struct config *cfg, int opt, const char *value)
+{
+	if (value != NULL && number_option(cfg, opt, value))
+		return;
+	switch (opt) {
+	case 'b':
+		cfg->addr = value;
+		break;
+	case OPT_CORS:
+		cfg->cors = value;
+		break;
+	case 'q':
+		cfg->quiet = true;
+		break;
+	case 'h':
+		usage(STDOUT_FILENO);
+		exit(0);
+	case 'V':
+		write_text(STDOUT_FILENO, "sse " SSE_VERSION "\n");
+		exit(0);
+	}
+}
+
+/* The long option that name (len bytes) names: the one called that, or
+ * else the only one whose name starts so ("--po" for "--port"), as
+ * getopt_long() allows.  Exits 2 if there is none or more than one. */
+static const struct long_option *long_option_find(const char *arg,
+						  const char *name, size_t len)
+{
+	const struct long_option *found = NULL;
+	size_t starts = 0;
+
+	for (size_t i = 0; i < sizeof(long_options) /
+			       sizeof(long_options[0]); i++) {
+		const struct long_option *o = &long_options[i];
+		size_t n = strlen(o->name);
+
+		if (n < len || memcmp(o->name, name, len) != 0)
+			continue;
+		if (n == len)
+			return o;
+		found = o;
+		starts++;
+	}
+	if (starts == 1)
+		return found;
+	stderr_line(starts == 0 ? "sse: unrecognized option '%s'"
+				: "sse: option '%s' is ambiguous", arg);
+	usage_exit();
+}
+
+/* The option whose letter c is, or NULL. */
+static const struct long_option *short_option_find(char c)
+{
+	for (size_t i = 0; i < sizeof(long_options) /
+			       sizeof(long_options[0]); i++)
+		if (long_options[i].opt == c)
+			return &long_options[i];
+	return NULL;
+}
+
+/* Reads the long option at argv[i], "--name", "--name value" or
+ * "--name=value", and acts on it.  Returns the index of the last
+ * argument it used. */
+static int long_option(struct config *cfg, int argc, char **argv, int i)
+{
+	const char *name = argv[i] + 2, *value = NULL;
+	const char *equals = strchr(name, '=');
+	size_t len = equals != NULL ? (size_t)(equals - name) : strlen(name);
+	const struct long_option *o = long_option_find(argv[i], name, len);
+
+	if (name[len] == '=') {
+		if (!o->takes_value) {
+			stderr_line("sse: option '--%s' doesn't allow an "
+				    "argument", o->name);
+			usage_exit();
+		}
+		value = name + len + 1;
+	} else if (o->takes_value) {
+		if (i + 1 == argc) {
+			stderr_line("sse: option '--%s' requires an argument",
+				    o->name);
+			usage_exit();
+		}
+		value = argv[++i];
+	}
+	option_set(cfg, o->opt, value);
+	return i;
+}
+
+/* Reads the short options at argv[i]: one ("-q"), several ("-qV"), and
+ * the last perhaps with its value, in the same argument ("-p80", "-qp80")
+ * or in the next ("-p 80").  Returns the index of the last argument it
+ * used. */
+static int short_options(struct config *cfg, int argc, char **argv, int i)
+{
+	for (const char *p = argv[i] + 1; *p != '\0'; p++) {
+		const struct long_option *o = short_option_find(*p);
+		char letter[2] = { *p, '\0' };
+
+		if (o == NULL) {
+			stderr_line("sse: invalid option -- '%s'", letter);
+			usage_exit();
+		}
+		if (!o->takes_value) {
+			option_set(cfg, o->opt, NULL);
+			continue;
+		}
+		if (p[1] != '\0') {
+			option_set(cfg, o->opt, p + 1);
+		} else if (i + 1 < argc) {
+			option_set(cfg, o->opt, argv[++i]);
+		} else {
+			stderr_line("sse: option requires an argument -- '%s'",
+				    letter);
+			usage_exit();
+		}
+		break;
+	}
+	return i;
+}
+
+/* The command line, read the way getopt_long() reads it; not by
+ * getopt_long() itself, which in a static build brings stdio and wide
+ * characters along for its messages.  Options may come in any order, also
+ * after an argument that is not one (a mistake all the same, reported
+ * after them), and "--" ends them. */
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
-	int opt;
+	const char *stray = NULL;	/* the first argument not an option */
 
 	*cfg = (struct config){
 		.addr = "0.0.0.0",
@@ -2393,40 +2579,31 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		.min_interval_ms = 1,
 		.max_event_size = 65536,
 	};
-	while ((opt = getopt_long(argc, argv, "p:b:n:i:c:w:qhV", long_options,
-				  NULL)) != -1) {
-		if (number_option(cfg, opt, optarg))
-			continue;
-		switch (opt) {
-		case 'b':
-			cfg->addr = optarg;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+
+		if (strcmp(arg, "--") == 0) {
+			if (stray == NULL && i + 1 < argc)
+				stray = argv[i + 1];
 			break;
-		case OPT_CORS:
-			cfg->cors = optarg;
-			break;
-		case 'q':
-			cfg->quiet = true;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'V':
-			printf("sse %s\n", SSE_VERSION);
-			exit(0);
-		default:
-			usage(stderr);
-			exit(2);
+		}
+		if (arg[0] != '-' || arg[1] == '\0') {
+			if (stray == NULL)
+				stray = arg;
+		} else if (arg[1] == '-') {
+			i = long_option(cfg, argc, argv, i);
+		} else {
+			i = short_options(cfg, argc, argv, i);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "sse: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		exit(2);
+	if (stray != NULL) {
+		stderr_line("sse: unexpected argument '%s'", stray);
+		usage_exit();
 	}
 	if (cfg->max_output < cfg->max_event_size) {
-		fprintf(stderr, "sse: --max-output (%zu) must be at least "
-			"--max-event-size (%u)\n", cfg->max_output,
-			cfg->max_event_size);
+		stderr_line("sse: --max-output (%zu) must be at least "
+			    "--max-event-size (%u)", cfg->max_output,
+			    cfg->max_event_size);
 		exit(2);
 	}
 }
@@ -2450,8 +2627,7 @@ static int open_listener(const char *addr, unsigned port, bool reuseport,
 		sa = (struct sockaddr *)&a6;
 		len = sizeof(a6);
 	} else if (inet_pton(AF_INET, addr, &a4.sin_addr) != 1) {
-		fprintf(stderr, "sse: -b %s: not an IPv4 or IPv6 address\n",
-			addr);
+		stderr_line("sse: -b %s: not an IPv4 or IPv6 address", addr);
 		exit(2);
 	}
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -2462,10 +2638,10 @@ static int open_listener(const char *addr, unsigned port, bool reuseport,
 	if (reuseport)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (bind(fd, sa, len) < 0) {
-		fprintf(stderr, sa->sa_family == AF_INET6
-			? "sse: cannot listen on [%s]:%u: %s\n"
-			: "sse: cannot listen on %s:%u: %s\n", addr, port,
-			strerror(errno));
+		stderr_line(sa->sa_family == AF_INET6
+			    ? "sse: cannot listen on [%s]:%u: %s"
+			    : "sse: cannot listen on %s:%u: %s", addr, port,
+			    strerror(errno));
 		exit(1);
 	}
 	/* The kernel caps the backlog at net.core.somaxconn. */
@@ -2506,13 +2682,15 @@ static unsigned announce(int fd)
 	if (getsockname(fd, &a.any, &len) < 0)
 		die("getsockname");
 	if (a.any.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &a.v6.sin6_addr, host, sizeof(host));
+		http_addr_text(host, sizeof(host), &a.v6.sin6_addr,
+			       sizeof(a.v6.sin6_addr));
 		port = ntohs(a.v6.sin6_port);
-		fprintf(stderr, "sse: listening on [%s]:%u\n", host, port);
+		stderr_line("sse: listening on [%s]:%u", host, port);
 	} else {
-		inet_ntop(AF_INET, &a.v4.sin_addr, host, sizeof(host));
+		http_addr_text(host, sizeof(host), &a.v4.sin_addr,
+			       sizeof(a.v4.sin_addr));
 		port = ntohs(a.v4.sin_port);
-		fprintf(stderr, "sse: listening on %s:%u\n", host, port);
+		stderr_line("sse: listening on %s:%u", host, port);
 	}
 	return port;
 }
@@ -2553,13 +2731,16 @@ static void server_init(int fd, size_t w)
 	struct rlimit rl;
 	sigset_t mask;
 
-	/* As many connections as the system lets this process have. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	/* As many connections as the system lets this process have.  prlimit
+	 * rather than setrlimit, which musl makes stop every thread in turn:
+	 * code a single-threaded server would carry for nothing. */
+	if (prlimit(0, RLIMIT_NOFILE, NULL, &rl) == 0 &&
+	    rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+		prlimit(0, RLIMIT_NOFILE, &rl, NULL);
 	}
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		die("getrlimit");
+	if (prlimit(0, RLIMIT_NOFILE, NULL, &rl) < 0)
+		die("prlimit");
 	srv.conn_cap = rl.rlim_cur > 1 << 24 ? 1 << 24 : (size_t)rl.rlim_cur;
 	srv.max_conns = srv.conn_cap - RESERVED_FDS;
 	if (srv.cfg.max_conns != 0 && srv.cfg.max_conns < srv.max_conns)
@@ -2621,7 +2802,7 @@ static pid_t worker_start(int parent_fd, int port, size_t w)
 	pid_t parent = getpid(), pid = fork();
 
 	if (pid < 0) {
-		fprintf(stderr, "sse: fork: %s\n", strerror(errno));
+		stderr_line("sse: fork: %s", strerror(errno));
 		return 0;
 	}
 	if (pid == 0) {
@@ -2674,10 +2855,11 @@ static bool workers_reap(struct worker *wk, size_t n)
 				clean &= WIFEXITED(st) && WEXITSTATUS(st) == 0;
 				break;
 			}
-			fprintf(stderr, "sse: worker %d %s %d; starting "
-				"another\n", (int)pid, WIFSIGNALED(st)
-				? "killed by signal" : "exited with status",
-				WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+			stderr_line("sse: worker %d %s %d; starting another",
+				    (int)pid, WIFSIGNALED(st)
+				    ? "killed by signal" : "exited with status",
+				    WIFSIGNALED(st) ? WTERMSIG(st)
+						    : WEXITSTATUS(st));
 			wk[w].restart_ms = now - wk[w].born_ms < 1000
 				? now + 1000 : now;
 		}
@@ -2738,7 +2920,7 @@ static int supervise(size_t n)
 		size_t alive = 0;
 
 		if ((sig == SIGINT || sig == SIGTERM) && srv.draining) {
-			fprintf(stderr, "sse: second signal, exiting now\n");
+			stderr_line("sse: second signal, exiting now");
 			for (size_t w = 0; w < n; w++)
 				if (wk[w].pid > 0)
 					kill(wk[w].pid, SIGKILL);

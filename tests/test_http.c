@@ -11,7 +11,9 @@
  * len errs visibly.  An error must be sticky: asking again gives it again.
  *
  * After the rows come small direct tests of the helpers: http_header(),
- * http_span_eq(), http_reason(), http_chunk_head(), http_date(), and the
+ * http_span_eq(), http_reason(), http_chunk_head(), http_format() (against
+ * snprintf()), http_addr_text() (against inet_ntop()), http_date() and
+ * http_log_time() (also against gmtime_r() over five centuries), and the
  * reuse of one request for pipelined requests.
  *
  * Statuses follow SPEC.md section 4; where it is silent, RFC 9112 and RFC
@@ -21,6 +23,8 @@
  * what differed", the input escaped on the next line; then "N passed, N
  * failed".  The exit status is 1 if any failed.
  */
+#include <arpa/inet.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1450,6 +1454,158 @@ static void test_chunk_head(void)
 	}
 }
 
+/* http_format() with cap bytes of room against snprintf() with room to
+ * spare, on the same format and arguments: http_format() must write the
+ * first cap - 1 bytes of snprintf()'s text (all of it if shorter) and
+ * return their length. */
+static char format_want[128], format_got[128];
+
+#define FORMAT_ROW(cap, ...) \
+	format_row(__LINE__, #__VA_ARGS__, (cap), \
+		   snprintf(format_want, sizeof format_want, __VA_ARGS__), \
+		   http_format(format_got, (cap), __VA_ARGS__))
+
+static void format_row(int line, const char *call, size_t cap, int full,
+		       size_t len)
+{
+	size_t want_len = cap == 0 ? 0 : (size_t)full < cap ? (size_t)full
+							    : cap - 1;
+	char name[160], why[WHY_CAP] = "";
+
+	format_want[want_len] = '\0';
+	snprintf(name, sizeof name, "http_format(%zu, %s)", cap, call);
+	if (cap == 0 && format_got[0] != '?')
+		fail(why, "wrote into a buffer of 0 bytes");
+	else if (cap > 0 && strcmp(format_got, format_want) != 0)
+		fail(why, "expected \"%s\", got \"%s\"", format_want,
+		     format_got);
+	else if (len != want_len)
+		fail(why, "returned %zu, expected %zu", len, want_len);
+	report(line, name, why[0] ? why : NULL);
+}
+
+/* Every conversion the server uses, the edges of each type, padding,
+ * and texts cut short. */
+static void test_format(void)
+{
+	FORMAT_ROW(128, "plain text, no conversion");
+	FORMAT_ROW(128, "%s", "");
+	FORMAT_ROW(128, "[%s] [%s]", "a", "text");
+	FORMAT_ROW(128, "%5s|%2s", "ab", "abc");
+	FORMAT_ROW(128, "%d %d %d %d", 0, 7, -7, 404);
+	FORMAT_ROW(128, "%d %d", INT_MAX, INT_MIN);
+	FORMAT_ROW(128, "%02d %02d %02d %02d", 0, 5, 59, 123);
+	FORMAT_ROW(128, "%04d %04d %04d", 1970, 12345, 7);
+	FORMAT_ROW(128, "%04d|%5d|%05d", -12, -42, -42);
+	FORMAT_ROW(128, "%u %u %u", 0u, 200u, UINT_MAX);
+	FORMAT_ROW(128, "%llu %llu", 0ull, ULLONG_MAX);
+	FORMAT_ROW(128, "%llu.%06llu", 1234ull, 5600ull);
+	FORMAT_ROW(128, "%06llu %06llu", 0ull, 1234567ull);
+	FORMAT_ROW(128, "%zu %zu %zu", (size_t)0, (size_t)27, SIZE_MAX);
+	FORMAT_ROW(128, "%s, %02d %s %04d %02d:%02d:%02d GMT", "Thu", 1,
+		   "Jan", 1970, 0, 0, 0);
+	FORMAT_ROW(128, "%s - - [%s] \"", "::1", "24/Nov/2026:15:46:35 +0000");
+	FORMAT_ROW(128, "\" %u %llu %llu\n", 200u, 317ull, 5000ull);
+	FORMAT_ROW(128, "HTTP/1.1 %d %s\r\n", 200, "OK");
+	FORMAT_ROW(8, "0123456789");
+	FORMAT_ROW(8, "%s", "0123456789");
+	FORMAT_ROW(8, "abc%d", 123456);
+	FORMAT_ROW(8, "%llu", 123456789ull);
+	FORMAT_ROW(8, "%012d", 5);
+	FORMAT_ROW(1, "%s", "x");
+	memset(format_got, '?', sizeof format_got);
+	FORMAT_ROW(0, "%s", "x");
+
+	/* A conversion it does not know stops it: the arguments after it
+	 * could not be read as their types. */
+	memset(format_got, '?', sizeof format_got);
+	size_t len = http_format(format_got, sizeof format_got, "a%xb%s", 255u,
+				 "c");
+	report(__LINE__, "http_format stops at a conversion it does not know",
+	       len == 1 && strcmp(format_got, "a") == 0 ? NULL
+	       : "expected \"a\"");
+}
+
+/* http_addr_text(): RFC 5952's examples and edges as rows, then random
+ * addresses, rich in zero groups, against the C library's inet_ntop(). */
+static void test_addr_text(void)
+{
+	static const struct {
+		int line;
+		int family;
+		const char *in, *want;
+	} rows[] = {
+		{ __LINE__, AF_INET, "127.0.0.1", "127.0.0.1" },
+		{ __LINE__, AF_INET, "0.0.0.0", "0.0.0.0" },
+		{ __LINE__, AF_INET, "255.255.255.255", "255.255.255.255" },
+		{ __LINE__, AF_INET6, "::", "::" },
+		{ __LINE__, AF_INET6, "::1", "::1" },
+		{ __LINE__, AF_INET6, "1::", "1::" },
+		{ __LINE__, AF_INET6, "2001:0db8:0000:0000:0000:0000:0000:0001",
+		  "2001:db8::1" },
+		/* One zero group stays as it is. */
+		{ __LINE__, AF_INET6, "2001:db8:0:1:1:1:1:1",
+		  "2001:db8:0:1:1:1:1:1" },
+		/* Of two runs, the longer is shortened, else the first. */
+		{ __LINE__, AF_INET6, "2001:0:0:1:0:0:0:1", "2001:0:0:1::1" },
+		{ __LINE__, AF_INET6, "2001:db8:0:0:1:0:0:1",
+		  "2001:db8::1:0:0:1" },
+		{ __LINE__, AF_INET6, "0:0:1:0:0:0:1:0", "0:0:1::1:0" },
+		{ __LINE__, AF_INET6, "ABCD:EF01:2345:6789:ABCD:EF01:2345:6789",
+		  "abcd:ef01:2345:6789:abcd:ef01:2345:6789" },
+		{ __LINE__, AF_INET6, "fe80:0:0:0:1:0:0:0", "fe80::1:0:0:0" },
+		{ __LINE__, AF_INET6, "1:0:0:2:3:0:0:0", "1:0:0:2:3::" },
+		{ __LINE__, AF_INET6, "::ffff:192.0.2.1", "::ffff:192.0.2.1" },
+		{ __LINE__, AF_INET6, "::ffff:0.0.0.0", "::ffff:0.0.0.0" },
+		{ __LINE__, AF_INET6, "::ffff:0:0:1", "::ffff:0:0:1" },
+	};
+	unsigned char bytes[16];
+	char got[64], want[64], name[96], why[WHY_CAP] = "";
+	uint32_t seed = 1;
+
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		size_t len = rows[i].family == AF_INET ? 4 : 16, n;
+
+		snprintf(name, sizeof name, "http_addr_text(%s)", rows[i].in);
+		if (inet_pton(rows[i].family, rows[i].in, bytes) != 1) {
+			report(rows[i].line, name, "inet_pton() refused it");
+			continue;
+		}
+		n = http_addr_text(got, sizeof got, bytes, len);
+		if (strcmp(got, rows[i].want) != 0 || n != strlen(got))
+			fail(why, "expected \"%s\", got \"%s\" (%zu)",
+			     rows[i].want, got, n);
+		report(rows[i].line, name, why[0] ? why : NULL);
+		why[0] = '\0';
+	}
+
+	for (int k = 0; k < 100000 && !why[0]; k++) {
+		/* Each group zero one time in three, else of 1 to 4 hex
+		 * digits at most. */
+		static const unsigned digits[6] = { 0, 0, 0xf, 0xff, 0xfff,
+						    0xffff };
+
+		for (size_t g = 0; g < 8; g++) {
+			seed = seed * 1103515245 + 12345;
+			unsigned v = (seed >> 8) & digits[(seed >> 24) % 6];
+
+			bytes[2 * g] = (unsigned char)(v >> 8);
+			bytes[2 * g + 1] = (unsigned char)v;
+		}
+		/* glibc writes ::a.b.c.d for the deprecated IPv4-compatible
+		 * addresses, musl and RFC 5952 hex: leave those out. */
+		static const unsigned char zeros[12];
+		if (memcmp(bytes, zeros, 12) == 0 && (bytes[12] | bytes[13]))
+			continue;
+		inet_ntop(AF_INET6, bytes, want, sizeof want);
+		http_addr_text(got, sizeof got, bytes, 16);
+		if (strcmp(got, want) != 0)
+			fail(why, "expected \"%s\", got \"%s\"", want, got);
+	}
+	report(__LINE__, "http_addr_text against inet_ntop, 100,000 random "
+	       "addresses", why[0] ? why : NULL);
+}
+
 /* Whether http_date(d, now) gives want, written to why if not. */
 static bool date_differs(struct http_date *d, time_t now, const char *want,
 			 char *why)
@@ -1479,6 +1635,18 @@ static void test_date(void)
 		{ __LINE__, 951782400, "Tue, 29 Feb 2000 00:00:00 GMT" },
 		{ __LINE__, 2147483648, "Tue, 19 Jan 2038 03:14:08 GMT" },
 		{ __LINE__, 4102444799, "Thu, 31 Dec 2099 23:59:59 GMT" },
+		/* Year boundaries, leap days, and the years that end a
+		 * century without one (1900, 2100). */
+		{ __LINE__, -1, "Wed, 31 Dec 1969 23:59:59 GMT" },
+		{ __LINE__, 946684799, "Fri, 31 Dec 1999 23:59:59 GMT" },
+		{ __LINE__, 946684800, "Sat, 01 Jan 2000 00:00:00 GMT" },
+		{ __LINE__, 951868800, "Wed, 01 Mar 2000 00:00:00 GMT" },
+		{ __LINE__, 1709164800, "Thu, 29 Feb 2024 00:00:00 GMT" },
+		{ __LINE__, 1709251199, "Thu, 29 Feb 2024 23:59:59 GMT" },
+		{ __LINE__, 4107456000, "Sun, 28 Feb 2100 00:00:00 GMT" },
+		{ __LINE__, 4107542400, "Mon, 01 Mar 2100 00:00:00 GMT" },
+		{ __LINE__, -2203891200, "Thu, 01 Mar 1900 00:00:00 GMT" },
+		{ __LINE__, 253402300799, "Fri, 31 Dec 9999 23:59:59 GMT" },
 	};
 	struct http_date d;
 	char name[64], why[WHY_CAP];
@@ -1504,6 +1672,60 @@ static void test_date(void)
 			   why);
 	report(__LINE__, "http_date twice a second, then other seconds",
 	       bad ? why : NULL);
+}
+
+/* http_date() and http_log_time() against the C library's gmtime_r()
+ * for three instants of every day from 1890 to 2410: midnight, the last
+ * second, and one between that moves through the day.  That crosses
+ * every month's end, the leap days, 2000 and 2400, which have one, and
+ * 1900, 2100, 2200 and 2300, which have none. */
+static void test_date_sweep(void)
+{
+	static const char days[7][4] = {
+		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
+	};
+	static const char months[12][4] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+	};
+	/* Days since 1970: 1890-01-01 and 2410-12-31. */
+	const int64_t first = -29219, last = 161071;
+	char want[64], got[64], why[WHY_CAP] = "";
+	struct http_date d = { 0 };
+	struct tm tm;
+
+	for (int64_t day = first; day <= last && !why[0]; day++) {
+		int64_t start = day * 86400;
+		int64_t moving = (day * 7919 % 86400 + 86400) % 86400;
+		const time_t at[] = { start, start + 86399, start + moving };
+
+		for (size_t i = 0; i < 3 && !why[0]; i++) {
+			time_t t = at[i];
+
+			gmtime_r(&t, &tm);
+			snprintf(want, sizeof want,
+				 "%s, %02d %s %04d %02d:%02d:%02d GMT",
+				 days[tm.tm_wday], tm.tm_mday,
+				 months[tm.tm_mon], tm.tm_year + 1900,
+				 tm.tm_hour, tm.tm_min, tm.tm_sec);
+			if (strcmp(http_date(&d, t), want) != 0)
+				fail(why, "http_date(%lld): expected \"%s\", "
+				     "got \"%s\"", (long long)t, want,
+				     http_date(&d, t));
+			snprintf(want, sizeof want,
+				 "%02d/%s/%04d:%02d:%02d:%02d +0000",
+				 tm.tm_mday, months[tm.tm_mon],
+				 tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+				 tm.tm_sec);
+			http_log_time(got, sizeof got, t);
+			if (!why[0] && strcmp(got, want) != 0)
+				fail(why, "http_log_time(%lld): expected "
+				     "\"%s\", got \"%s\"", (long long)t, want,
+				     got);
+		}
+	}
+	report(__LINE__, "http_date and http_log_time match gmtime_r on "
+	       "every day from 1890 to 2410", why[0] ? why : NULL);
 }
 
 /* An absolute-form target without a path has the path "/" (RFC 9110
@@ -1609,7 +1831,10 @@ int main(void)
 	test_span_eq();
 	test_reason();
 	test_chunk_head();
+	test_format();
+	test_addr_text();
 	test_date();
+	test_date_sweep();
 	test_absolute_no_path();
 	test_reuse();
 	printf("%d passed, %d failed\n", passed, failed);

@@ -1966,6 +1966,26 @@ static const struct cli_row cli_rows[] = {
 	  "a limit is a number" },
 	{ __LINE__, "cli/-b-bogus", { "-b", "bogus", "-p", "0" }, 2,
 	  "an address is IPv4 or IPv6" },
+	/* The command line is read as getopt_long() reads it. */
+	{ __LINE__, "cli/-qh", { "-qh" }, 0, "flags may share an argument" },
+	{ __LINE__, "cli/--hel", { "--hel" }, 0,
+	  "a long name cut short, but only --help starts so" },
+	{ __LINE__, "cli/--he", { "--he" }, 2,
+	  "a long name cut short that --help and --heartbeat start with" },
+	{ __LINE__, "cli/--quiet=1", { "--quiet=1" }, 2,
+	  "a flag given a value" },
+	{ __LINE__, "cli/--cors-missing", { "--cors" }, 2,
+	  "a long option without its value" },
+	{ __LINE__, "cli/--port=0", { "--port=0", "-h" }, 0,
+	  "--name=value is one option" },
+	{ __LINE__, "cli/--por-0", { "--por", "0", "-h" }, 0,
+	  "a long name cut short, its value in the next argument" },
+	{ __LINE__, "cli/-qp0", { "-qp0", "-h" }, 0,
+	  "a flag, then an option with its value, in one argument" },
+	{ __LINE__, "cli/argument", { "-b", "127.0.0.1", "-p", "0", "x" }, 2,
+	  "an argument that is not an option" },
+	{ __LINE__, "cli/after--", { "--", "-h" }, 2,
+	  "after --, -h is an argument" },
 };
 
 /* Runs the command-line rows: exit status and where the words go. */
