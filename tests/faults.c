@@ -36,7 +36,6 @@
  */
 #include "testlib.h"
 
-#include <dirent.h>
 #include <linux/errqueue.h>
 #include <linux/net_tstamp.h>
 
@@ -60,22 +59,6 @@ static const char *sse;
 				__VA_ARGS__ })
 
 /* ---------------------------------------------------- the server's side -- */
-
-/* Entries in /proc/PID/fd: the server's open descriptors, or -1. */
-static int fd_count(pid_t pid)
-{
-	char path[64];
-	int n = 0;
-
-	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(path);
-	if (d == NULL)
-		return -1;
-	for (struct dirent *e; (e = readdir(d)) != NULL;)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
 
 /* The server's CPU time so far, user and system, in ms; -1 if unknown. */
 static int64_t cpu_ms(pid_t pid)

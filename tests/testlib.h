@@ -12,7 +12,8 @@
  *	clocks		mono_ms() for intervals, wall_ms() for dates
  *	reporting	t_note() keeps why a case fails, t_result() prints it
  *	bytes		esc() makes bytes printable, glob() compares them
- *	processes	server_start(), server_stop(), run_capture()
+ *	processes	server_start(), server_stop(), run_capture(),
+ *			fd_count(), run_in_child() and collect_children()
  *	responses	resp_feed(): an incremental parser that keeps every
  *			chunk of a chunked body and the moment it arrived
  *	clients		client_open(), client_send(), client_read()
@@ -28,6 +29,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -551,6 +553,91 @@ static int server_stop(struct server *s, int wait_ms)
 	if (s->pid > 0)
 		kill(s->pid, SIGTERM);
 	return server_wait(s, wait_ms);
+}
+
+/* How many descriptors the server holds: the entries of /proc/PID/fd
+ * (the server is our child), or -1. */
+static int fd_count(pid_t pid)
+{
+	char path[64];
+	int n = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return -1;
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Slow cases run in child processes beside one another, each against its
+ * own server, so that a program lasts about as long as its slowest case. */
+struct child {
+	const char *name;
+	pid_t pid;
+	int fd;		/* the child's counts arrive here, then EOF */
+};
+
+static struct child children[16];
+static int nchildren;
+
+/* Starts fn in a child process that prints its own lines and sends its
+ * pass, fail and skip counts home before it exits. */
+static void run_in_child(const char *name, void (*fn)(void))
+{
+	int p[2];
+
+	fflush(stdout);
+	if (nchildren == (int)(sizeof children / sizeof children[0])) {
+		t_note("more than %d test processes", nchildren);
+		t_result(name, false);
+		return;
+	}
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		t_note("pipe: %s", strerror(errno));
+		t_result(name, false);
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(p[0]);
+		t_passed = t_failed = t_skipped = 0;
+		fn();
+		fflush(stdout);
+		dprintf(p[1], "%d %d %d\n", t_passed, t_failed, t_skipped);
+		_exit(0);
+	}
+	close(p[1]);
+	children[nchildren++] = (struct child){ name, pid, p[0] };
+}
+
+/* Adds up the children's counts; a child that dies or hangs fails. */
+static void collect_children(int64_t deadline)
+{
+	for (int i = 0; i < nchildren; i++) {
+		struct child *ch = &children[i];
+		char buf[64] = "";
+		int p = 0, f = 0, s = 0;
+		ssize_t got = 0;
+
+		if (wait_fd(ch->fd, POLLIN, deadline) > 0)
+			got = read(ch->fd, buf, sizeof buf - 1);
+		if (got > 0 && sscanf(buf, "%d %d %d", &p, &f, &s) == 3) {
+			t_passed += p;
+			t_failed += f;
+			t_skipped += s;
+		} else {
+			kill(ch->pid, SIGKILL);
+			t_note("the test process %s", got == 0
+			       ? "ended without its counts" : "hung");
+			t_result(ch->name, false);
+		}
+		waitpid(ch->pid, NULL, 0);
+		close(ch->fd);
+	}
 }
 
 /* --------------------------------------------------------- responses -- */

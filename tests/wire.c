@@ -26,8 +26,6 @@
  */
 #include "testlib.h"
 
-#include <dirent.h>
-
 #define EVENTS 5		/* -n of the servers here */
 #define INTERVAL_MS 100		/* -i of most servers here */
 #define EARLY_MS 5		/* an event may seem this early (rounding) */
@@ -1574,23 +1572,6 @@ static void test_limits(void)
 	server_stop(&s, 2000);
 }
 
-/* How many descriptors the server holds: the entries of /proc/PID/fd
- * (the server is our child), or -1. */
-static int fd_count(pid_t pid)
-{
-	char path[64];
-	int n = 0;
-
-	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(path);
-	if (d == NULL)
-		return -1;
-	for (struct dirent *e; (e = readdir(d)) != NULL;)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* The number after "key": in a /stats body, or -1. */
 static long long stats_int(const struct response *r, const char *key)
 {
@@ -2089,68 +2070,6 @@ static void test_cli(void)
 }
 
 /* ------------------------------------------------------------- main -- */
-
-/* A case run in a child process, beside the others. */
-struct child {
-	const char *name;
-	pid_t pid;
-	int fd;		/* the child's counts arrive here, then EOF */
-};
-
-static struct child children[16];
-static int nchildren;
-
-/* Starts fn in a child process that prints its own lines and sends its
- * pass, fail and skip counts home before it exits. */
-static void run_in_child(const char *name, void (*fn)(void))
-{
-	int p[2];
-
-	fflush(stdout);
-	if (pipe2(p, O_CLOEXEC) != 0) {
-		t_note("pipe: %s", strerror(errno));
-		t_result(name, false);
-		return;
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		close(p[0]);
-		t_passed = t_failed = t_skipped = 0;
-		fn();
-		fflush(stdout);
-		dprintf(p[1], "%d %d %d\n", t_passed, t_failed, t_skipped);
-		_exit(0);
-	}
-	close(p[1]);
-	children[nchildren++] = (struct child){ name, pid, p[0] };
-}
-
-/* Adds up the children's counts; a child that dies or hangs fails. */
-static void collect_children(int64_t deadline)
-{
-	for (int i = 0; i < nchildren; i++) {
-		struct child *ch = &children[i];
-		char buf[64] = "";
-		int p = 0, f = 0, s = 0;
-		ssize_t got = 0;
-
-		if (wait_fd(ch->fd, POLLIN, deadline) > 0)
-			got = read(ch->fd, buf, sizeof buf - 1);
-		if (got > 0 && sscanf(buf, "%d %d %d", &p, &f, &s) == 3) {
-			t_passed += p;
-			t_failed += f;
-			t_skipped += s;
-		} else {
-			kill(ch->pid, SIGKILL);
-			t_note("the test process %s", got == 0
-			       ? "ended without its counts" : "hung");
-			t_result(ch->name, false);
-		}
-		waitpid(ch->pid, NULL, 0);
-		close(ch->fd);
-	}
-}
 
 int main(int argc, char **argv)
 {

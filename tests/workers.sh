@@ -605,24 +605,45 @@ if start workers; then
 	[ ${#servers[@]} -gt 0 ] && stop "$pid"
 fi
 
+# open_streams: 10 streams of 5 events 600 ms apart, each on a keep-alive
+# connection (a drain must end them after the stream), their heads read;
+# sets streams (their fds), or why.
+open_streams() {
+	local i line
+	streams=()
+	for i in $(seq 10); do
+		if ! connect ||
+			! request "$fd" '/message-stream?n=5&interval=600' ||
+			! IFS= read -r -t 5 -u "$fd" line ||
+			[ "${line%$'\r'}" != "HTTP/1.1 200 OK" ]; then
+			why="stream $i did not start: '${line:-}'"
+			return 1
+		fi
+		streams+=("$fd")
+	done
+}
+
+# end_streams NAME: reads each of the streams to its end and adds to why
+# each that was not closed or not whole; empties streams.
+end_streams() {
+	local i
+	for i in "${!streams[@]}"; do
+		if ! read_to_end "${streams[$i]}" "$tmp/$1$i"; then
+			why+="stream $i not closed after it ended; "
+		elif ! stream_ok "$tmp/$1$i" 5; then
+			why+="stream $i: $bad; "
+		fi
+	done
+	streams=()
+}
+
 # ==== workers-drain: a fresh server ===========================================
 # A fresh one, since the parent exits 1 after a drain if one of its workers
 # was ever killed (see the status in workers-replace).
 
 if start drain; then
 	why=
-	streams=()
-	for i in $(seq 10); do
-		# Keep-alive requests: the drain must end them after the stream.
-		if ! connect ||
-			! request "$fd" '/message-stream?n=5&interval=600' ||
-			! IFS= read -r -t 5 -u "$fd" line ||
-			[ "${line%$'\r'}" != "HTTP/1.1 200 OK" ]; then
-			why="stream $i did not start: '${line:-}'"
-			break
-		fi
-		streams+=("$fd")
-	done
+	open_streams
 	if [ -z "$why" ]; then
 		# The streams last 3 s more; the port must refuse within 1 s.
 		t0=$(now_ms)
@@ -637,15 +658,8 @@ if start drain; then
 		done
 		[ -n "$refused" ] ||
 			why="the port still took connections 1 s after SIGTERM; "
-		for i in "${!streams[@]}"; do
-			if ! read_to_end "${streams[$i]}" "$tmp/drain$i"; then
-				why+="stream $i not closed after it ended; "
-			elif ! stream_ok "$tmp/drain$i" 5; then
-				why+="stream $i: $bad; "
-			fi
-		done
+		end_streams drain
 		ended=$(($(now_ms) - t0))
-		streams=()
 		for _ in $(seq 100); do
 			running "$pid" || break
 			sleep 0.1
@@ -678,32 +692,15 @@ fi
 
 if start orphan; then
 	why=
-	streams=()
 	orphans=("${kids[@]}")
-	for i in $(seq 10); do
-		if ! connect ||
-			! request "$fd" '/message-stream?n=5&interval=600' ||
-			! IFS= read -r -t 5 -u "$fd" line ||
-			[ "${line%$'\r'}" != "HTTP/1.1 200 OK" ]; then
-			why="stream $i did not start: '${line:-}'"
-			break
-		fi
-		streams+=("$fd")
-	done
+	open_streams
 	if [ -z "$why" ]; then
 		t0=$(now_ms)
 		kill -KILL "$pid"
 		wait "$pid" 2>/dev/null
 		servers=()
-		for i in "${!streams[@]}"; do
-			if ! read_to_end "${streams[$i]}" "$tmp/orphan$i"; then
-				why+="stream $i not closed after it ended; "
-			elif ! stream_ok "$tmp/orphan$i" 5; then
-				why+="stream $i: $bad; "
-			fi
-		done
+		end_streams orphan
 		ended=$(($(now_ms) - t0))
-		streams=()
 		for _ in $(seq 100); do
 			[ -z "$(left "${orphans[@]}")" ] && break
 			sleep 0.1
