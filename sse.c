@@ -533,11 +533,14 @@ static enum wait conn_close(struct conn *c)
 }
 
 /* The client is gone, or must go: a stream it had is cut short, logged
- * with what it sent and counted as aborted; then the connection closes. */
+ * with what it sent and counted as aborted; then the connection closes.
+ * A stream failing on purpose (drop=, stall=) was counted when it began to
+ * fail: a client leaving before the reset does not count it twice. */
 static enum wait conn_drop(struct conn *c)
 {
 	if (c->state == CONN_STREAM) {
-		srv.stats->streams_aborted++;
+		if (c->stream.state != STREAM_FAILING)
+			srv.stats->streams_aborted++;
 		srv.stats->streams_active--;
 		response_log(c);
 	}

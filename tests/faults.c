@@ -21,6 +21,8 @@
  *	drain-timeout		streams cut at --drain-timeout, exit 0
  *	vanished-mid-request	half heads reset, half bodies closed:
  *				descriptors come back before any timeout
+ *	outcomes		each stream of a mixed run counted once:
+ *				the outcomes add up to the streams started
  *
  * Every wait is a poll() with a deadline on the thing expected.  Where the
  * thing cannot be polled for (a descriptor count, a counter in /stats) it
@@ -111,7 +113,7 @@ static bool fds_become(pid_t pid, int want, int64_t deadline,
 /* The counters of GET /stats this file looks at. */
 struct stats {
 	long long connections, streams, streams_completed, streams_aborted,
-		shed, accepted;
+		streams_dropped, streams_stalled, shed, accepted;
 };
 
 static long long json_int(const char *body, const char *key)
@@ -150,6 +152,10 @@ static bool stats_get(int port, struct stats *st, struct client *keep)
 				json_int(r.body, "streams_completed");
 			st->streams_aborted =
 				json_int(r.body, "streams_aborted");
+			st->streams_dropped =
+				json_int(r.body, "streams_dropped");
+			st->streams_stalled =
+				json_int(r.body, "streams_stalled");
 			st->shed = json_int(r.body, "shed");
 			st->accepted = json_int(r.body, "accepted");
 			ok = st->connections >= 0 && st->streams_aborted >= 0
@@ -1451,6 +1457,136 @@ out:
 	kill_server(&s);
 }
 
+/* ------------------------------------------------------- 9. outcomes -- */
+
+/* One kind of stream in the outcomes case: its request, how many, how its
+ * client ends it, and the one counter of /stats it must end in. */
+static const struct outcome_kind {
+	const char *what, *req;
+	int count;
+	int leave_after;	/* chunks read, then the client closes; 0: none */
+	bool reset;		/* the client closes with a reset */
+	int counter;		/* the index in struct stats' outcome fields */
+} outcome_kinds[] = {
+	{ "the client resets after :ok",
+	  STREAM_REQ_TO("/api?n=5&interval=300"), 4, 1, true, 1 },
+	{ "drop=1, the client leaves before the reset",
+	  STREAM_REQ_TO("/api?n=3&interval=400&drop=1"), 4, 2, false, 2 },
+	{ "stall=1, the client leaves before the reset",
+	  STREAM_REQ_TO("/api?n=3&interval=400&stall=1"), 4, 2, false, 3 },
+	{ "completes", STREAM_REQ_TO("/api?n=2&interval=50"), 4, 0, false, 0 },
+	{ "drop=1, reset by the server",
+	  STREAM_REQ_TO("/api?n=3&interval=50&drop=1"), 4, 0, false, 2 },
+	{ "stall=1, reset by the server",
+	  STREAM_REQ_TO("/api?n=2&interval=50&stall=1"), 4, 0, false, 3 },
+};
+#define OUTCOME_CLIENTS 24	/* the counts above, added up */
+
+/* The four outcomes a stream can have, in /stats. */
+static void outcome_counts(const struct stats *st, long long out[4])
+{
+	out[0] = st->streams_completed;
+	out[1] = st->streams_aborted;
+	out[2] = st->streams_dropped;
+	out[3] = st->streams_stalled;
+}
+
+/* A mixed run: streams that complete, that their clients reset, that are
+ * dropped or stalled on purpose, and dropped or stalled streams whose
+ * clients leave before the server's reset.  Each stream ends in exactly
+ * one outcome: completed, aborted, dropped or stalled, and these add up
+ * to the streams started.  A stream told to fail has failed on purpose,
+ * whoever closes first. */
+static void test_outcomes(void)
+{
+	static const char name[] = "faults/outcomes";
+	static const char *const counter[4] = {
+		"streams_completed", "streams_aborted", "streams_dropped",
+		"streams_stalled"
+	};
+	struct server s;
+	struct stats st0, st1 = { 0 };
+	struct client c[OUTCOME_CLIENTS];
+	struct response r = { 0 };
+	long long before[4], after[4], want[4] = { 0 };
+	int n = 0;
+
+	for (int i = 0; i < OUTCOME_CLIENTS; i++)
+		c[i].fd = -1, c[i].in = NULL;
+	if (!start(&s, SERVER_ARGS(NULL)) || !stats_get(s.port, &st0, NULL))
+		goto out;
+	int64_t by = mono_ms() + 3000;
+	for (size_t k = 0; k < sizeof outcome_kinds / sizeof outcome_kinds[0];
+	     k++) {
+		const struct outcome_kind *o = &outcome_kinds[k];
+
+		want[o->counter] += o->count;
+		for (int i = 0; i < o->count; i++, n++)
+			if (client_open(&c[n], s.port) != 0 ||
+			    client_send(&c[n], o->req, strlen(o->req), 0, by)
+			    != 0) {
+				t_prefix("%s, #%d: ", o->what, i);
+				goto out;
+			}
+	}
+	/* The clients that leave, in time: the first reset is 800 ms away. */
+	n = 0;
+	for (size_t k = 0; k < sizeof outcome_kinds / sizeof outcome_kinds[0];
+	     k++) {
+		const struct outcome_kind *o = &outcome_kinds[k];
+
+		for (int i = 0; i < o->count; i++, n++) {
+			if (o->leave_after == 0)
+				continue;
+			resp_init(&r);
+			if (client_more(&c[n], &r, mono_ms() + 3000,
+					o->leave_after) != 0) {
+				t_prefix("%s, #%d: ", o->what, i);
+				goto out;
+			}
+			resp_free(&r);
+			if (o->reset)
+				close_rst(c[n].fd);
+			else
+				close(c[n].fd);
+			c[n].fd = -1;
+		}
+	}
+	/* Every stream ends by itself within a second or two. */
+	int64_t deadline = mono_ms() + 5000;
+	do {
+		between_looks();
+		if (!stats_get(s.port, &st1, NULL))
+			goto out;
+	} while (st1.streams != 0 && mono_ms() < deadline);
+	if (st1.streams != 0) {
+		t_note("%lld streams still run 5 s later", st1.streams);
+		goto out;
+	}
+	outcome_counts(&st0, before);
+	outcome_counts(&st1, after);
+	long long sum = 0;
+	for (int i = 0; i < 4; i++)
+		sum += after[i] - before[i];
+	fprintf(stderr, "%s: %d streams: completed +%lld, aborted +%lld, "
+		"dropped +%lld, stalled +%lld\n", name, OUTCOME_CLIENTS,
+		after[0] - before[0], after[1] - before[1],
+		after[2] - before[2], after[3] - before[3]);
+	if (sum != OUTCOME_CLIENTS)
+		t_note("the outcomes add up to %lld, but %d streams started",
+		       sum, OUTCOME_CLIENTS);
+	for (int i = 0; i < 4 && !t_noted(); i++)
+		if (after[i] - before[i] != want[i])
+			t_note("%s +%lld, expected +%lld", counter[i],
+			       after[i] - before[i], want[i]);
+out:
+	t_result(name, true);
+	resp_free(&r);
+	for (int i = 0; i < OUTCOME_CLIENTS; i++)
+		client_close(&c[i]);
+	kill_server(&s);
+}
+
 /* --------------------------------------------------------------- main -- */
 
 int main(int argc, char **argv)
@@ -1467,6 +1603,7 @@ int main(int argc, char **argv)
 		{ "second-signal", test_second_signal },
 		{ "drain-timeout", test_drain_timeout },
 		{ "vanished-mid-request", test_vanished },
+		{ "outcomes", test_outcomes },
 	};
 
 	if (argc < 2 || argc > 3) {
