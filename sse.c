@@ -2065,11 +2065,17 @@ static void conn_on_send_timer(struct tw_timer *t)
 
 static bool accept_paused;
 
-/* Turns a newcomer away: 503 if the socket takes it at once, then close. */
+/* Turns a newcomer away: 503 if the socket takes it at once, then close.
+ * Its request may be there already, and closing a socket with unread bytes
+ * sends a reset, which can reach the client before the 503 and destroy
+ * it: what has come is read and dropped first, up to 16 KiB (twice the
+ * default --max-header: a turn's share for one newcomer), so that the
+ * close is a FIN.  Bytes still to come are not waited for: the descriptor
+ * is needed back now. */
 static void shed(int fd)
 {
 	static const char body[] = "{\"error\":\"server is full\"}";
-	char msg[256];
+	char msg[256], sink[4096];
 	size_t n = http_format(msg, sizeof(msg),
 		"HTTP/1.1 503 Service Unavailable\r\n"
 		"Content-Type: application/json; charset=utf-8\r\n"
@@ -2078,6 +2084,10 @@ static void shed(int fd)
 
 	if (send(fd, msg, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		errno = 0;	/* the close below is answer enough */
+	for (int i = 0; i < 4; i++)
+		if (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) <
+		    (ssize_t)sizeof(sink))
+			break;
 	close(fd);
 	srv.stats->shed++;
 }

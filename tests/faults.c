@@ -23,6 +23,8 @@
  *				descriptors come back before any timeout
  *	outcomes		each stream of a mixed run counted once:
  *				the outcomes add up to the streams started
+ *	shed-no-reset		a 503 past -c is followed by a FIN, not a
+ *				reset, when the request came first
  *
  * Every wait is a poll() with a deadline on the thing expected.  Where the
  * thing cannot be polled for (a descriptor count, a counter in /stats) it
@@ -1587,6 +1589,74 @@ out:
 	kill_server(&s);
 }
 
+/* ------------------------------------------------ 10. shed, no reset -- */
+
+#define SHED_CLIENTS 5
+
+/* Past -c 1, five clients whose requests are already in the server's
+ * sockets when it accepts them (it is stopped while they connect and
+ * send): each reads the whole 503 and then the server's FIN, not a reset.
+ * Closing a socket with unread bytes makes the kernel send a reset, which
+ * on a real network may reach the client before the 503 and destroy it;
+ * so the server reads what has come before it closes. */
+static void test_shed_no_reset(void)
+{
+	static const char name[] = "faults/shed-no-reset";
+	struct server s;
+	struct client hold = { .fd = -1 }, c[SHED_CLIENTS];
+	struct response r = { 0 };
+	bool stopped = false;
+
+	for (int i = 0; i < SHED_CLIENTS; i++)
+		c[i].fd = -1, c[i].in = NULL;
+	if (!start(&s, SERVER_ARGS("-c", "1", NULL)))
+		goto out;
+	/* The one place, taken: a keep-alive connection after an answer. */
+	int64_t by = mono_ms() + 3000;
+	if (client_open(&hold, s.port) != 0 ||
+	    client_send(&hold, PLAIN_REQ, sizeof PLAIN_REQ - 1, 0, by) != 0 ||
+	    client_read(&hold, &r, by) != 0)
+		goto out;
+	kill(s.pid, SIGSTOP);
+	stopped = true;
+	for (int i = 0; i < SHED_CLIENTS; i++)
+		if (client_open(&c[i], s.port) != 0 ||
+		    client_send(&c[i], PLAIN_REQ, sizeof PLAIN_REQ - 1, 0, by)
+		    != 0) {
+			t_prefix("client #%d: ", i);
+			goto out;
+		}
+	kill(s.pid, SIGCONT);
+	stopped = false;
+	for (int i = 0; i < SHED_CLIENTS && !t_noted(); i++) {
+		int64_t deadline = mono_ms() + 3000;
+
+		while (!c[i].eof && mono_ms() < deadline)
+			if (client_fill(&c[i]) < 0)
+				wait_fd(c[i].fd, POLLIN, deadline);
+		if (!c[i].eof)
+			t_note("client #%d: no close within 3 s; bytes: %s", i,
+			       esc(c[i].in, c[i].len));
+		else if (!glob("HTTP/1.1 503 *\r\n\r\n{\"error\":\"*\"}",
+			       c[i].in, c[i].len))
+			t_note("client #%d: expected the whole 503, got %s%s%s",
+			       i, esc(c[i].in, c[i].len), c[i].err ? "; then "
+			       : "", c[i].err ? strerror(c[i].err) : "");
+		else if (c[i].err != 0)
+			t_note("client #%d: the 503 came, then %s instead of "
+			       "the server's FIN", i, strerror(c[i].err));
+	}
+out:
+	t_result(name, true);
+	if (stopped)
+		kill(s.pid, SIGCONT);
+	resp_free(&r);
+	client_close(&hold);
+	for (int i = 0; i < SHED_CLIENTS; i++)
+		client_close(&c[i]);
+	kill_server(&s);
+}
+
 /* --------------------------------------------------------------- main -- */
 
 int main(int argc, char **argv)
@@ -1604,6 +1674,7 @@ int main(int argc, char **argv)
 		{ "drain-timeout", test_drain_timeout },
 		{ "vanished-mid-request", test_vanished },
 		{ "outcomes", test_outcomes },
+		{ "shed-no-reset", test_shed_no_reset },
 	};
 
 	if (argc < 2 || argc > 3) {
