@@ -2101,7 +2101,8 @@ static void accept_retry(struct tw_timer *t)
 }
 
 /* Stops watching the listener until a connection closes, or for a second
- * at most (the descriptors may be short system-wide, not here). */
+ * at most (the descriptors or the kernel's memory may be short
+ * system-wide, not here). */
 static void listener_pause(void)
 {
 	struct epoll_event ev = { .events = 0, .data.ptr = &srv.listener };
@@ -2144,6 +2145,17 @@ static void shed_at_fd_limit(void)
 	listener_pause();
 }
 
+/* Errors of accept4() that concern one newcomer only, which the next
+ * accept4() does not meet: it left before it was accepted, or it brought
+ * a network error along (accept(2) lists them). */
+static bool accept_error_passes(int e)
+{
+	return e == EINTR || e == ECONNABORTED || e == EPERM || e == EPROTO ||
+	       e == ENETDOWN || e == ENETUNREACH || e == EHOSTDOWN ||
+	       e == EHOSTUNREACH || e == ENONET || e == ENOPROTOOPT ||
+	       e == EOPNOTSUPP;
+}
+
 static void listener_accept(void)
 {
 	for (int i = 0; i < ACCEPT_BUDGET; i++) {
@@ -2153,11 +2165,16 @@ static void listener_accept(void)
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
+			if (errno == EAGAIN)
+				return;	/* no more for now */
 			if (errno == EMFILE || errno == ENFILE)
 				shed_at_fd_limit();
-			else if (errno == EINTR || errno == ECONNABORTED)
+			else if (accept_error_passes(errno))
 				continue;
-			return;	/* EAGAIN: no more for now */
+			else	/* ENOMEM, ENOBUFS: it would fail again at
+				 * once, and epoll report the newcomer again */
+				listener_pause();
+			return;
 		}
 		if (srv.nconns >= srv.max_conns || (size_t)fd >= srv.conn_cap)
 			shed(fd);
