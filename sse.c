@@ -147,13 +147,19 @@ enum conn_state {	/* wakes on	timer		holds		*/
 /* What a state function asks for: to run the new state at once, to wait
  * (the table below gives epoll's mask), or nothing, the connection being
  * closed. */
-enum wait { WAIT_NONE, WAIT_READ, WAIT_TIMER, WAIT_WRITE, WAIT_GONE };
+enum wait {
+	WAIT_NONE, WAIT_READ, WAIT_TIMER, WAIT_WRITE, WAIT_YIELD, WAIT_GONE
+};
 
 static const uint32_t wait_events[] = {
 	[WAIT_NONE] = 0,
 	[WAIT_READ] = EPOLLIN | EPOLLRDHUP,
 	[WAIT_TIMER] = EPOLLRDHUP,	/* only to see the client leave */
 	[WAIT_WRITE] = EPOLLOUT | EPOLLRDHUP,
+	/* Its share of the turn is used up, with work in hand: epoll is
+	 * level-triggered, and a socket with room to write is reported at
+	 * once, so the connection runs again next turn. */
+	[WAIT_YIELD] = EPOLLIN | EPOLLOUT | EPOLLRDHUP,
 	[WAIT_GONE] = 0,
 };
 
@@ -251,6 +257,13 @@ struct out {
 
 #define MAX_EVENTS	256	/* epoll events per turn */
 #define ACCEPT_BUDGET	64	/* connections accepted per turn */
+/* Requests one connection has answered in a turn before it yields to the
+ * others (conn_run()).  An answer costs about 10 us of CPU (the "plain"
+ * benchmark: 86,000 a second on one core), so a client that keeps its
+ * pipeline full delays the other streams' events by some 0.2 ms a turn,
+ * while its pipelining still saves the epoll round trip of 15 requests in
+ * 16.  It bounds the bytes too: at most 16 request buffers read a turn. */
+#define TURN_REQUESTS	16
 #define FREE_BUFS_MAX	16	/* request buffers kept for reuse */
 #define CHUNK_ROOM	20	/* room for a chunk's size line */
 #define SCRATCH_SIZE	((size_t)256 * 1024)
@@ -1984,10 +1997,13 @@ static enum wait conn_linger(struct conn *c)
 	return WAIT_READ;	/* more next turn: others get their share */
 }
 
-/* Runs the connection's state functions until one must wait. */
+/* Runs the connection's state functions until one must wait, or until it
+ * has answered TURN_REQUESTS requests and has the next one in hand: then
+ * it yields, and the others get their turn before it goes on. */
 static enum wait conn_run(struct conn *c)
 {
 	enum wait w = WAIT_NONE;
+	unsigned answered = 0;
 
 	while (w == WAIT_NONE) {
 		switch (c->state) {
@@ -2005,6 +2021,9 @@ static enum wait conn_run(struct conn *c)
 			break;
 		case CONN_FLUSH:
 			w = conn_flush(c);
+			if (w == WAIT_NONE && c->state == CONN_HEAD &&
+			    ++answered == TURN_REQUESTS)
+				w = WAIT_YIELD;
 			break;
 		case CONN_LINGER:
 			w = conn_linger(c);

@@ -25,6 +25,9 @@
  *				the outcomes add up to the streams started
  *	shed-no-reset		a 503 past -c is followed by a FIN, not a
  *				reset, when the request came first
+ *	pipeline-flood		a client that keeps its pipeline full for
+ *				3 s: five streams beside it keep their
+ *				schedule
  *
  * Every wait is a poll() with a deadline on the thing expected.  Where the
  * thing cannot be polled for (a descriptor count, a counter in /stats) it
@@ -1657,6 +1660,121 @@ out:
 	kill_server(&s);
 }
 
+/* ----------------------------------------------- 11. pipeline flood -- */
+
+#define PIPE_FLOOD_MS 3000	/* how long the client keeps its pipeline full */
+#define PIPE_STREAMS 5		/* the bystanders */
+
+/* Sends pipelined requests on one connection as fast as the server takes
+ * them, reading the answers as they come, for ms; returns the answers
+ * read (counted by their status lines), or -1. */
+static long pipeline_flood(int port, int ms)
+{
+	static char req[65536], buf[262144];
+	size_t one = sizeof PLAIN_REQ - 1, len = 0, off = 0;
+	long answers = 0;
+	struct client c;
+
+	while (len + one <= sizeof req) {
+		memcpy(req + len, PLAIN_REQ, one);
+		len += one;
+	}
+	if (client_open(&c, port) != 0)
+		return -1;
+	fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) | O_NONBLOCK);
+	int64_t end = mono_ms() + ms;
+	while (mono_ms() < end) {
+		struct pollfd p = { .fd = c.fd, .events = POLLIN | POLLOUT };
+
+		if (poll(&p, 1, ms_until(end)) <= 0)
+			continue;
+		if (p.revents & POLLOUT) {
+			ssize_t w = send(c.fd, req + off, len - off,
+					 MSG_NOSIGNAL);
+
+			if (w > 0)
+				off = (off + (size_t)w) % one;
+		}
+		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t r = read(c.fd, buf, sizeof buf);
+
+			if (r == 0 || (r < 0 && errno != EAGAIN))
+				break;
+			for (ssize_t i = 0; i + 6 <= r; i++)
+				answers += memcmp(buf + i, "200 OK", 6) == 0;
+		}
+	}
+	client_close(&c);
+	return answers;
+}
+
+/* One client keeps a pipeline of plain requests full for 3 s, reading
+ * the answers; five streams that start beside it keep their schedule.
+ * Each connection has a share of the loop's turn; one that keeps sending
+ * must not hold the loop for as long as it does. */
+static void test_pipeline_flood(void)
+{
+	static const char name[] = "faults/pipeline-flood";
+	struct server s;
+	struct xfer *x = xfers_new(PIPE_STREAMS);
+	pid_t child = -1;
+	int pp[2] = { -1, -1 };
+	long answers = -1;
+
+	if (!start(&s, SERVER_ARGS(NULL)))
+		goto out;
+	if (pipe2(pp, O_CLOEXEC) != 0) {
+		t_note("pipe: %s", strerror(errno));
+		goto out;
+	}
+	fflush(NULL);
+	child = fork();
+	if (child == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(pp[0]);
+		answers = pipeline_flood(s.port, PIPE_FLOOD_MS);
+		_exit(write(pp[1], &answers, sizeof answers) ==
+		      (ssize_t)sizeof answers ? 0 : 1);
+	}
+	close(pp[1]);
+	pp[1] = -1;
+	if (child < 0) {
+		t_note("fork: %s", strerror(errno));
+		goto out;
+	}
+	poll(NULL, 0, 200);	/* the flood is under way */
+	xfers_start(x, PIPE_STREAMS, s.port, STREAM_REQ_TO("/api?n=10&"
+		    "interval=200"), false);
+	xfers_pump(x, PIPE_STREAMS, mono_ms() + PIPE_FLOOD_MS + 10 * 200 +
+		   5000, false);
+	xfers_expire(x, PIPE_STREAMS);
+	if (wait_fd(pp[0], POLLIN, mono_ms() + PIPE_FLOOD_MS + 5000) <= 0 ||
+	    read(pp[0], &answers, sizeof answers) != (ssize_t)sizeof answers
+	    || answers < 0) {
+		t_note("the flooding client did not report");
+		goto out;
+	}
+	fprintf(stderr, "%s: the flooding client read %ld answers in %d ms\n",
+		name, answers, PIPE_FLOOD_MS);
+	if (streams_check(name, x, PIPE_STREAMS, 10, 200) > 0)
+		t_prefix("beside a client that floods a pipeline: ");
+	else if (answers < 1000)
+		t_note("the flooding client had only %ld answers: no flood",
+		       answers);
+out:
+	t_result(name, true);
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+	if (pp[0] >= 0)
+		close(pp[0]);
+	if (pp[1] >= 0)
+		close(pp[1]);
+	kill_server(&s);
+	xfers_free(x, PIPE_STREAMS);
+}
+
 /* --------------------------------------------------------------- main -- */
 
 int main(int argc, char **argv)
@@ -1675,6 +1793,7 @@ int main(int argc, char **argv)
 		{ "vanished-mid-request", test_vanished },
 		{ "outcomes", test_outcomes },
 		{ "shed-no-reset", test_shed_no_reset },
+		{ "pipeline-flood", test_pipeline_flood },
 	};
 
 	if (argc < 2 || argc > 3) {
