@@ -265,6 +265,10 @@ struct out {
  * 16.  It bounds the bytes too: at most 16 request buffers read a turn. */
 #define TURN_REQUESTS	16
 #define FREE_BUFS_MAX	16	/* request buffers kept for reuse */
+/* Bytes pipelined behind a stream's request that wait in memory for the
+ * stream's end: room for a few requests.  More, and the stream's answer
+ * says Connection: close and they are dropped (stream_start()). */
+#define HOLD_MAX	1024
 #define CHUNK_ROOM	20	/* room for a chunk's size line */
 #define SCRATCH_SIZE	((size_t)256 * 1024)
 #define PAD_MEMBER_LEN	9	/* ,"pad":"" */
@@ -966,6 +970,14 @@ static enum wait stream_start(struct conn *c, struct http_request *req,
 	};
 	if (!s->chunked)
 		c->keep_alive = false;	/* the close ends the body */
+	/* A stream may last for hours, and the server does not read while
+	 * it runs; but the read that brought its request may have brought
+	 * up to a request buffer's worth of requests behind it.  Past
+	 * HOLD_MAX those are not kept: the stream says Connection: close,
+	 * and the client sends them again on a new connection, as RFC 9112
+	 * 9.3.2 asks of a client that pipelines. */
+	if (!head && c->in->len - req->end > HOLD_MAX)
+		c->keep_alive = false;
 	c->status = 200;
 	out_head(&o, c, 200, "text/event-stream", "Cache-Control: no-cache\r\n");
 	out_printf(&o, "%sX-Accel-Buffering: no\r\n\r\n",
@@ -973,6 +985,8 @@ static enum wait stream_start(struct conn *c, struct http_request *req,
 	if (!head)
 		stream_chunk(c, &o, stream_open_chunk);
 	conn_request_done(c);
+	if (c->in != NULL && !head && !c->keep_alive)
+		conn_release_in(c);	/* nothing will read them */
 	if (c->in != NULL && !head)
 		conn_hold_in(c);
 	if (!conn_send_out(c, &o)) {

@@ -28,6 +28,8 @@
  *	pipeline-flood		a client that keeps its pipeline full for
  *				3 s: five streams beside it keep their
  *				schedule
+ *	pipelined-behind-streams  300 streams with 1 KB to 40 KB pipelined
+ *				behind each: under 8 KiB of memory a stream
  *
  * Every wait is a poll() with a deadline on the thing expected.  Where the
  * thing cannot be polled for (a descriptor count, a counter in /stats) it
@@ -1775,6 +1777,134 @@ out:
 	xfers_free(x, PIPE_STREAMS);
 }
 
+/* ------------------------------------------ 12. pipelined behind streams -- */
+
+#define BEHIND_STREAMS 100	/* streams of each size */
+#define BEHIND_MAX_PER_STREAM 8192
+
+/* The server's resident memory, in KiB; -1 if unknown. */
+static long rss_kib(pid_t pid)
+{
+	char path[64], buf[4096];
+	long kib = -1;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *p = strstr(buf, "VmRSS:");
+	if (p != NULL)
+		kib = strtol(p + 6, NULL, 10);
+	return kib;
+}
+
+/* Opens count streams, each request followed by `behind` bytes of
+ * pipelined requests, all sent while the server is stopped so that each
+ * stream's first read finds them all; then reads every stream's head and
+ * `:ok`.  With a stream's Connection header in *close_seen (the count
+ * that say close).  Returns false with a note. */
+static bool streams_with_behind(struct server *s, struct client *c, int count,
+				size_t behind, int *close_seen)
+{
+	static const char stream[] = STREAM_REQ_TO("/api?n=1&interval=600000");
+	size_t one = sizeof PLAIN_REQ - 1, len = sizeof stream - 1;
+	char *req = malloc(len + behind + one);
+	bool ok = false;
+
+	if (req == NULL)
+		return t_note("out of memory");
+	memcpy(req, stream, len);
+	while (len < sizeof stream - 1 + behind) {
+		memcpy(req + len, PLAIN_REQ, one);
+		len += one;
+	}
+	kill(s->pid, SIGSTOP);
+	int64_t by = mono_ms() + 5000;
+	for (int i = 0; i < count; i++)
+		if (client_open(&c[i], s->port) != 0 ||
+		    client_send(&c[i], req, len, 0, by) != 0) {
+			t_prefix("%zu bytes behind, client #%d: ", behind, i);
+			goto out;
+		}
+	kill(s->pid, SIGCONT);
+	*close_seen = 0;
+	for (int i = 0; i < count; i++) {
+		struct response r = { 0 };
+
+		if (client_more(&c[i], &r, by, 1) != 0) {
+			resp_free(&r);
+			t_prefix("%zu bytes behind, stream #%d: ", behind, i);
+			goto out;
+		}
+		const char *conn = resp_header(&r, "Connection");
+		*close_seen += conn != NULL && strcasecmp(conn, "close") == 0;
+		resp_free(&r);
+	}
+	ok = true;
+out:
+	kill(s->pid, SIGCONT);
+	free(req);
+	return ok;
+}
+
+/* What a stream costs the server when its client sends more requests
+ * behind it: 100 streams with 1,000 bytes of pipelined requests behind
+ * each, 100 with 4,000, 100 with 40,000.  The growth of the server's
+ * resident memory, per stream, must stay under 8 KiB for each size
+ * (a stream alone costs about 220 bytes): whatever a client sends, the
+ * server holds little of it while the stream runs. */
+static void test_pipelined_behind(void)
+{
+	static const char name[] = "faults/pipelined-behind-streams";
+	static const size_t sizes[] = { 1000, 4000, 40000 };
+	struct server s;
+	struct client *c = calloc(3 * BEHIND_STREAMS + 1, sizeof *c);
+	int closes[3] = { 0 };
+	long grew[3] = { 0 };
+
+	for (int i = 0; i < 3 * BEHIND_STREAMS + 1; i++)
+		c[i].fd = -1;
+	if (!start(&s, SERVER_ARGS(NULL)))
+		goto out;
+	/* One of the largest first: the buffers the server keeps for
+	 * reuse, and its scratch, are then in the baseline. */
+	int warm;
+	if (!streams_with_behind(&s, c + 3 * BEHIND_STREAMS, 1, 40000, &warm))
+		goto out;
+	for (int k = 0; k < 3; k++) {
+		long before = rss_kib(s.pid);
+
+		if (!streams_with_behind(&s, c + k * BEHIND_STREAMS,
+					 BEHIND_STREAMS, sizes[k], &closes[k]))
+			goto out;
+		grew[k] = rss_kib(s.pid) - before;
+		fprintf(stderr, "%s: %d streams with %zu bytes behind each: "
+			"RSS +%ld KiB, %ld bytes a stream; %d said "
+			"Connection: close\n", name, BEHIND_STREAMS, sizes[k],
+			grew[k], grew[k] * 1024 / BEHIND_STREAMS, closes[k]);
+		if (before < 0)
+			t_note("cannot read /proc/%d/status", (int)s.pid);
+	}
+	for (int k = 0; k < 3 && !t_noted(); k++)
+		if (grew[k] * 1024 / BEHIND_STREAMS > BEHIND_MAX_PER_STREAM)
+			t_note("with %zu bytes pipelined behind each stream, "
+			       "the server grew by %ld bytes a stream, more "
+			       "than %d", sizes[k],
+			       grew[k] * 1024 / BEHIND_STREAMS,
+			       BEHIND_MAX_PER_STREAM);
+out:
+	t_result(name, true);
+	for (int i = 0; i < 3 * BEHIND_STREAMS + 1; i++)
+		client_close(&c[i]);
+	free(c);
+	kill_server(&s);
+}
+
 /* --------------------------------------------------------------- main -- */
 
 int main(int argc, char **argv)
@@ -1794,6 +1924,7 @@ int main(int argc, char **argv)
 		{ "outcomes", test_outcomes },
 		{ "shed-no-reset", test_shed_no_reset },
 		{ "pipeline-flood", test_pipeline_flood },
+		{ "pipelined-behind-streams", test_pipelined_behind },
 	};
 
 	if (argc < 2 || argc > 3) {
