@@ -16,8 +16,8 @@
  * http_log_time() (also against gmtime_r() over five centuries), and the
  * reuse of one request for pipelined requests.
  *
- * Statuses follow SPEC.md section 4; where it is silent, RFC 9112 and RFC
- * 9110 decide, and a comment on the row says so.
+ * Statuses follow docs/protocol.md section 4; where it is silent, RFC
+ * 9112 and RFC 9110 decide, and a comment on the row says so.
  *
  * Output: one line per row or case, "pass NAME" or "FAIL NAME (line N):
  * what differed", the input escaped on the next line; then "N passed, N
@@ -382,8 +382,9 @@ static const struct row good_rows[] = {
 	  HTTP_DONE, .method = HTTP_POST, .path = "/api", .minor = 1,
 	  .keep_alive = true, .content_length = 2, .n_headers = 2,
 	  .body = B("hi") },
-	/* SPEC 4 accepts bare LF in the head; chunk lines end in CRLF
-	 * only, as RFC 9112 7.1 writes them (see test_smuggling.c). */
+	/* docs/protocol.md section 4 accepts bare LF in the head; chunk
+	 * lines end in CRLF only, as RFC 9112 7.1 writes them (see
+	 * test_smuggling.c). */
 	{ __LINE__, "bare LF in the head, CRLF in the chunks",
 	  B("POST /api HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n"
 	    "5\r\nhello\r\n0\r\nX: 1\r\n\r\n"), HTTP_DONE,
@@ -466,7 +467,8 @@ static const struct row more_rows[] = {
 	  .limits = &limits_body_max },
 };
 
-/* Malformed or refused requests and their statuses (SPEC section 4). */
+/* Malformed or refused requests and their statuses (docs/protocol.md
+ * section 4). */
 static const struct row error_rows[] = {
 	/* The request line. */
 	{ __LINE__, "missing version", B("GET /\r\nHost: a\r\n\r\n"),
@@ -519,7 +521,8 @@ static const struct row error_rows[] = {
 	{ __LINE__, "HTTP/1.1.1", B("GET / HTTP/1.1.1\r\nHost: a\r\n\r\n"),
 	  HTTP_ERROR, .status = 400 },
 	/* RFC 9112 2.2 ignores empty lines (CRLF or LF) before the request
-	 * line; a bare CR is no empty line, and SPEC 4 refuses it. */
+	 * line; a bare CR is no empty line, and docs/protocol.md section 4
+	 * refuses it. */
 	{ __LINE__, "bare CR before the request line",
 	  B("\rGET / HTTP/1.1\r\nHost: a\r\n\r\n"), HTTP_ERROR,
 	  .status = 400 },
@@ -584,9 +587,9 @@ static const struct row error_rows[] = {
 	  B("POST /api HTTP/1.1\r\nHost: a\r\n"
 	    "Transfer-Encoding: gzip, chunked\r\n\r\n"),
 	  HTTP_ERROR, .status = 501 },
-	/* Ambiguous: SPEC 4 gives 501 to a coding other than chunked, but
-	 * RFC 9112 6.3 says a request whose last coding is not chunked MUST
-	 * get 400; the RFC 9112 answer is taken. */
+	/* A coding the server does not know is a 501, but RFC 9112 6.3
+	 * says a request whose last coding is not chunked MUST get 400,
+	 * and docs/protocol.md section 4 follows it. */
 	{ __LINE__, "transfer-encoding chunked, gzip",
 	  B("POST /api HTTP/1.1\r\nHost: a\r\n"
 	    "Transfer-Encoding: chunked, gzip\r\n\r\n"),
@@ -1213,7 +1216,7 @@ static void test_long_rows(void)
 		  repeat("GET /", "a", 4096, TARGET_TAIL),
 		  HTTP_ERROR, .status = 414 },
 		/* The target passes its limit before the head passes its
-		 * own, and SPEC 4 names 414 for it. */
+		 * own, and docs/protocol.md section 4 names 414 for it. */
 		{ __LINE__, "target over max_target and head over max_head",
 		  repeat("GET /", "a", 9000, TARGET_TAIL),
 		  HTTP_ERROR, .status = 414 },
@@ -1226,7 +1229,7 @@ static void test_long_rows(void)
 		  .keep_alive = true, .n_headers = HTTP_MAX_HEADERS,
 		  .hname = "last", .hvalue = "z" },
 		/* RFC 9112 is silent; 431 (RFC 6585 5) names exactly this,
-		 * and SPEC 4 leaves no other fit. */
+		 * and docs/protocol.md section 4 leaves no other fit. */
 		{ __LINE__, "one header over HTTP_MAX_HEADERS",
 		  repeat("GET / HTTP/1.1\r\nHost: a\r\n", "X: 1\r\n", 63,
 			 "Last: z\r\n\r\n"), HTTP_ERROR, .status = 431 },

@@ -23,11 +23,13 @@
  *
  * Where the parser frames a request that RFC 9112, or the project's own
  * rule against bare CR, says to refuse, the row keeps the refusal and
- * fails until the parser is fixed.  Bare LF line endings are accepted in
- * the head and in chunk lines alike, as SPEC section 4 decides; those rows
- * fix where that one framing ends.  A coding other than chunked gets 501,
- * as SPEC 4 and RFC 9112 6.1 say, unless chunked comes before it (400,
- * RFC 9112 6.3).
+ * fails until the parser is fixed.  A bare LF ends a line in the head
+ * (RFC 9112 2.2 allows it, docs/protocol.md section 4 takes it), and the
+ * rows with one there fix where that one framing ends; the lines of a
+ * chunked body end in CRLF only, so every row with a bare LF in a chunk
+ * line, after chunk data or in the trailers is refused.  A coding other
+ * than chunked gets 501, as docs/protocol.md section 4 and RFC 9112 6.1
+ * say, unless chunked comes before it (400, RFC 9112 6.3).
  *
  * Output: "pass NAME" or "FAIL NAME (line N): what differed" per row, the
  * input and the row's reason on the lines after a failure; then "N passed,
@@ -48,7 +50,8 @@ struct bytes {
 
 #define B(s)	{ (s), sizeof(s) - 1 }
 
-/* The SPEC's limits, and one without a body limit for the overflow rows. */
+/* The limits of docs/protocol.md section 4, and one without a body limit
+ * for the overflow rows. */
 static const struct http_limits limits_spec = {
 	.max_target = 4096, .max_head = 8192, .max_body = 65536,
 };
@@ -239,8 +242,9 @@ static const struct row rows[] = {
 		  "a first line with leading blanks is skipped by some parsers "
 		  "and a header to others") },
 	/* RFC 9112 2.2: a recipient MAY take a bare LF as a line end;
-	 * SPEC 4 does.  A parser that keeps the LF inside X's value never
-	 * sees the coding; this one frames by chunks. */
+	 * docs/protocol.md section 4 does, in the head.  A parser that
+	 * keeps the LF inside X's value never sees the coding; this one
+	 * frames by chunks. */
 	{ FRAMED("bare LF before the transfer-encoding line",
 		 POST "X: y\nTransfer-Encoding: chunked\r\n\r\n" HELLO, NEXT,
 		 "hello",
@@ -451,6 +455,18 @@ static const struct row rows[] = {
 		  CHUNKED "5\r\nhello\n0\r\n\r\n", 400,
 		  "a parser that skips two bytes after the data eats the 0; "
 		  "one that takes the LF does not") },
+	{ REFUSED("bare LF ending one chunk-size line",
+		  CHUNKED "5\nhello\r\n0\r\n\r\n", 400,
+		  "one LF among CRLFs: a parser that waits for CRLF reads "
+		  "\"hello\" as the size line's extension") },
+	{ REFUSED("bare LF as the final empty line",
+		  CHUNKED "5\r\nhello\r\n0\r\n\n" NEXT, 400,
+		  "a parser that waits for CRLF takes the next request for "
+		  "trailers") },
+	{ REFUSED("bare LF ending a trailer field",
+		  CHUNKED "5\r\nhello\r\n0\r\nX: 1\n\r\n" NEXT, 400,
+		  "an LF parser ends the body at the CRLF after it; a CRLF "
+		  "parser reads on and takes the next request for trailers") },
 	{ REFUSED("chunk size one over the data",
 		  CHUNKED "6\r\nhello\r\n0\r\n\r\n", 400,
 		  "\"hello\\r\" then a bare LF: data of 6 needs CRLF after "
