@@ -15,6 +15,17 @@
  *
  * What this file leaves to the server: sockets, buffers, timeouts, what to
  * answer.  It has no globals, reads no clock and allocates nothing.
+ *
+ * The file reads in the order of a request: the head, the body, then what
+ * an answer needs (reason phrases, chunk-size lines, the Date header).
+ * The last sections are not HTTP: a small formatter, addresses as text
+ * and the log's time, with the calendar arithmetic that the Date header
+ * shares.  The server calls them instead of snprintf(), inet_ntop() and
+ * gmtime_r(), which in a static build bring stdio, locales and time zones
+ * from libc for a few lines of output.  They live here, not in sse.c,
+ * because this file has no sockets, clock or globals: tests/test_http.c
+ * links it alone and checks each against the libc function it replaces
+ * (http_log_time() and http_date() on every day of five centuries).
  */
 #include "http.h"
 
@@ -716,6 +727,8 @@ size_t http_chunk_head(char *dst, size_t size)
 	return len;
 }
 
+/* ---- text for the log and the server's output (not HTTP) --------------- */
+
 /* Where http_vformat() writes: len bytes so far, of room for cap - 1
  * and the NUL. */
 struct sink {
@@ -897,6 +910,8 @@ size_t http_addr_text(char *dst, size_t cap, const void *addr, size_t len)
 		s.p[s.len] = '\0';
 	return s.len;
 }
+
+/* ---- dates: the Date header, and the log's time ------------------------ */
 
 static const char day_names[7][4] = {
 	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat",

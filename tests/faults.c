@@ -1,6 +1,6 @@
-/* faults.c - the server under the faults of SPEC section 5: clients that
- * reset, stop reading, flood past -c, trickle their headers or vanish in
- * the middle of a request, and the shutdown signals.
+/* faults.c - the server under the faults of docs/protocol.md section 5:
+ * clients that reset, stop reading, flood past -c, trickle their headers
+ * or vanish in the middle of a request, and the shutdown signals.
  *
  * Usage: tests/faults PATH-TO-SSE [CASE]	(CASE: run only that one, e.g. resets)
  *
