@@ -72,20 +72,20 @@ tests/test_http: tests/test_http.c tests/rows.c tests/rows.h http.c http.h
 tests/test_smuggling: tests/test_smuggling.c tests/rows.c tests/rows.h http.c http.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/test_smuggling.c tests/rows.c http.c
 
-tests/faults: tests/faults.c tests/testlib.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/faults.c
+tests/faults: tests/faults.c tests/testlib.c tests/testlib.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/faults.c tests/testlib.c
 
-tests/wire: tests/wire.c tests/testlib.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/wire.c
+tests/wire: tests/wire.c tests/testlib.c tests/testlib.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/wire.c tests/testlib.c
 
-tests/routes: tests/routes.c tests/testlib.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/routes.c
+tests/routes: tests/routes.c tests/testlib.c tests/testlib.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/routes.c tests/testlib.c
 
-tests/shapes: tests/shapes.c tests/testlib.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/shapes.c
+tests/shapes: tests/shapes.c tests/testlib.c tests/testlib.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/shapes.c tests/testlib.c
 
-tests/swarm: tests/swarm.c tests/testlib.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/swarm.c
+tests/swarm: tests/swarm.c tests/testlib.c tests/testlib.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/swarm.c tests/testlib.c
 
 tests: $(TESTS)
 
