@@ -138,9 +138,14 @@ static enum http_method method_of(struct http_span m)
 	return HTTP_OTHER;
 }
 
+static bool host_valid(struct http_span v);
+
 /* Splits the target into path and query.  Origin form "/p?q" is the usual
  * one; a server must also take the absolute form "http://host/p?q"
- * (RFC 9112 3.2.2), and OPTIONS may ask about "*". */
+ * (RFC 9112 3.2.2), and OPTIONS may ask about "*".  The absolute form's
+ * authority must be a host, as Host's value must: not empty (RFC 9110
+ * 4.2.1) and without userinfo (4.2.4), so that no hop routes "http://a@b/"
+ * by a and another by b. */
 static bool split_target(struct http_request *req)
 {
 	const char *p = req->target.p, *end = p + req->target.len;
@@ -165,6 +170,10 @@ static bool split_target(struct http_request *req)
 			p++;
 		if (memchr(req->target.p, '#', req->target.len) != NULL)
 			return false;	/* no fragment in a request target */
+		if (p == req->target.p + n ||
+		    !host_valid((struct http_span){ req->target.p + n,
+			    (size_t)(p - req->target.p) - n }))
+			return false;
 		if (p == end || *p == '?') {
 			/* An empty path is "/" (RFC 9110 4.2.3). */
 			req->path.p = "/";
@@ -219,9 +228,11 @@ static enum http_result parse_request_line(struct http_request *req,
 	i += 8;
 	if (!eat_eol(buf, &i))
 		return fail(req, 400, "malformed request line");
-	if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
+	if (v[5] != '1')
 		return fail(req, 505, "HTTP version not supported");
-	req->minor = v[7] - '0';
+	/* RFC 9110 2.5: HTTP/1.2 and up are answered as the highest minor
+	 * version of 1 that the server speaks. */
+	req->minor = v[7] == '0' ? 0 : 1;
 	if (!split_target(req))
 		return fail(req, 400, "malformed request target");
 	*pos = i;

@@ -164,6 +164,19 @@ static const struct row good_rows[] = {
 	  HTTP_DONE, .method = HTTP_GET, .target = "http://host/api?x=1",
 	  .path = "/api", .query = "x=1", .minor = 1, .keep_alive = true,
 	  .n_headers = 1 },
+	/* RFC 9110 2.5: a recipient takes a higher minor version of the
+	 * major it speaks as the highest minor it speaks (SPEC 4). */
+	{ __LINE__, "HTTP/1.2 is read as HTTP/1.1",
+	  B("GET / HTTP/1.2\r\nHost: a\r\n\r\n"), HTTP_DONE,
+	  .method = HTTP_GET, .path = "/", .minor = 1, .keep_alive = true,
+	  .n_headers = 1 },
+	{ __LINE__, "HTTP/1.9 is read as HTTP/1.1, Host required",
+	  B("GET / HTTP/1.9\r\nX: a\r\n\r\n"), HTTP_ERROR, .status = 400 },
+	{ __LINE__, "HTTP/1.9 with chunked body, as HTTP/1.1",
+	  B("POST /api HTTP/1.9\r\nHost: a\r\nTransfer-Encoding: chunked"
+	    "\r\n\r\n1\r\nx\r\n0\r\n\r\n"), HTTP_DONE,
+	  .method = HTTP_POST, .path = "/api", .minor = 1, .keep_alive = true,
+	  .chunked = true, .n_headers = 2, .body = B("x") },
 	{ __LINE__, "absolute-form target with port",
 	  B("GET https://h:8443/message-stream HTTP/1.1\r\nHost: h\r\n\r\n"),
 	  HTTP_DONE, .method = HTTP_GET, .path = "/message-stream",
@@ -528,8 +541,6 @@ static const struct row error_rows[] = {
 
 	/* Well-formed versions we do not speak. */
 	{ __LINE__, "HTTP/2.0", B("GET / HTTP/2.0\r\nHost: a\r\n\r\n"),
-	  HTTP_ERROR, .status = 505 },
-	{ __LINE__, "HTTP/1.2", B("GET / HTTP/1.2\r\nHost: a\r\n\r\n"),
 	  HTTP_ERROR, .status = 505 },
 	{ __LINE__, "HTTP/0.9", B("GET / HTTP/0.9\r\nHost: a\r\n\r\n"),
 	  HTTP_ERROR, .status = 505 },

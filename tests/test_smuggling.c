@@ -533,6 +533,34 @@ static const struct row rows[] = {
 		  "GET http://a/ HTTP/1.1\r\n\r\n", 400,
 		  "RFC 9112 3.2 MUST: HTTP/1.1 needs Host even with an "
 		  "absolute target") },
+	/* RFC 9110 4.2.1: an http URI with an empty host is invalid and
+	 * MUST be rejected; 4.2.4: userinfo in an http URI is deprecated
+	 * and the authority it hides behind is a phishing classic. */
+	{ REFUSED("absolute-form with an empty host",
+		  "GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", 400,
+		  "RFC 9110 4.2.1 MUST: no host to route by; one hop takes "
+		  "Host, another the empty authority") },
+	{ REFUSED("absolute-form with an empty host and a query",
+		  "GET http://?a HTTP/1.1\r\nHost: a\r\n\r\n", 400,
+		  "RFC 9110 4.2.1 MUST: an empty authority before the query") },
+	{ REFUSED("absolute-form https with an empty host",
+		  "GET https:///x HTTP/1.1\r\nHost: a\r\n\r\n", 400,
+		  "RFC 9110 4.2.2: the same for https") },
+	{ REFUSED("absolute-form with userinfo",
+		  "GET http://u:p@h/x HTTP/1.1\r\nHost: h\r\n\r\n", 400,
+		  "RFC 9110 4.2.4: userinfo in an http URI; a URL parser routes "
+		  "\"good@evil\" to evil") },
+	{ REFUSED("absolute-form with an empty userinfo",
+		  "GET http://@h/x HTTP/1.1\r\nHost: h\r\n\r\n", 400,
+		  "RFC 9110 4.2.4: an '@' in the authority is userinfo, even "
+		  "empty") },
+	{ FRAMED("absolute-form with '@' in the path",
+		 "GET http://h/a@b HTTP/1.1\r\nHost: h\r\n\r\n", NEXT, "",
+		 "an '@' after the authority is the path's, not userinfo"),
+	  .path = "/a@b" },
+	{ FRAMED("absolute-form with '@' in the query",
+		 "GET http://h?u=a@b HTTP/1.1\r\nHost: h\r\n\r\n", NEXT, "",
+		 "an '@' after the authority is the query's"), .path = "/" },
 	/* RFC 9112 3.2.2: the target's authority wins over Host. */
 	{ FRAMED("absolute-form target and another Host",
 		 "GET http://a/admin HTTP/1.1\r\nHost: b\r\n\r\n", NEXT, "",

@@ -716,8 +716,18 @@ static const struct transcript_row transcript_rows[] = {
 	  NULL, CLOSE, "chunks that add up to more than 64 KiB"),
 	T("http-2.0", RAW("POST /api HTTP/2.0\r\n" H "\r\n"), ERROR, 505,
 	  NULL, CLOSE, "only HTTP/1.0 and HTTP/1.1 are spoken"),
-	T("http-1.2", RAW("POST /api HTTP/1.2\r\n" H "\r\n"), ERROR, 505,
-	  NULL, CLOSE, "only HTTP/1.0 and HTTP/1.1 are spoken"),
+	T("http-1.2", RAW("POST /api HTTP/1.2\r\n" H "\r\n"), PLAIN, 200,
+	  NULL, KEEP, "HTTP/1.2 is answered as HTTP/1.1 (RFC 9110 2.5)"),
+	T("http-1.9-stream", RAW("POST /api HTTP/1.9\r\n" H "Content-Type: "
+				 "application/json\r\nContent-Length: 15"
+				 "\r\n\r\n{\"stream\":true}"), STREAM, 200,
+	  NULL, KEEP, "HTTP/1.9 gets a chunked stream, as HTTP/1.1 does"),
+	T("absolute-empty-host", RAW("POST http:///api HTTP/1.1\r\n" H
+				     "\r\n"), ERROR, 400, NULL, CLOSE,
+	  "an http URI with an empty host is invalid (RFC 9110 4.2.1)"),
+	T("absolute-userinfo", RAW("POST http://u:p@t/api HTTP/1.1\r\n" H
+				   "\r\n"), ERROR, 400, NULL, CLOSE,
+	  "no userinfo in an http URI (RFC 9110 4.2.4)"),
 	T("http-0.9", RAW("POST /api HTTP/0.9\r\n" H "\r\n"), ERROR, 505,
 	  NULL, CLOSE, "only HTTP/1.0 and HTTP/1.1 are spoken"),
 };
