@@ -23,7 +23,7 @@ STRIP   ?= strip
 SRCS  = sse.c http.c timerwheel.c
 HDRS  = http.h timerwheel.h
 TESTS = tests/test_timerwheel tests/test_http tests/test_smuggling tests/wire \
-	tests/routes tests/shapes tests/swarm tests/faults
+	tests/routes tests/shapes tests/swarm tests/faults tests/syscall_faults
 
 all: sse
 
@@ -75,6 +75,14 @@ tests/test_smuggling: tests/test_smuggling.c tests/rows.c tests/rows.h http.c ht
 tests/faults: tests/faults.c tests/testlib.c tests/testlib.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/faults.c tests/testlib.c
 
+# The fault-injection library, preloaded into the server by
+# tests/syscall_faults and bench/soak (see its head comment).
+tests/faultshim.so: tests/faultshim.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ tests/faultshim.c -ldl
+
+tests/syscall_faults: tests/syscall_faults.c tests/testlib.c tests/testlib.h tests/churn.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/syscall_faults.c tests/testlib.c
+
 tests/wire: tests/wire.c tests/testlib.c tests/testlib.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/wire.c tests/testlib.c
 
@@ -87,7 +95,7 @@ tests/shapes: tests/shapes.c tests/testlib.c tests/testlib.h
 tests/swarm: tests/swarm.c tests/testlib.c tests/testlib.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/swarm.c tests/testlib.c
 
-tests: $(TESTS)
+tests: $(TESTS) tests/faultshim.so
 
 # The server and the unit tests again, under AddressSanitizer and UBSan,
 # in tests/out/san/.  Any finding aborts the program and leaves a report
@@ -121,6 +129,7 @@ sanitize: sanitize-build
 	ASAN_OPTIONS=log_path=$(SAN)/report UBSAN_OPTIONS=log_path=$(SAN)/report \
 		sh -c './$(SAN)/test_timerwheel && ./$(SAN)/test_http && \
 		./$(SAN)/test_smuggling && ./tests/faults $(SAN)/sse && \
+		./tests/syscall_faults $(SAN)/sse && \
 		./tests/wire $(SAN)/sse && ./tests/routes $(SAN)/sse && \
 		./tests/shapes $(SAN)/sse && ./tests/swarm $(SAN)/sse'
 	@! ls $(SAN)/report.* 2>/dev/null
@@ -153,7 +162,7 @@ check: sse tests
 	./test.sh
 
 clean:
-	rm -f sse sse-static $(TESTS) bench/hold bench/sseload bench/floor web/page.h tests/fuzz_http tests/fuzz_json
+	rm -f sse sse-static $(TESTS) tests/faultshim.so bench/soak bench/hold bench/sseload bench/floor web/page.h tests/fuzz_http tests/fuzz_json
 	rm -rf tests/out/san
 
 .PHONY: all tests check clean lint fuzz sanitize sanitize-build static install \

@@ -234,6 +234,9 @@ static struct server {
 	struct tw_wheel wheel;
 	uint64_t now_ms;		/* CLOCK_MONOTONIC, read each turn */
 	uint64_t armed_ms;		/* the timerfd's; UINT64_MAX: off */
+	int wait_ms;			/* epoll_wait()'s limit: -1, or the
+					 * next deadline when the timerfd
+					 * could not be armed for it */
 	struct conn *conns;		/* indexed by fd */
 	size_t conn_cap, nconns, max_conns;
 	struct inbuf *free_bufs;
@@ -2266,20 +2269,27 @@ static void signal_event(void)
 		server_drain();
 }
 
-/* Arms the timerfd for the wheel's next deadline, if that changed. */
+/* Arms the timerfd for the wheel's next deadline, if that changed.  If
+ * the kernel refuses, the loop's next wait ends at that deadline instead,
+ * and the next turn tries again: no timer is lost. */
 static void timer_arm(void)
 {
 	uint64_t next = tw_next(&srv.wheel);
 	struct itimerspec its = { 0 };
 
+	srv.wait_ms = -1;
 	if (next == srv.armed_ms)
 		return;
 	if (next != UINT64_MAX) {
 		its.it_value.tv_sec = (time_t)(next / 1000);
 		its.it_value.tv_nsec = (long)(next % 1000) * 1000000 + 1;
 	}
-	if (timerfd_settime(srv.timerfd.fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-		die("timerfd_settime");	/* the server could not keep time */
+	if (timerfd_settime(srv.timerfd.fd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+		if (next != UINT64_MAX)
+			srv.wait_ms = next - srv.now_ms >= INT_MAX
+				      ? INT_MAX : (int)(next - srv.now_ms) + 1;
+		return;
+	}
 	srv.armed_ms = next;
 }
 
@@ -2293,7 +2303,9 @@ static void timerfd_event(void)
 
 /* One turn of the loop:
  *  1. Wait for events, for as long as it takes: timers arrive as events
- *     of the timerfd, so a server with nothing to do never wakes.
+ *     of the timerfd, so a server with nothing to do never wakes.  (Only
+ *     if the kernel would not arm the timerfd does the wait end at the
+ *     next deadline by itself.)
  *  2. Read the clock; everything this turn does happens "now".
  *  3. Hand each event to its owner, by the kind at data.ptr.  Reads come
  *     as they are ready; a connection closed earlier in this batch has a
@@ -2304,7 +2316,7 @@ static void timerfd_event(void)
 static void loop_turn(void)
 {
 	struct epoll_event events[MAX_EVENTS];
-	int n = epoll_wait(srv.epfd, events, MAX_EVENTS, -1);
+	int n = epoll_wait(srv.epfd, events, MAX_EVENTS, srv.wait_ms);
 
 	if (n < 0 && errno != EINTR) {
 		stderr_line("sse: epoll_wait: %s", strerror(errno));
@@ -2841,6 +2853,7 @@ static void server_init(int fd, size_t w)
 	srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	srv.now_ms = clock_ms(CLOCK_MONOTONIC);
 	srv.armed_ms = UINT64_MAX;
+	srv.wait_ms = -1;
 	tw_init(&srv.wheel, srv.now_ms);
 }
 

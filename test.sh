@@ -49,6 +49,7 @@ run routes ./tests/routes ./sse
 run shapes ./tests/shapes ./sse
 run swarm ./tests/swarm ./sse
 run faults ./tests/faults ./sse
+run syscall-faults ./tests/syscall_faults ./sse
 run fdlimit ./tests/fdlimit.sh
 run browser ./tests/browser/run.sh
 run workers ./tests/workers.sh ./sse
@@ -78,6 +79,7 @@ if make -s sanitize-build; then
 	run san-shapes ./tests/shapes ./$san/sse
 	run san-swarm ./tests/swarm ./$san/sse
 	run san-faults ./tests/faults ./$san/sse
+	run san-syscall-faults ./tests/syscall_faults ./$san/sse
 	run san-workers ./tests/workers.sh ./$san/sse
 	unset ASAN_OPTIONS UBSAN_OPTIONS
 	if ls $san/report.* >/dev/null 2>&1; then

@@ -267,8 +267,8 @@ static void drain_pipe(int *fd, char *buf, size_t *len, size_t cap)
  * each cap bytes (the rest is read and dropped).  The pipes must be read
  * even when nobody wants their bytes: a child blocked on a full pipe never
  * ends.  Returns the exit code, or -1 at the deadline (pid still runs). */
-static int wait_child(pid_t pid, int fds[], char *bufs[], size_t lens[],
-		      size_t cap, int n, int64_t deadline)
+int wait_child(pid_t pid, int fds[], char *bufs[], size_t lens[],
+	       size_t cap, int n, int64_t deadline)
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	int status;

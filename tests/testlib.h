@@ -168,6 +168,14 @@ int server_wait(struct server *s, int wait_ms);
 /* Sends SIGTERM and waits as server_wait() does. */
 int server_stop(struct server *s, int wait_ms);
 
+/* Waits until the child pid ends, meanwhile reading whatever arrives on
+ * the n descriptors in fds (-1 to skip one) into the matching bufs, each
+ * kept NUL-terminated within cap bytes (the rest is read and dropped;
+ * bufs may be NULL to drop it all).  Returns the exit code, or -1 at the
+ * deadline, when pid still runs and is the caller's to end. */
+int wait_child(pid_t pid, int fds[], char *bufs[], size_t lens[],
+	       size_t cap, int n, int64_t deadline);
+
 /* How many descriptors the server holds: the entries of /proc/PID/fd
  * (the server is our child), or -1. */
 int fd_count(pid_t pid);
