@@ -23,7 +23,8 @@ STRIP   ?= strip
 SRCS  = sse.c http.c timerwheel.c
 HDRS  = http.h timerwheel.h
 TESTS = tests/test_timerwheel tests/test_http tests/test_smuggling tests/wire \
-	tests/routes tests/shapes tests/swarm tests/faults tests/syscall_faults
+	tests/routes tests/shapes tests/swarm tests/faults tests/hub \
+	tests/syscall_faults
 
 all: sse
 
@@ -72,28 +73,19 @@ tests/test_http: tests/test_http.c tests/rows.c tests/rows.h http.c http.h
 tests/test_smuggling: tests/test_smuggling.c tests/rows.c tests/rows.h http.c http.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/test_smuggling.c tests/rows.c http.c
 
-tests/faults: tests/faults.c tests/testlib.c tests/testlib.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/faults.c tests/testlib.c
+# The tests that run the server: each is one file and the shared parts.
+LIVE_TESTS = tests/wire tests/routes tests/shapes tests/swarm tests/faults \
+	tests/hub tests/syscall_faults
+
+$(LIVE_TESTS): tests/%: tests/%.c tests/testlib.c tests/testlib.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ $< tests/testlib.c
+
+tests/syscall_faults: tests/churn.h
 
 # The fault-injection library, preloaded into the server by
 # tests/syscall_faults and bench/soak (see its head comment).
 tests/faultshim.so: tests/faultshim.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ tests/faultshim.c -ldl
-
-tests/syscall_faults: tests/syscall_faults.c tests/testlib.c tests/testlib.h tests/churn.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/syscall_faults.c tests/testlib.c
-
-tests/wire: tests/wire.c tests/testlib.c tests/testlib.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/wire.c tests/testlib.c
-
-tests/routes: tests/routes.c tests/testlib.c tests/testlib.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/routes.c tests/testlib.c
-
-tests/shapes: tests/shapes.c tests/testlib.c tests/testlib.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/shapes.c tests/testlib.c
-
-tests/swarm: tests/swarm.c tests/testlib.c tests/testlib.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/swarm.c tests/testlib.c
 
 tests: $(TESTS) tests/faultshim.so
 

@@ -47,6 +47,7 @@ run smuggling ./tests/test_smuggling
 run wire ./tests/wire ./sse
 run routes ./tests/routes ./sse
 run shapes ./tests/shapes ./sse
+run hub ./tests/hub ./sse
 run swarm ./tests/swarm ./sse
 run faults ./tests/faults ./sse
 run syscall-faults ./tests/syscall_faults ./sse
@@ -77,6 +78,7 @@ if make -s sanitize-build; then
 	run san-wire ./tests/wire ./$san/sse
 	run san-routes ./tests/routes ./$san/sse
 	run san-shapes ./tests/shapes ./$san/sse
+	run san-hub ./tests/hub ./$san/sse
 	run san-swarm ./tests/swarm ./$san/sse
 	run san-faults ./tests/faults ./$san/sse
 	run san-syscall-faults ./tests/syscall_faults ./$san/sse
