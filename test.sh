@@ -46,6 +46,7 @@ run http ./tests/test_http
 run smuggling ./tests/test_smuggling
 run wire ./tests/wire ./sse
 run routes ./tests/routes ./sse
+run minify ./tests/minify.sh
 run shapes ./tests/shapes ./sse
 run swarm ./tests/swarm ./sse
 run faults ./tests/faults ./sse
