@@ -71,11 +71,11 @@ web/page.h: web/index.min.html
 tests/test_timerwheel: tests/test_timerwheel.c timerwheel.c timerwheel.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/test_timerwheel.c timerwheel.c
 
-tests/test_http: tests/test_http.c http.c http.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/test_http.c http.c
+tests/test_http: tests/test_http.c tests/rows.c tests/rows.h http.c http.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/test_http.c tests/rows.c http.c
 
-tests/test_smuggling: tests/test_smuggling.c http.c http.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/test_smuggling.c http.c
+tests/test_smuggling: tests/test_smuggling.c tests/rows.c tests/rows.h http.c http.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/test_smuggling.c tests/rows.c http.c
 
 tests/faults: tests/faults.c tests/testlib.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/faults.c
@@ -110,13 +110,13 @@ $(SAN)/test_timerwheel: tests/test_timerwheel.c timerwheel.c timerwheel.h
 	@mkdir -p $(SAN)
 	$(SAN_CC) $(SAN_CFLAGS) -o $@ tests/test_timerwheel.c timerwheel.c
 
-$(SAN)/test_http: tests/test_http.c http.c http.h
+$(SAN)/test_http: tests/test_http.c tests/rows.c tests/rows.h http.c http.h
 	@mkdir -p $(SAN)
-	$(SAN_CC) $(SAN_CFLAGS) -o $@ tests/test_http.c http.c
+	$(SAN_CC) $(SAN_CFLAGS) -o $@ tests/test_http.c tests/rows.c http.c
 
-$(SAN)/test_smuggling: tests/test_smuggling.c http.c http.h
+$(SAN)/test_smuggling: tests/test_smuggling.c tests/rows.c tests/rows.h http.c http.h
 	@mkdir -p $(SAN)
-	$(SAN_CC) $(SAN_CFLAGS) -o $@ tests/test_smuggling.c http.c
+	$(SAN_CC) $(SAN_CFLAGS) -o $@ tests/test_smuggling.c tests/rows.c http.c
 
 sanitize-build: $(SAN)/sse $(SAN)/test_timerwheel $(SAN)/test_http \
 	$(SAN)/test_smuggling tests

@@ -15,6 +15,17 @@
  *
  * What this file leaves to the server: sockets, buffers, timeouts, what to
  * answer.  It has no globals, reads no clock and allocates nothing.
+ *
+ * The file reads in the order of a request: the head, the body, then what
+ * an answer needs (reason phrases, chunk-size lines, the Date header).
+ * The last sections are not HTTP: a small formatter, addresses as text
+ * and the log's time, with the calendar arithmetic that the Date header
+ * shares.  The server calls them instead of snprintf(), inet_ntop() and
+ * gmtime_r(), which in a static build bring stdio, locales and time zones
+ * from libc for a few lines of output.  They live here, not in sse.c,
+ * because this file has no sockets, clock or globals: tests/test_http.c
+ * links it alone and checks each against the libc function it replaces
+ * (http_log_time() and http_date() on every day of five centuries).
  */
 #include "http.h"
 
@@ -138,9 +149,14 @@ static enum http_method method_of(struct http_span m)
 	return HTTP_OTHER;
 }
 
+static bool host_valid(struct http_span v);
+
 /* Splits the target into path and query.  Origin form "/p?q" is the usual
  * one; a server must also take the absolute form "http://host/p?q"
- * (RFC 9112 3.2.2), and OPTIONS may ask about "*". */
+ * (RFC 9112 3.2.2), and OPTIONS may ask about "*".  The absolute form's
+ * authority must be a host, as Host's value must: not empty (RFC 9110
+ * 4.2.1) and without userinfo (4.2.4), so that no hop routes "http://a@b/"
+ * by a and another by b. */
 static bool split_target(struct http_request *req)
 {
 	const char *p = req->target.p, *end = p + req->target.len;
@@ -165,6 +181,10 @@ static bool split_target(struct http_request *req)
 			p++;
 		if (memchr(req->target.p, '#', req->target.len) != NULL)
 			return false;	/* no fragment in a request target */
+		if (p == req->target.p + n ||
+		    !host_valid((struct http_span){ req->target.p + n,
+			    (size_t)(p - req->target.p) - n }))
+			return false;
 		if (p == end || *p == '?') {
 			/* An empty path is "/" (RFC 9110 4.2.3). */
 			req->path.p = "/";
@@ -219,9 +239,11 @@ static enum http_result parse_request_line(struct http_request *req,
 	i += 8;
 	if (!eat_eol(buf, &i))
 		return fail(req, 400, "malformed request line");
-	if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
+	if (v[5] != '1')
 		return fail(req, 505, "HTTP version not supported");
-	req->minor = v[7] - '0';
+	/* RFC 9110 2.5: HTTP/1.2 and up are answered as the highest minor
+	 * version of 1 that the server speaks. */
+	req->minor = v[7] == '0' ? 0 : 1;
 	if (!split_target(req))
 		return fail(req, 400, "malformed request target");
 	*pos = i;
@@ -705,6 +727,8 @@ size_t http_chunk_head(char *dst, size_t size)
 	return len;
 }
 
+/* ---- text for the log and the server's output (not HTTP) --------------- */
+
 /* Where http_vformat() writes: len bytes so far, of room for cap - 1
  * and the NUL. */
 struct sink {
@@ -886,6 +910,8 @@ size_t http_addr_text(char *dst, size_t cap, const void *addr, size_t len)
 		s.p[s.len] = '\0';
 	return s.len;
 }
+
+/* ---- dates: the Date header, and the log's time ------------------------ */
 
 static const char day_names[7][4] = {
 	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat",

@@ -18,6 +18,16 @@
  *
  * Errors are sticky: once a call returns HTTP_ERROR every later call does
  * too, and req.status and req.reason say what to answer.
+ *
+ * For the answer there are the reason phrases, chunk-size lines and the
+ * Date header's value.  The last three functions are not HTTP at all:
+ * http_format() (snprintf() for the few conversions the server uses),
+ * http_addr_text() (an address as the log writes it) and http_log_time()
+ * (the access log's time).  The server uses them in place of snprintf(),
+ * inet_ntop() and gmtime_r(), which would bring most of a static build's
+ * size from libc.  They live here because this module has no sockets,
+ * clock or globals, so tests/test_http.c can check each against the libc
+ * function it replaces, over every case the server meets.
  */
 #ifndef SSE_HTTP_H
 #define SSE_HTTP_H

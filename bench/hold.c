@@ -8,7 +8,12 @@
  * hold time (seconds, default 60) runs out.  Exit status 1 if any stream
  * failed to open.
  *
- *	usage: hold PORT COUNT [SECONDS]
+ * With BEHIND, each stream's request is followed, in the same write, by
+ * at least that many bytes of pipelined plain requests (POST /api without
+ * a body): what a client may leave in the server's hands while its
+ * stream runs.
+ *
+ *	usage: hold PORT COUNT [SECONDS [BEHIND]]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -28,6 +33,8 @@ static const char request[] =
 	"POST /api HTTP/1.1\r\nHost: bench\r\n"
 	"Content-Type: application/json\r\nContent-Length: 15\r\n\r\n"
 	"{\"stream\":true}";
+static const char plain[] =
+	"POST /api HTTP/1.1\r\nHost: bench\r\nContent-Length: 0\r\n\r\n";
 
 struct client {
 	int fd;
@@ -67,14 +74,23 @@ int main(int argc, char **argv)
 	unsigned port;
 	int count, epfd, opened = 0, failed = 0;
 	double hold_s, until;
+	size_t behind, send_len = sizeof(request) - 1;
+	char *send_buf;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: hold PORT COUNT [SECONDS]\n");
+		fprintf(stderr, "usage: hold PORT COUNT [SECONDS [BEHIND]]\n");
 		return 2;
 	}
 	port = (unsigned)atoi(argv[1]);
 	count = atoi(argv[2]);
 	hold_s = argc > 3 ? atof(argv[3]) : 60;
+	behind = argc > 4 ? (size_t)atol(argv[4]) : 0;
+	send_buf = malloc(send_len + behind + sizeof(plain));
+	memcpy(send_buf, request, send_len);
+	while (send_len < sizeof(request) - 1 + behind) {
+		memcpy(send_buf + send_len, plain, sizeof(plain) - 1);
+		send_len += sizeof(plain) - 1;
+	}
 	getrlimit(RLIMIT_NOFILE, &rl);
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
@@ -109,7 +125,8 @@ int main(int argc, char **argv)
 				struct epoll_event e = { .events = EPOLLIN,
 							 .data = ev[k].data };
 
-				if (write(c->fd, request, sizeof(request) - 1) < 0) {
+				if (write(c->fd, send_buf, send_len) !=
+				    (ssize_t)send_len) {
 					failed++;
 					close(c->fd);
 					continue;

@@ -9,9 +9,10 @@
  * nothing blocks.  A response is read in three layers: the head (status
  * line and headers), the body's framing (chunked, Content-Length, or until
  * close), and the event stream inside, cut into events at blank lines.
- * Each event's bytes are checked against sse's formats (SPEC sections 1, 2
- * and 6), and its arrival is compared with the moment it was due: the
- * request written plus k intervals, the server's own drift-free schedule.
+ * Each event's bytes are checked against sse's formats (docs/protocol.md
+ * sections 1, 2 and 6), and its arrival is compared with the moment it was
+ * due: the request written plus k intervals, the server's own drift-free
+ * schedule.
  *
  * A worker counts what it sees in one struct result: failures by reason,
  * and event lateness, connect time and time to first byte as log-linear
@@ -459,7 +460,7 @@ static bool event_tail(struct scan *s, size_t len)
 	       (cfg.size == 0 || len == cfg.size);
 }
 
-/* POST /api's event (SPEC section 1). */
+/* POST /api's event (docs/protocol.md section 1). */
 static bool api_event_ok(const char *e, size_t len)
 {
 	struct scan s = { e, e + len };
@@ -468,7 +469,7 @@ static bool api_event_ok(const char *e, size_t len)
 	       event_tail(&s, len);
 }
 
-/* GET /message-stream's event k of total (SPEC section 2). */
+/* GET /message-stream's event k of total (docs/protocol.md section 2). */
 static bool eventsource_event_ok(const char *e, size_t len, uint32_t k)
 {
 	struct scan s = { e, e + len };

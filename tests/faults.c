@@ -1,6 +1,6 @@
-/* faults.c - the server under the faults of SPEC section 5: clients that
- * reset, stop reading, flood past -c, trickle their headers or vanish in
- * the middle of a request, and the shutdown signals.
+/* faults.c - the server under the faults of docs/protocol.md section 5:
+ * clients that reset, stop reading, flood past -c, trickle their headers
+ * or vanish in the middle of a request, and the shutdown signals.
  *
  * Usage: tests/faults PATH-TO-SSE [CASE]	(CASE: run only that one, e.g. resets)
  *
@@ -21,6 +21,15 @@
  *	drain-timeout		streams cut at --drain-timeout, exit 0
  *	vanished-mid-request	half heads reset, half bodies closed:
  *				descriptors come back before any timeout
+ *	outcomes		each stream of a mixed run counted once:
+ *				the outcomes add up to the streams started
+ *	shed-no-reset		a 503 past -c is followed by a FIN, not a
+ *				reset, when the request came first
+ *	pipeline-flood		a client that keeps its pipeline full for
+ *				3 s: five streams beside it keep their
+ *				schedule
+ *	pipelined-behind-streams  300 streams with 1 KB to 40 KB pipelined
+ *				behind each: under 8 KiB of memory a stream
  *
  * Every wait is a poll() with a deadline on the thing expected.  Where the
  * thing cannot be polled for (a descriptor count, a counter in /stats) it
@@ -111,7 +120,7 @@ static bool fds_become(pid_t pid, int want, int64_t deadline,
 /* The counters of GET /stats this file looks at. */
 struct stats {
 	long long connections, streams, streams_completed, streams_aborted,
-		shed, accepted;
+		streams_dropped, streams_stalled, shed, accepted;
 };
 
 static long long json_int(const char *body, const char *key)
@@ -150,6 +159,10 @@ static bool stats_get(int port, struct stats *st, struct client *keep)
 				json_int(r.body, "streams_completed");
 			st->streams_aborted =
 				json_int(r.body, "streams_aborted");
+			st->streams_dropped =
+				json_int(r.body, "streams_dropped");
+			st->streams_stalled =
+				json_int(r.body, "streams_stalled");
 			st->shed = json_int(r.body, "shed");
 			st->accepted = json_int(r.body, "accepted");
 			ok = st->connections >= 0 && st->streams_aborted >= 0
@@ -1451,6 +1464,447 @@ out:
 	kill_server(&s);
 }
 
+/* ------------------------------------------------------- 9. outcomes -- */
+
+/* One kind of stream in the outcomes case: its request, how many, how its
+ * client ends it, and the one counter of /stats it must end in. */
+static const struct outcome_kind {
+	const char *what, *req;
+	int count;
+	int leave_after;	/* chunks read, then the client closes; 0: none */
+	bool reset;		/* the client closes with a reset */
+	int counter;		/* the index in struct stats' outcome fields */
+} outcome_kinds[] = {
+	{ "the client resets after :ok",
+	  STREAM_REQ_TO("/api?n=5&interval=300"), 4, 1, true, 1 },
+	{ "drop=1, the client leaves before the reset",
+	  STREAM_REQ_TO("/api?n=3&interval=400&drop=1"), 4, 2, false, 2 },
+	{ "stall=1, the client leaves before the reset",
+	  STREAM_REQ_TO("/api?n=3&interval=400&stall=1"), 4, 2, false, 3 },
+	{ "completes", STREAM_REQ_TO("/api?n=2&interval=50"), 4, 0, false, 0 },
+	{ "drop=1, reset by the server",
+	  STREAM_REQ_TO("/api?n=3&interval=50&drop=1"), 4, 0, false, 2 },
+	{ "stall=1, reset by the server",
+	  STREAM_REQ_TO("/api?n=2&interval=50&stall=1"), 4, 0, false, 3 },
+};
+#define OUTCOME_CLIENTS 24	/* the counts above, added up */
+
+/* The four outcomes a stream can have, in /stats. */
+static void outcome_counts(const struct stats *st, long long out[4])
+{
+	out[0] = st->streams_completed;
+	out[1] = st->streams_aborted;
+	out[2] = st->streams_dropped;
+	out[3] = st->streams_stalled;
+}
+
+/* A mixed run: streams that complete, that their clients reset, that are
+ * dropped or stalled on purpose, and dropped or stalled streams whose
+ * clients leave before the server's reset.  Each stream ends in exactly
+ * one outcome: completed, aborted, dropped or stalled, and these add up
+ * to the streams started.  A stream told to fail has failed on purpose,
+ * whoever closes first. */
+static void test_outcomes(void)
+{
+	static const char name[] = "faults/outcomes";
+	static const char *const counter[4] = {
+		"streams_completed", "streams_aborted", "streams_dropped",
+		"streams_stalled"
+	};
+	struct server s;
+	struct stats st0, st1 = { 0 };
+	struct client c[OUTCOME_CLIENTS];
+	struct response r = { 0 };
+	long long before[4], after[4], want[4] = { 0 };
+	int n = 0;
+
+	for (int i = 0; i < OUTCOME_CLIENTS; i++)
+		c[i].fd = -1, c[i].in = NULL;
+	if (!start(&s, SERVER_ARGS(NULL)) || !stats_get(s.port, &st0, NULL))
+		goto out;
+	int64_t by = mono_ms() + 3000;
+	for (size_t k = 0; k < sizeof outcome_kinds / sizeof outcome_kinds[0];
+	     k++) {
+		const struct outcome_kind *o = &outcome_kinds[k];
+
+		want[o->counter] += o->count;
+		for (int i = 0; i < o->count; i++, n++)
+			if (client_open(&c[n], s.port) != 0 ||
+			    client_send(&c[n], o->req, strlen(o->req), 0, by)
+			    != 0) {
+				t_prefix("%s, #%d: ", o->what, i);
+				goto out;
+			}
+	}
+	/* The clients that leave, in time: the first reset is 800 ms away. */
+	n = 0;
+	for (size_t k = 0; k < sizeof outcome_kinds / sizeof outcome_kinds[0];
+	     k++) {
+		const struct outcome_kind *o = &outcome_kinds[k];
+
+		for (int i = 0; i < o->count; i++, n++) {
+			if (o->leave_after == 0)
+				continue;
+			resp_init(&r);
+			if (client_more(&c[n], &r, mono_ms() + 3000,
+					o->leave_after) != 0) {
+				t_prefix("%s, #%d: ", o->what, i);
+				goto out;
+			}
+			resp_free(&r);
+			if (o->reset)
+				close_rst(c[n].fd);
+			else
+				close(c[n].fd);
+			c[n].fd = -1;
+		}
+	}
+	/* Every stream ends by itself within a second or two. */
+	int64_t deadline = mono_ms() + 5000;
+	do {
+		between_looks();
+		if (!stats_get(s.port, &st1, NULL))
+			goto out;
+	} while (st1.streams != 0 && mono_ms() < deadline);
+	if (st1.streams != 0) {
+		t_note("%lld streams still run 5 s later", st1.streams);
+		goto out;
+	}
+	outcome_counts(&st0, before);
+	outcome_counts(&st1, after);
+	long long sum = 0;
+	for (int i = 0; i < 4; i++)
+		sum += after[i] - before[i];
+	fprintf(stderr, "%s: %d streams: completed +%lld, aborted +%lld, "
+		"dropped +%lld, stalled +%lld\n", name, OUTCOME_CLIENTS,
+		after[0] - before[0], after[1] - before[1],
+		after[2] - before[2], after[3] - before[3]);
+	if (sum != OUTCOME_CLIENTS)
+		t_note("the outcomes add up to %lld, but %d streams started",
+		       sum, OUTCOME_CLIENTS);
+	for (int i = 0; i < 4 && !t_noted(); i++)
+		if (after[i] - before[i] != want[i])
+			t_note("%s +%lld, expected +%lld", counter[i],
+			       after[i] - before[i], want[i]);
+out:
+	t_result(name, true);
+	resp_free(&r);
+	for (int i = 0; i < OUTCOME_CLIENTS; i++)
+		client_close(&c[i]);
+	kill_server(&s);
+}
+
+/* ------------------------------------------------ 10. shed, no reset -- */
+
+#define SHED_CLIENTS 5
+
+/* Past -c 1, five clients whose requests are already in the server's
+ * sockets when it accepts them (it is stopped while they connect and
+ * send): each reads the whole 503 and then the server's FIN, not a reset.
+ * Closing a socket with unread bytes makes the kernel send a reset, which
+ * on a real network may reach the client before the 503 and destroy it;
+ * so the server reads what has come before it closes. */
+static void test_shed_no_reset(void)
+{
+	static const char name[] = "faults/shed-no-reset";
+	struct server s;
+	struct client hold = { .fd = -1 }, c[SHED_CLIENTS];
+	struct response r = { 0 };
+	bool stopped = false;
+
+	for (int i = 0; i < SHED_CLIENTS; i++)
+		c[i].fd = -1, c[i].in = NULL;
+	if (!start(&s, SERVER_ARGS("-c", "1", NULL)))
+		goto out;
+	/* The one place, taken: a keep-alive connection after an answer. */
+	int64_t by = mono_ms() + 3000;
+	if (client_open(&hold, s.port) != 0 ||
+	    client_send(&hold, PLAIN_REQ, sizeof PLAIN_REQ - 1, 0, by) != 0 ||
+	    client_read(&hold, &r, by) != 0)
+		goto out;
+	kill(s.pid, SIGSTOP);
+	stopped = true;
+	for (int i = 0; i < SHED_CLIENTS; i++)
+		if (client_open(&c[i], s.port) != 0 ||
+		    client_send(&c[i], PLAIN_REQ, sizeof PLAIN_REQ - 1, 0, by)
+		    != 0) {
+			t_prefix("client #%d: ", i);
+			goto out;
+		}
+	kill(s.pid, SIGCONT);
+	stopped = false;
+	for (int i = 0; i < SHED_CLIENTS && !t_noted(); i++) {
+		int64_t deadline = mono_ms() + 3000;
+
+		while (!c[i].eof && mono_ms() < deadline)
+			if (client_fill(&c[i]) < 0)
+				wait_fd(c[i].fd, POLLIN, deadline);
+		if (!c[i].eof)
+			t_note("client #%d: no close within 3 s; bytes: %s", i,
+			       esc(c[i].in, c[i].len));
+		else if (!glob("HTTP/1.1 503 *\r\n\r\n{\"error\":\"*\"}",
+			       c[i].in, c[i].len))
+			t_note("client #%d: expected the whole 503, got %s%s%s",
+			       i, esc(c[i].in, c[i].len), c[i].err ? "; then "
+			       : "", c[i].err ? strerror(c[i].err) : "");
+		else if (c[i].err != 0)
+			t_note("client #%d: the 503 came, then %s instead of "
+			       "the server's FIN", i, strerror(c[i].err));
+	}
+out:
+	t_result(name, true);
+	if (stopped)
+		kill(s.pid, SIGCONT);
+	resp_free(&r);
+	client_close(&hold);
+	for (int i = 0; i < SHED_CLIENTS; i++)
+		client_close(&c[i]);
+	kill_server(&s);
+}
+
+/* ----------------------------------------------- 11. pipeline flood -- */
+
+#define PIPE_FLOOD_MS 3000	/* how long the client keeps its pipeline full */
+#define PIPE_STREAMS 5		/* the bystanders */
+
+/* Sends pipelined requests on one connection as fast as the server takes
+ * them, reading the answers as they come, for ms; returns the answers
+ * read (counted by their status lines), or -1. */
+static long pipeline_flood(int port, int ms)
+{
+	static char req[65536], buf[262144];
+	size_t one = sizeof PLAIN_REQ - 1, len = 0, off = 0;
+	long answers = 0;
+	struct client c;
+
+	while (len + one <= sizeof req) {
+		memcpy(req + len, PLAIN_REQ, one);
+		len += one;
+	}
+	if (client_open(&c, port) != 0)
+		return -1;
+	fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) | O_NONBLOCK);
+	int64_t end = mono_ms() + ms;
+	while (mono_ms() < end) {
+		struct pollfd p = { .fd = c.fd, .events = POLLIN | POLLOUT };
+
+		if (poll(&p, 1, ms_until(end)) <= 0)
+			continue;
+		if (p.revents & POLLOUT) {
+			ssize_t w = send(c.fd, req + off, len - off,
+					 MSG_NOSIGNAL);
+
+			if (w > 0)
+				off = (off + (size_t)w) % one;
+		}
+		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t r = read(c.fd, buf, sizeof buf);
+
+			if (r == 0 || (r < 0 && errno != EAGAIN))
+				break;
+			for (ssize_t i = 0; i + 6 <= r; i++)
+				answers += memcmp(buf + i, "200 OK", 6) == 0;
+		}
+	}
+	client_close(&c);
+	return answers;
+}
+
+/* One client keeps a pipeline of plain requests full for 3 s, reading
+ * the answers; five streams that start beside it keep their schedule.
+ * Each connection has a share of the loop's turn; one that keeps sending
+ * must not hold the loop for as long as it does. */
+static void test_pipeline_flood(void)
+{
+	static const char name[] = "faults/pipeline-flood";
+	struct server s;
+	struct xfer *x = xfers_new(PIPE_STREAMS);
+	pid_t child = -1;
+	int pp[2] = { -1, -1 };
+	long answers = -1;
+
+	if (!start(&s, SERVER_ARGS(NULL)))
+		goto out;
+	if (pipe2(pp, O_CLOEXEC) != 0) {
+		t_note("pipe: %s", strerror(errno));
+		goto out;
+	}
+	fflush(NULL);
+	child = fork();
+	if (child == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(pp[0]);
+		answers = pipeline_flood(s.port, PIPE_FLOOD_MS);
+		_exit(write(pp[1], &answers, sizeof answers) ==
+		      (ssize_t)sizeof answers ? 0 : 1);
+	}
+	close(pp[1]);
+	pp[1] = -1;
+	if (child < 0) {
+		t_note("fork: %s", strerror(errno));
+		goto out;
+	}
+	poll(NULL, 0, 200);	/* the flood is under way */
+	xfers_start(x, PIPE_STREAMS, s.port, STREAM_REQ_TO("/api?n=10&"
+		    "interval=200"), false);
+	xfers_pump(x, PIPE_STREAMS, mono_ms() + PIPE_FLOOD_MS + 10 * 200 +
+		   5000, false);
+	xfers_expire(x, PIPE_STREAMS);
+	if (wait_fd(pp[0], POLLIN, mono_ms() + PIPE_FLOOD_MS + 5000) <= 0 ||
+	    read(pp[0], &answers, sizeof answers) != (ssize_t)sizeof answers
+	    || answers < 0) {
+		t_note("the flooding client did not report");
+		goto out;
+	}
+	fprintf(stderr, "%s: the flooding client read %ld answers in %d ms\n",
+		name, answers, PIPE_FLOOD_MS);
+	if (streams_check(name, x, PIPE_STREAMS, 10, 200) > 0)
+		t_prefix("beside a client that floods a pipeline: ");
+	else if (answers < 1000)
+		t_note("the flooding client had only %ld answers: no flood",
+		       answers);
+out:
+	t_result(name, true);
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+	if (pp[0] >= 0)
+		close(pp[0]);
+	if (pp[1] >= 0)
+		close(pp[1]);
+	kill_server(&s);
+	xfers_free(x, PIPE_STREAMS);
+}
+
+/* ------------------------------------------ 12. pipelined behind streams -- */
+
+#define BEHIND_STREAMS 100	/* streams of each size */
+#define BEHIND_MAX_PER_STREAM 8192
+
+/* The server's resident memory, in KiB; -1 if unknown. */
+static long rss_kib(pid_t pid)
+{
+	char path[64], buf[4096];
+	long kib = -1;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *p = strstr(buf, "VmRSS:");
+	if (p != NULL)
+		kib = strtol(p + 6, NULL, 10);
+	return kib;
+}
+
+/* Opens count streams, each request followed by `behind` bytes of
+ * pipelined requests, all sent while the server is stopped so that each
+ * stream's first read finds them all; then reads every stream's head and
+ * `:ok`.  With a stream's Connection header in *close_seen (the count
+ * that say close).  Returns false with a note. */
+static bool streams_with_behind(struct server *s, struct client *c, int count,
+				size_t behind, int *close_seen)
+{
+	static const char stream[] = STREAM_REQ_TO("/api?n=1&interval=600000");
+	size_t one = sizeof PLAIN_REQ - 1, len = sizeof stream - 1;
+	char *req = malloc(len + behind + one);
+	bool ok = false;
+
+	if (req == NULL)
+		return t_note("out of memory");
+	memcpy(req, stream, len);
+	while (len < sizeof stream - 1 + behind) {
+		memcpy(req + len, PLAIN_REQ, one);
+		len += one;
+	}
+	kill(s->pid, SIGSTOP);
+	int64_t by = mono_ms() + 5000;
+	for (int i = 0; i < count; i++)
+		if (client_open(&c[i], s->port) != 0 ||
+		    client_send(&c[i], req, len, 0, by) != 0) {
+			t_prefix("%zu bytes behind, client #%d: ", behind, i);
+			goto out;
+		}
+	kill(s->pid, SIGCONT);
+	*close_seen = 0;
+	for (int i = 0; i < count; i++) {
+		struct response r = { 0 };
+
+		if (client_more(&c[i], &r, by, 1) != 0) {
+			resp_free(&r);
+			t_prefix("%zu bytes behind, stream #%d: ", behind, i);
+			goto out;
+		}
+		const char *conn = resp_header(&r, "Connection");
+		*close_seen += conn != NULL && strcasecmp(conn, "close") == 0;
+		resp_free(&r);
+	}
+	ok = true;
+out:
+	kill(s->pid, SIGCONT);
+	free(req);
+	return ok;
+}
+
+/* What a stream costs the server when its client sends more requests
+ * behind it: 100 streams with 1,000 bytes of pipelined requests behind
+ * each, 100 with 4,000, 100 with 40,000.  The growth of the server's
+ * resident memory, per stream, must stay under 8 KiB for each size
+ * (a stream alone costs about 220 bytes): whatever a client sends, the
+ * server holds little of it while the stream runs. */
+static void test_pipelined_behind(void)
+{
+	static const char name[] = "faults/pipelined-behind-streams";
+	static const size_t sizes[] = { 1000, 4000, 40000 };
+	struct server s;
+	struct client *c = calloc(3 * BEHIND_STREAMS + 1, sizeof *c);
+	int closes[3] = { 0 };
+	long grew[3] = { 0 };
+
+	for (int i = 0; i < 3 * BEHIND_STREAMS + 1; i++)
+		c[i].fd = -1;
+	if (!start(&s, SERVER_ARGS(NULL)))
+		goto out;
+	/* One of the largest first: the buffers the server keeps for
+	 * reuse, and its scratch, are then in the baseline. */
+	int warm;
+	if (!streams_with_behind(&s, c + 3 * BEHIND_STREAMS, 1, 40000, &warm))
+		goto out;
+	for (int k = 0; k < 3; k++) {
+		long before = rss_kib(s.pid);
+
+		if (!streams_with_behind(&s, c + k * BEHIND_STREAMS,
+					 BEHIND_STREAMS, sizes[k], &closes[k]))
+			goto out;
+		grew[k] = rss_kib(s.pid) - before;
+		fprintf(stderr, "%s: %d streams with %zu bytes behind each: "
+			"RSS +%ld KiB, %ld bytes a stream; %d said "
+			"Connection: close\n", name, BEHIND_STREAMS, sizes[k],
+			grew[k], grew[k] * 1024 / BEHIND_STREAMS, closes[k]);
+		if (before < 0)
+			t_note("cannot read /proc/%d/status", (int)s.pid);
+	}
+	for (int k = 0; k < 3 && !t_noted(); k++)
+		if (grew[k] * 1024 / BEHIND_STREAMS > BEHIND_MAX_PER_STREAM)
+			t_note("with %zu bytes pipelined behind each stream, "
+			       "the server grew by %ld bytes a stream, more "
+			       "than %d", sizes[k],
+			       grew[k] * 1024 / BEHIND_STREAMS,
+			       BEHIND_MAX_PER_STREAM);
+out:
+	t_result(name, true);
+	for (int i = 0; i < 3 * BEHIND_STREAMS + 1; i++)
+		client_close(&c[i]);
+	free(c);
+	kill_server(&s);
+}
+
 /* --------------------------------------------------------------- main -- */
 
 int main(int argc, char **argv)
@@ -1467,6 +1921,10 @@ int main(int argc, char **argv)
 		{ "second-signal", test_second_signal },
 		{ "drain-timeout", test_drain_timeout },
 		{ "vanished-mid-request", test_vanished },
+		{ "outcomes", test_outcomes },
+		{ "shed-no-reset", test_shed_no_reset },
+		{ "pipeline-flood", test_pipeline_flood },
+		{ "pipelined-behind-streams", test_pipelined_behind },
 	};
 
 	if (argc < 2 || argc > 3) {

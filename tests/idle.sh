@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# idle.sh - an idle server makes no wakeups (SPEC section 5): with no
-# connections it sleeps in epoll_wait with no timer armed, so the kernel
+# idle.sh - an idle server makes no wakeups (docs/protocol.md section 5):
+# with no connections it sleeps in epoll_wait with no timer armed, so the kernel
 # never switches to it.  Checked by its context switches (voluntary and
 # involuntary, from /proc/PID/task/*/status) over 3 s:
 #

@@ -3,9 +3,9 @@
  *
  * Usage: tests/routes [PATH-TO-SSE]		(default ./sse)
  *
- * The contract is SPEC.md sections 2 and 3, with the README's "The
- * routes", "/stats and /metrics" and "CORS"; tests/wire.c covers POST /api
- * and HTTP itself.  The cases, by the first part of their names:
+ * The contract is docs/protocol.md sections 2 and 3, with the README's
+ * "The routes", "/stats and /metrics" and "CORS"; tests/wire.c covers
+ * POST /api and HTTP itself.  The cases, by the first part of their names:
  *
  *	es/	 GET /message-stream: its headers, `retry:` and `:ok` at once,
  *		 `id: k` and `data:` for each event on schedule, then the end;
@@ -228,11 +228,11 @@ static bool list_header(const struct response *r, const char *name,
 
 /* ------------------------------------------------------------ bodies -- */
 
-/* An error answer (SPEC section 3): JSON `{"error":"..."}`, the string
- * not empty, with no bare quote or control byte and no unknown escape.
- * Its Content-Length is right when the response was framed by it and
- * nothing followed (answered() checks that).  A HEAD answer has the same
- * headers and no body. */
+/* An error answer (docs/protocol.md section 3): JSON `{"error":"..."}`,
+ * the string not empty, with no bare quote or control byte and no unknown
+ * escape.  Its Content-Length is right when the response was framed by it
+ * and nothing followed (answered() checks that).  A HEAD answer has the
+ * same headers and no body. */
 static bool json_error_ok(const struct response *r)
 {
 	static const char *const head[] = {
@@ -261,8 +261,8 @@ static bool json_error_ok(const struct response *r)
 	return true;
 }
 
-/* The page of SPEC section 3: the seed's EventSource client, showing
- * `user: text`, and a button that streams POST /api with fetch(). */
+/* The page of docs/protocol.md section 3: the seed's EventSource client,
+ * showing `user: text`, and a button that streams POST /api with fetch(). */
 static bool page_ok(const struct response *r)
 {
 	static const char *const anchors[] = {
@@ -740,7 +740,7 @@ static bool metrics_parse(const struct response *r, struct counters *k)
 
 /* --------------------------------------------------- the event stream -- */
 
-/* Event k of n as SPEC section 2 has it, as a glob() pattern. */
+/* Event k of n as docs/protocol.md section 2 has it, as a glob() pattern. */
 static void es_event(char *pat, size_t cap, int k, int n)
 {
 	snprintf(pat, cap, "id: %d\ndata: {\"user\":\"sse\",\"text\":"
@@ -910,7 +910,7 @@ static const struct es_row es_rows[] = {
 	E("header-name-case", MS, "last-event-id: 2\r\n", 2,
 	  "field names are case-insensitive"),
 	E("header-not-a-number", MS, LEI("abc"), 0,
-	  "not a decimal number: as if absent (SPEC 2)"),
+	  "not a decimal number: as if absent (docs/protocol.md section 2)"),
 	E("header-negative", MS, LEI("-1"), 0, "no sign in a decimal number"),
 	E("header-fraction", MS, LEI("2.5"), 0, "no fraction either"),
 	E("header-hex", MS, LEI("0x2"), 0, "nor hex"),
@@ -921,7 +921,7 @@ static const struct es_row es_rows[] = {
 	E("query-among-others", MS "?a=b&lastEventId=2&c=d", NULL, 2,
 	  "the parameter may come anywhere in the query"),
 	E("both-header-wins", MS "?lastEventId=1", LEI("3"), 3,
-	  "the header wins when both are present (SPEC 2)"),
+	  "the header wins when both are present (docs/protocol.md section 2)"),
 	E("both-header-wins-lower", MS "?lastEventId=4", LEI("1"), 1,
 	  "the header wins even when it says less"),
 	E("both-header-at-end", MS "?lastEventId=1", LEI("5"), NO_CONTENT,
@@ -931,7 +931,8 @@ static const struct es_row es_rows[] = {
 	/* Intervals longer than LATE_MS: an event an interval off its
 	 * schedule cannot pass for a late one. */
 	{ __LINE__, "fresh-on-schedule", MS "?n=2&interval=400", NULL, 0, 2,
-	  400, "event k is due k intervals after the request (SPEC 2)" },
+	  400, "event k is due k intervals after the request "
+	  "(docs/protocol.md section 2)" },
 	{ __LINE__, "resume-on-schedule", MS "?n=3&interval=400&lastEventId=1",
 	  NULL, 1, 3, 400, "resumed, event 2 is due one interval after the "
 	  "request, in the shape asked for: (2/3), (3/3), retry 400" },
@@ -956,7 +957,8 @@ static int es_cases(struct es_case *cases)
 		snprintf(h->headers, sizeof h->headers, LEI("%d"), k);
 		h->row = (struct es_row)E(h->name, MS, h->headers, k,
 			"Last-Event-ID: k resumes at event k + 1, due an "
-			"interval after the request (SPEC 2)");
+			"interval after the request (docs/protocol.md "
+			"section 2)");
 		snprintf(q->name, sizeof q->name, "resume-query-%d", k);
 		snprintf(q->target, sizeof q->target, MS "?lastEventId=%d", k);
 		q->row = (struct es_row)E(q->name, q->target, NULL, k,
@@ -1033,7 +1035,7 @@ struct route_row {
 
 static const struct route_row route_rows[] = {
 	R("page", "GET /", 200, NULL, PAGE, NULL, { HTML, LENGTH },
-	  "the demo page, its length known (SPEC 3)"),
+	  "the demo page, its length known (docs/protocol.md section 3)"),
 	R("page-query", "GET /?x=1", 200, NULL, PAGE, NULL, { HTML, LENGTH },
 	  "a query is not part of the path"),
 	R("page-absolute-form", "GET http://t/", 200, NULL, PAGE, NULL,
@@ -1052,15 +1054,17 @@ static const struct route_row route_rows[] = {
 	  { STREAM_HEAD }, "HEAD: GET's headers, no body, no stream"),
 	R("options-api", "OPTIONS /api", 204, "POST, OPTIONS", NO_BODY, NULL,
 	  { "!Content-Length", "!Access-Control-*" },
-	  "204 with Allow, and no CORS without --cors (SPEC 3)"),
+	  "204 with Allow, and no CORS without --cors "
+	  "(docs/protocol.md section 3)"),
 	R("options-message-stream", "OPTIONS " MS, 204, "GET, HEAD, OPTIONS",
 	  NO_BODY, NULL, { "!Content-Length", "!Access-Control-*" },
-	  "204 with Allow, and no CORS without --cors (SPEC 3)"),
+	  "204 with Allow, and no CORS without --cors "
+	  "(docs/protocol.md section 3)"),
 	R("options-asterisk", "OPTIONS *", 204, "GET, HEAD, POST, OPTIONS",
 	  NO_BODY, NULL, { "!Content-Length" },
 	  "OPTIONS * asks about the server: every method it knows"),
 	R("404", "GET /nope", 404, NULL, JSON_ERROR, NULL, { NULL },
-	  "an unknown path (SPEC 3)"),
+	  "an unknown path (docs/protocol.md section 3)"),
 	R("404-post", "POST /nope", 404, NULL, JSON_ERROR, NULL, { NULL },
 	  "an unknown path, whatever the method"),
 	R("404-head", "HEAD /nope", 404, NULL, JSON_ERROR, NULL, { NULL },
@@ -1081,14 +1085,15 @@ static const struct route_row route_rows[] = {
 	  { NULL }, "//stats is not /stats"),
 	R("400-interval", "GET " MS "?interval=abc", 400, NULL, JSON_ERROR,
 	  "interval", { NULL },
-	  "a bad shape is a 400 naming the parameter (SPEC 6)"),
+	  "a bad shape is a 400 naming the parameter "
+	  "(docs/protocol.md section 6)"),
 	R("400-size", "GET " MS "?size=1", 400, NULL, JSON_ERROR, "size",
 	  { NULL }, "a size below the event's own is a 400 naming size"),
 };
 
-/* The routes and the methods each takes (SPEC 3): a GET route takes HEAD
- * too, and the two that a page on another origin uses take OPTIONS.  Any
- * other method on the path is a 405 with this Allow. */
+/* The routes and the methods each takes (docs/protocol.md section 3): a
+ * GET route takes HEAD too, and the two that a page on another origin uses
+ * take OPTIONS.  Any other method on the path is a 405 with this Allow. */
 static const struct {
 	const char *path, *allow;
 } known_routes[] = {
@@ -1140,7 +1145,8 @@ static int route_cases(struct route_case *cases)
 			c->row = (struct route_row)R(c->name, c->line, 405,
 				known_routes[i].allow, JSON_ERROR, NULL,
 				{ NULL }, "a known path, a method it does not "
-				"take: 405 with Allow (SPEC 3)");
+				"take: 405 with Allow (docs/protocol.md "
+				"section 3)");
 			snprintf(c->name, sizeof c->name, "405-%s-%s",
 				 methods[m], known_routes[i].path);
 			snprintf(c->line, sizeof c->line, "%s %s", methods[m],
@@ -1245,9 +1251,9 @@ static const struct cors_row cors_rows[] = {
 	  "every answer, even a refusal (README: \"every answer\")"),
 };
 
-/* With CORS off no Access-Control-* header at all (SPEC 3: off by
- * default); on, the origin on every answer, and on a preflight the
- * method asked about and both headers a page sends. */
+/* With CORS off no Access-Control-* header at all (docs/protocol.md
+ * section 3: off by default); on, the origin on every answer, and on a
+ * preflight the method asked about and both headers a page sends. */
 static void cors_check(const struct cors_row *row, enum cors mode,
 		       const struct response *r)
 {

@@ -2,9 +2,9 @@
  *
  * Usage: tests/shapes [PATH-TO-SSE]		(default ./sse)
  *
- * SPEC.md section 6 lets a load tester shape a stream with n, interval,
- * size, heartbeat, drop and stall in the query string of either stream
- * route, POST /api and GET /message-stream.  Every case runs on both:
+ * docs/protocol.md section 6 lets a load tester shape a stream with n,
+ * interval, size, heartbeat, drop and stall in the query string of either
+ * stream route, POST /api and GET /message-stream.  Every case runs on both:
  *
  *	n-interval/	n events, event k due k intervals after the
  *			request
@@ -226,8 +226,8 @@ static bool opening_ok(const struct want *w, const char *p, size_t len)
 	return true;
 }
 
-/* Event k of n as the route writes it (SPEC sections 1 and 2), up to the
- * digits of its timestamp.  Returns its length. */
+/* Event k of n as the route writes it (docs/protocol.md sections 1 and
+ * 2), up to the digits of its timestamp.  Returns its length. */
 static size_t event_start(char *buf, size_t cap, enum route route, int k,
 			  int n)
 {
@@ -252,9 +252,10 @@ static int smallest_size(enum route route, int n)
 }
 
 /* Is p[0..len) event k: its lines, a timestamp and the blank line, and
- * with a size exactly that many bytes by a last member "pad"?  The SPEC
- * and README promise a "pad" string and no more, so its bytes may be any
- * that a JSON string holds as they are (which no SSE line break is). */
+ * with a size exactly that many bytes by a last member "pad"?
+ * docs/protocol.md and the README promise a "pad" string and no more, so
+ * its bytes may be any that a JSON string holds as they are (which no SSE
+ * line break is). */
 static bool event_ok(const struct want *w, const char *p, size_t len, int k)
 {
 	char start[256];
@@ -861,8 +862,9 @@ static const struct bound_row bound_rows[] = {
 	B(DEFAULTS, "interval=1", NULL, "bounds are inclusive"),
 	B(DEFAULTS, "interval=86400000", NULL, "a day is the longest interval"),
 	B(DEFAULTS, "interval=86400001", "interval", "past a day"),
-	B(DEFAULTS, "size=0", "size", "smaller than the unpadded event (SPEC "
-	  "6); unlike heartbeat=0, no document makes 0 mean off"),
+	B(DEFAULTS, "size=0", "size", "smaller than the unpadded event "
+	  "(docs/protocol.md section 6); unlike heartbeat=0, no document "
+	  "makes 0 mean off"),
 	B(DEFAULTS, "size=1", "size", "far smaller than the unpadded event"),
 	B(DEFAULTS, "size=65536", NULL, "--max-event-size is 65,536 by "
 	  "default"),
@@ -1009,7 +1011,7 @@ static const struct body_row body_rows[] = {
 	  "shape keys in a form body are not read"),
 };
 
-/* The plain answer of SPEC section 1. */
+/* The plain answer of docs/protocol.md section 1. */
 static bool plain_ok(int port, const struct ask *a)
 {
 	struct client c = { .fd = -1 };

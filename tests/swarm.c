@@ -2,14 +2,14 @@
  *
  * Usage: tests/swarm [PATH-TO-SSE]		(default ./sse)
  *
- * The server promises thousands of concurrent streams in one thread (SPEC
- * section 5).  This starts it with five events 200 ms apart, opens 1,000
- * non-blocking connections, sends `POST /api` with `{"stream":true}` on
- * each, and reads them all on one poll() loop.  Every stream must arrive
- * whole: status 200, `:ok`, five events and `:done`, each in its own
- * chunk, then the zero-size chunk; all within 30 s.  The client's own
- * descriptor limit is raised first, and the case is skipped when the hard
- * limit is too low for it.
+ * The server promises thousands of concurrent streams in one thread
+ * (docs/protocol.md section 5).  This starts it with five events 200 ms
+ * apart, opens 1,000 non-blocking connections, sends `POST /api` with
+ * `{"stream":true}` on each, and reads them all on one poll() loop.  Every
+ * stream must arrive whole: status 200, `:ok`, five events and `:done`,
+ * each in its own chunk, then the zero-size chunk; all within 30 s.  The
+ * client's own descriptor limit is raised first, and the case is skipped
+ * when the hard limit is too low for it.
  *
  * It prints one case line, and on stderr how long the swarm took and how
  * late the last events came.

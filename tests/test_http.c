@@ -2,13 +2,14 @@
  *
  * Each row of the tables below is one request: its bytes (with their
  * length, so that NULs may appear), the result the parser must reach, and
- * for a good request the fields it must report.  Every row runs three ways,
- * as bytes may arrive from a socket: whole; split in two at every offset k
- * (the parser sees buf[0..k), then buf[0..n) of the same, grown buffer);
- * and one byte at a time.  Each run must agree with the row and with the
- * whole run (h2o/picohttpparser test.c).  A run's buffer holds NULs or
- * LFs where the bytes have not arrived yet, so a parser that reads past
- * len errs visibly.  An error must be sticky: asking again gives it again.
+ * for a good request the fields it must report.  tests/rows.c runs every
+ * row three ways, as bytes may arrive from a socket: whole; split in two
+ * at every offset k (the parser sees buf[0..k), then buf[0..n) of the
+ * same, grown buffer); and one byte at a time.  Each run must agree with
+ * the row and with the whole run (h2o/picohttpparser test.c).  A run's
+ * buffer holds NULs or LFs where the bytes have not arrived yet, so a
+ * parser that reads past len errs visibly.  An error must be sticky:
+ * asking again gives it again.
  *
  * After the rows come small direct tests of the helpers: http_header(),
  * http_span_eq(), http_reason(), http_chunk_head(), http_format() (against
@@ -16,8 +17,8 @@
  * http_log_time() (also against gmtime_r() over five centuries), and the
  * reuse of one request for pipelined requests.
  *
- * Statuses follow SPEC.md section 4; where it is silent, RFC 9112 and RFC
- * 9110 decide, and a comment on the row says so.
+ * Statuses follow docs/protocol.md section 4; where it is silent, RFC
+ * 9112 and RFC 9110 decide, and a comment on the row says so.
  *
  * Output: one line per row or case, "pass NAME" or "FAIL NAME (line N):
  * what differed", the input escaped on the next line; then "N passed, N
@@ -33,18 +34,8 @@
 #include <string.h>
 
 #include "http.h"
+#include "rows.h"
 
-/* Bytes with their length, so that a row may hold NULs. */
-struct bytes {
-	const char *p;
-	size_t len;
-};
-
-#define B(s)	{ (s), sizeof(s) - 1 }
-
-static const struct http_limits limits_default = {
-	.max_target = 4096, .max_head = 8192, .max_body = 65536,
-};
 static const struct http_limits limits_target8 = {
 	.max_target = 8, .max_head = 8192, .max_body = 65536,
 };
@@ -75,7 +66,7 @@ struct row {
 	struct bytes in;
 	enum http_result want;		/* at the end of in */
 	int status;			/* for HTTP_ERROR; else 0 */
-	const struct http_limits *limits;	/* NULL: limits_default */
+	const struct http_limits *limits;	/* NULL: row_limits_default */
 
 	/* HTTP_DONE, or HTTP_MORE with path set: the head's fields. */
 	enum http_method method;
@@ -164,6 +155,19 @@ static const struct row good_rows[] = {
 	  HTTP_DONE, .method = HTTP_GET, .target = "http://host/api?x=1",
 	  .path = "/api", .query = "x=1", .minor = 1, .keep_alive = true,
 	  .n_headers = 1 },
+	/* RFC 9110 2.5: a recipient takes a higher minor version of the
+	 * major it speaks as the highest minor it speaks (SPEC 4). */
+	{ __LINE__, "HTTP/1.2 is read as HTTP/1.1",
+	  B("GET / HTTP/1.2\r\nHost: a\r\n\r\n"), HTTP_DONE,
+	  .method = HTTP_GET, .path = "/", .minor = 1, .keep_alive = true,
+	  .n_headers = 1 },
+	{ __LINE__, "HTTP/1.9 is read as HTTP/1.1, Host required",
+	  B("GET / HTTP/1.9\r\nX: a\r\n\r\n"), HTTP_ERROR, .status = 400 },
+	{ __LINE__, "HTTP/1.9 with chunked body, as HTTP/1.1",
+	  B("POST /api HTTP/1.9\r\nHost: a\r\nTransfer-Encoding: chunked"
+	    "\r\n\r\n1\r\nx\r\n0\r\n\r\n"), HTTP_DONE,
+	  .method = HTTP_POST, .path = "/api", .minor = 1, .keep_alive = true,
+	  .chunked = true, .n_headers = 2, .body = B("x") },
 	{ __LINE__, "absolute-form target with port",
 	  B("GET https://h:8443/message-stream HTTP/1.1\r\nHost: h\r\n\r\n"),
 	  HTTP_DONE, .method = HTTP_GET, .path = "/message-stream",
@@ -382,8 +386,9 @@ static const struct row good_rows[] = {
 	  HTTP_DONE, .method = HTTP_POST, .path = "/api", .minor = 1,
 	  .keep_alive = true, .content_length = 2, .n_headers = 2,
 	  .body = B("hi") },
-	/* SPEC 4 accepts bare LF in the head; chunk lines end in CRLF
-	 * only, as RFC 9112 7.1 writes them (see test_smuggling.c). */
+	/* docs/protocol.md section 4 accepts bare LF in the head; chunk
+	 * lines end in CRLF only, as RFC 9112 7.1 writes them (see
+	 * test_smuggling.c). */
 	{ __LINE__, "bare LF in the head, CRLF in the chunks",
 	  B("POST /api HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n"
 	    "5\r\nhello\r\n0\r\nX: 1\r\n\r\n"), HTTP_DONE,
@@ -466,7 +471,8 @@ static const struct row more_rows[] = {
 	  .limits = &limits_body_max },
 };
 
-/* Malformed or refused requests and their statuses (SPEC section 4). */
+/* Malformed or refused requests and their statuses (docs/protocol.md
+ * section 4). */
 static const struct row error_rows[] = {
 	/* The request line. */
 	{ __LINE__, "missing version", B("GET /\r\nHost: a\r\n\r\n"),
@@ -519,7 +525,8 @@ static const struct row error_rows[] = {
 	{ __LINE__, "HTTP/1.1.1", B("GET / HTTP/1.1.1\r\nHost: a\r\n\r\n"),
 	  HTTP_ERROR, .status = 400 },
 	/* RFC 9112 2.2 ignores empty lines (CRLF or LF) before the request
-	 * line; a bare CR is no empty line, and SPEC 4 refuses it. */
+	 * line; a bare CR is no empty line, and docs/protocol.md section 4
+	 * refuses it. */
 	{ __LINE__, "bare CR before the request line",
 	  B("\rGET / HTTP/1.1\r\nHost: a\r\n\r\n"), HTTP_ERROR,
 	  .status = 400 },
@@ -528,8 +535,6 @@ static const struct row error_rows[] = {
 
 	/* Well-formed versions we do not speak. */
 	{ __LINE__, "HTTP/2.0", B("GET / HTTP/2.0\r\nHost: a\r\n\r\n"),
-	  HTTP_ERROR, .status = 505 },
-	{ __LINE__, "HTTP/1.2", B("GET / HTTP/1.2\r\nHost: a\r\n\r\n"),
 	  HTTP_ERROR, .status = 505 },
 	{ __LINE__, "HTTP/0.9", B("GET / HTTP/0.9\r\nHost: a\r\n\r\n"),
 	  HTTP_ERROR, .status = 505 },
@@ -584,9 +589,9 @@ static const struct row error_rows[] = {
 	  B("POST /api HTTP/1.1\r\nHost: a\r\n"
 	    "Transfer-Encoding: gzip, chunked\r\n\r\n"),
 	  HTTP_ERROR, .status = 501 },
-	/* Ambiguous: SPEC 4 gives 501 to a coding other than chunked, but
-	 * RFC 9112 6.3 says a request whose last coding is not chunked MUST
-	 * get 400; the RFC 9112 answer is taken. */
+	/* A coding the server does not know is a 501, but RFC 9112 6.3
+	 * says a request whose last coding is not chunked MUST get 400,
+	 * and docs/protocol.md section 4 follows it. */
 	{ __LINE__, "transfer-encoding chunked, gzip",
 	  B("POST /api HTTP/1.1\r\nHost: a\r\n"
 	    "Transfer-Encoding: chunked, gzip\r\n\r\n"),
@@ -734,129 +739,48 @@ static const struct row error_rows[] = {
 
 /* ---- Running a row ---------------------------------------------------- */
 
-#define WHY_CAP 640
-
-/* One run of a row: the parser's state and the buffer it is given. */
-struct run {
-	const struct row *row;
-	char how[48];		/* "whole", "split at 7", ... */
-	struct http_request req;
-	bool head_done;
-	char *buf;		/* the row's bytes, handed out in order */
-	size_t len;		/* how many of them the parser has seen */
-	enum http_result res;	/* what the last call said */
-	bool sticky;		/* an error was repeated by later calls */
-};
-
-static const char *result_name(enum http_result res)
-{
-	switch (res) {
-	case HTTP_MORE:
-		return "MORE";
-	case HTTP_DONE:
-		return "DONE";
-	case HTTP_ERROR:
-		return "ERROR";
-	}
-	return "(not a result)";
-}
-
-/* Escapes the n bytes at p into dst as a C string would show them; what
- * does not fit in cap bytes ends in "...". */
-static const char *escape(char *dst, size_t cap, const char *p, size_t n)
-{
-	size_t used = 0, i;
-
-	for (i = 0; i < n && used + 8 < cap; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if (c == '\r')
-			used += (size_t)sprintf(dst + used, "\\r");
-		else if (c == '\n')
-			used += (size_t)sprintf(dst + used, "\\n");
-		else if (c == '\t')
-			used += (size_t)sprintf(dst + used, "\\t");
-		else if (c == '\\' || c == '"')
-			used += (size_t)sprintf(dst + used, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			used += (size_t)sprintf(dst + used, "\\x%02x", c);
-		else
-			dst[used++] = (char)c;
-	}
-	strcpy(dst + used, i < n ? "..." : "");
-	return dst;
-}
-
-__attribute__((format(printf, 2, 3)))
-static bool fail(char *why, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, WHY_CAP, fmt, ap);
-	va_end(ap);
-	return true;
-}
-
-/* Whether p[0..len) lies within the bytes the run has handed out. */
-static bool in_buffer(const struct run *r, const char *p, size_t len)
-{
-	uintptr_t lo = (uintptr_t)r->buf, at = (uintptr_t)p;
-
-	if (len == 0)
-		return true;
-	return p != NULL && at >= lo && at - lo <= r->len &&
-	       len <= r->len - (at - lo);
-}
-
-/* Where a span starts in the run's buffer: empty spans all start at 0,
- * and spans outside the buffer at SIZE_MAX. */
-static size_t offset(const struct run *r, const char *p, size_t len)
-{
-	if (len == 0)
-		return 0;
-	if (!in_buffer(r, p, len))
-		return SIZE_MAX;
-	return (size_t)((uintptr_t)p - (uintptr_t)r->buf);
-}
+/* tests/rows.c runs each row whole, split and byte by byte, and checks the
+ * result, the status and an error's stickiness; what follows checks the
+ * fields a row names. */
 
 static bool num_differs(char *why, const char *field, uint64_t got,
 			uint64_t want)
 {
 	if (got == want)
 		return false;
-	return fail(why, "%s: expected %llu, got %llu", field,
-		    (unsigned long long)want, (unsigned long long)got);
+	return row_fail(why, "%s: expected %llu, got %llu", field,
+			(unsigned long long)want, (unsigned long long)got);
 }
 
 /* Whether p[0..len), which must lie in the run's buffer, differs from the
  * want_len bytes at want. */
-static bool bytes_differ(char *why, const struct run *r, const char *field,
-			 const char *p, size_t len,
+static bool bytes_differ(char *why, const struct row_run *r,
+			 const char *field, const char *p, size_t len,
 			 const char *want, size_t want_len)
 {
 	char g[200], w[200];
 
-	escape(w, sizeof w, want, want_len);
-	if (!in_buffer(r, p, len))
-		return fail(why, "%s: expected \"%s\", got %zu bytes outside "
-			    "the buffer", field, w, len);
+	row_escape(w, sizeof w, want, want_len);
+	if (!row_in_buffer(r, p, len))
+		return row_fail(why, "%s: expected \"%s\", got %zu bytes "
+				"outside the buffer", field, w, len);
 	if (len == want_len && (len == 0 || memcmp(p, want, len) == 0))
 		return false;
-	return fail(why, "%s: expected \"%s\", got \"%s\"", field, w,
-		    escape(g, sizeof g, p, len));
+	return row_fail(why, "%s: expected \"%s\", got \"%s\"", field, w,
+			row_escape(g, sizeof g, p, len));
 }
 
-static bool span_differs(char *why, const struct run *r, const char *field,
-			 struct http_span s, const char *want)
+static bool span_differs(char *why, const struct row_run *r,
+			 const char *field, struct http_span s,
+			 const char *want)
 {
 	return bytes_differ(why, r, field, s.p, s.len, want, strlen(want));
 }
 
 /* The request line's fields. */
-static bool line_differs(const struct run *r, char *why)
+static bool line_differs(const struct row_run *r, const struct row *w,
+			 char *why)
 {
-	const struct row *w = r->row;
 	const struct http_request *q = &r->req;
 
 	return num_differs(why, "method", q->method, w->method) ||
@@ -873,9 +797,9 @@ static bool line_differs(const struct run *r, char *why)
 }
 
 /* What the headers say, and the bytes of the head left as they came. */
-static bool headers_differ(const struct run *r, char *why)
+static bool headers_differ(const struct row_run *r, const struct row *w,
+			   char *why)
 {
-	const struct row *w = r->row;
 	const struct http_request *q = &r->req;
 	const struct http_header *h;
 
@@ -893,23 +817,23 @@ static bool headers_differ(const struct run *r, char *why)
 	if (w->hname) {
 		h = http_header(q, w->hname);
 		if (h == NULL)
-			return fail(why, "header %s: expected \"%s\", got "
-				    "none", w->hname, w->hvalue);
+			return row_fail(why, "header %s: expected \"%s\", got "
+					"none", w->hname, w->hvalue);
 		if (span_differs(why, r, w->hname, h->value, w->hvalue))
 			return true;
 	}
 	if (q->head_len > r->len)
-		return fail(why, "head_len %zu is past the %zu bytes given",
-			    q->head_len, r->len);
+		return row_fail(why, "head_len %zu is past the %zu bytes given",
+				q->head_len, r->len);
 	if (memcmp(r->buf, w->in.p, q->head_len) != 0)
-		return fail(why, "the parser changed bytes of the head");
+		return row_fail(why, "the parser changed bytes of the head");
 	return false;
 }
 
 /* The body, where the request ends, and the bytes left alone. */
-static bool body_differs(const struct run *r, char *why)
+static bool body_differs(const struct row_run *r, const struct row *w,
+			 char *why)
 {
-	const struct row *w = r->row;
 	const struct http_request *q = &r->req;
 	size_t end = w->end ? w->end : w->in.len;
 
@@ -918,251 +842,44 @@ static bool body_differs(const struct run *r, char *why)
 			 w->body.p, w->body.len))
 		return true;
 	if (q->head_len > q->end)
-		return fail(why, "head_len %zu is past end %zu", q->head_len,
-			    q->end);
+		return row_fail(why, "head_len %zu is past end %zu",
+				q->head_len, q->end);
 	if (!q->chunked && memcmp(r->buf, w->in.p, r->len) != 0)
-		return fail(why, "the parser changed bytes of a request that "
-			    "is not chunked");
+		return row_fail(why, "the parser changed bytes of a request "
+				"that is not chunked");
 	return false;
 }
 
-/* The first way run r differs from its row, written to why; or false. */
-static bool run_differs(const struct run *r, char *why)
+/* The fields of a run that reached its row's result: a head parsed (or,
+ * for HTTP_MORE, a head whose path the row names), then its body. */
+static bool fields_differ(const struct row_run *r, char *why)
 {
-	const struct row *w = r->row;
-	const struct http_request *q = &r->req;
+	const struct row *w = r->spec->row;
 
-	if (r->res != w->want && r->res == HTTP_ERROR)
-		return fail(why, "result: expected %s, got ERROR %d \"%s\"",
-			    result_name(w->want), q->status,
-			    q->reason ? q->reason : "(null)");
-	if (r->res != w->want)
-		return fail(why, "result: expected %s, got %s",
-			    result_name(w->want), result_name(r->res));
-	if (r->res == HTTP_ERROR) {
-		if (q->status != w->status)
-			return fail(why, "status: expected %d, got %d \"%s\"",
-				    w->status, q->status,
-				    q->reason ? q->reason : "(null)");
-		if (q->reason == NULL || q->reason[0] == '\0')
-			return fail(why, "reason: expected a phrase, got %s",
-				    q->reason ? "\"\"" : "NULL");
-		if (!r->sticky)
-			return fail(why, "error not sticky: a later call did "
-				    "not give ERROR %d", w->status);
+	if (r->res == HTTP_ERROR)
 		return false;
-	}
 	if (r->res == HTTP_MORE && w->path == NULL)
 		return false;
 	if (!r->head_done)
-		return fail(why, "head: expected parsed, got not parsed");
-	if (line_differs(r, why) || headers_differ(r, why))
+		return row_fail(why, "head: expected parsed, got not parsed");
+	if (line_differs(r, w, why) || headers_differ(r, w, why))
 		return true;
-	return r->res == HTTP_DONE && body_differs(r, why);
-}
-
-static bool span_moved(char *why, const struct run *a, const struct run *b,
-		       const char *field, struct http_span sa,
-		       struct http_span sb)
-{
-	size_t oa = offset(a, sa.p, sa.len), ob = offset(b, sb.p, sb.len);
-
-	if (oa == ob && sa.len == sb.len)
-		return false;
-	return fail(why, "%s: the whole run has bytes %zu+%zu, this run "
-		    "%zu+%zu", field, oa, sa.len, ob, sb.len);
-}
-
-#define SAME_SPAN(f)	span_moved(why, a, b, #f, p->f, q->f)
-#define SAME_NUM(f)	num_differs(why, #f " (against the whole run)", \
-				    (uint64_t)q->f, (uint64_t)p->f)
-
-/* Whether run b found what the whole run a found, down to where. */
-static bool runs_differ(const struct run *a, const struct run *b, char *why)
-{
-	const struct http_request *p = &a->req, *q = &b->req;
-	struct http_span body_a = { p->body, p->body_len };
-	struct http_span body_b = { q->body, q->body_len };
-	size_t i;
-
-	if (a->res != b->res)
-		return fail(why, "result: the whole run %s, this run %s",
-			    result_name(a->res), result_name(b->res));
-	if (a->res == HTTP_ERROR)
-		return SAME_NUM(status);
-	if (a->res != HTTP_DONE)
-		return false;
-	if (SAME_SPAN(method_name) || SAME_SPAN(target) || SAME_SPAN(path) ||
-	    SAME_SPAN(query) || SAME_SPAN(content_type) ||
-	    SAME_NUM(head_len) || SAME_NUM(end) || SAME_NUM(n_headers) ||
-	    span_moved(why, a, b, "body", body_a, body_b))
-		return true;
-	for (i = 0; i < p->n_headers && i < HTTP_MAX_HEADERS; i++)
-		if (SAME_SPAN(headers[i].name) || SAME_SPAN(headers[i].value))
-			return true;
-	return false;
-}
-
-/* Feeds buf[0..len) to the parser: the head until it is done, then the
- * body.  Returns what the last call said. */
-static enum http_result feed(struct http_request *req, bool *head_done,
-			     char *buf, size_t len)
-{
-	enum http_result res;
-
-	if (!*head_done) {
-		res = http_parse_head(req, buf, len);
-		if (res != HTTP_DONE)
-			return res;
-		*head_done = true;
-	}
-	return http_parse_body(req, buf, len);
-}
-
-/* Whether, after an error, asking again gives the same error. */
-static bool still_error(struct run *r)
-{
-	int status = r->req.status;
-
-	if (r->head_done &&
-	    http_parse_body(&r->req, r->buf, r->len) != HTTP_ERROR)
-		return false;
-	if (http_parse_head(&r->req, r->buf, r->len) != HTTP_ERROR)
-		return false;
-	return r->req.status == status;
-}
-
-/* Starts a run whose buffer holds poison where bytes have not arrived:
- * a NUL, which a head refuses, or a LF, which ends lines.  Either makes a
- * parser that reads past len answer differently. */
-static void run_start(struct run *r, const struct row *row, const char *how,
-		      char poison)
-{
-	size_t cap = row->in.len ? row->in.len : 1;
-
-	r->row = row;
-	snprintf(r->how, sizeof r->how, "%s", how);
-	/* Garbage first, so that a field init forgets shows. */
-	memset(&r->req, 0xa5, sizeof r->req);
-	http_request_init(&r->req,
-			  row->limits ? row->limits : &limits_default);
-	r->head_done = false;
-	r->buf = malloc(cap);
-	if (r->buf == NULL) {
-		perror("test_http: malloc");
-		exit(2);
-	}
-	memset(r->buf, poison, cap);
-	r->len = 0;
-	r->res = HTTP_MORE;
-	r->sticky = false;
-}
-
-/* Hands the parser the row's bytes up to offset to and calls it.  Returns
- * whether it asks for more. */
-static bool run_to(struct run *r, size_t to)
-{
-	memcpy(r->buf + r->len, r->row->in.p + r->len, to - r->len);
-	r->len = to;
-	r->res = feed(&r->req, &r->head_done, r->buf, to);
-	if (r->res == HTTP_ERROR)
-		r->sticky = still_error(r);
-	return r->res == HTTP_MORE;
-}
-
-static void run_whole(struct run *r, const struct row *row)
-{
-	run_start(r, row, "whole", '\0');
-	run_to(r, row->in.len);
-}
-
-static void run_split(struct run *r, const struct row *row, size_t k)
-{
-	char how[48];
-
-	snprintf(how, sizeof how, "split at %zu", k);
-	run_start(r, row, how, k % 2 ? '\n' : '\0');
-	if (run_to(r, k))
-		run_to(r, row->in.len);
-}
-
-static void run_bytes(struct run *r, const struct row *row)
-{
-	size_t to = row->in.len ? 1 : 0;
-
-	run_start(r, row, "byte by byte", '\n');
-	while (run_to(r, to) && to < row->in.len)
-		to++;
-	snprintf(r->how, sizeof r->how, "byte by byte, stopped at len %zu",
-		 r->len);
-}
-
-static int passed, failed;
-
-/* What the runs of one row came to. */
-struct tally {
-	size_t runs, bad;
-	char first[WHY_CAP + 64];	/* the first failure */
-};
-
-/* Checks run r against its row and against the whole run. */
-static void judge(const struct run *whole, const struct run *r,
-		  struct tally *t)
-{
-	char why[WHY_CAP];
-
-	t->runs++;
-	if (!run_differs(r, why) &&
-	    (r == whole || !runs_differ(whole, r, why)))
-		return;
-	if (t->bad++ == 0)
-		snprintf(t->first, sizeof t->first, "%s: %s", r->how, why);
-}
-
-static void report_row(const struct row *w, const struct tally *t)
-{
-	static char input[4096];
-
-	if (t->bad == 0) {
-		passed++;
-		printf("pass %s\n", w->name);
-		return;
-	}
-	failed++;
-	printf("FAIL %s (line %d): %s", w->name, w->line, t->first);
-	if (t->bad > 1)
-		printf(" (%zu of %zu runs failed)", t->bad, t->runs);
-	printf("\n\tinput (%zu bytes): \"%s\"\n", w->in.len,
-	       escape(input, sizeof input, w->in.p, w->in.len));
-}
-
-/* Runs a row whole, split at every offset and byte by byte. */
-static void test_row(const struct row *w)
-{
-	struct tally t = { 0, 0, "" };
-	struct run whole, r;
-	size_t k;
-
-	run_whole(&whole, w);
-	judge(&whole, &whole, &t);
-	for (k = 0; k < w->in.len; k++) {
-		run_split(&r, w, k);
-		judge(&whole, &r, &t);
-		free(r.buf);
-	}
-	run_bytes(&r, w);
-	judge(&whole, &r, &t);
-	free(r.buf);
-	free(whole.buf);
-	report_row(w, &t);
+	return r->res == HTTP_DONE && body_differs(r, w, why);
 }
 
 static void test_rows(const struct row *rows, size_t n)
 {
-	size_t i;
+	for (size_t i = 0; i < n; i++) {
+		const struct row *w = &rows[i];
+		struct row_spec s = {
+			.line = w->line, .name = w->name, .in = w->in,
+			.want = w->want, .status = w->status,
+			.limits = w->limits, .differs = fields_differ,
+			.row = w,
+		};
 
-	for (i = 0; i < n; i++)
-		test_row(&rows[i]);
+		row_test(&s);
+	}
 }
 
 /* ---- Rows too long to write out ---------------------------------------- */
@@ -1213,7 +930,7 @@ static void test_long_rows(void)
 		  repeat("GET /", "a", 4096, TARGET_TAIL),
 		  HTTP_ERROR, .status = 414 },
 		/* The target passes its limit before the head passes its
-		 * own, and SPEC 4 names 414 for it. */
+		 * own, and docs/protocol.md section 4 names 414 for it. */
 		{ __LINE__, "target over max_target and head over max_head",
 		  repeat("GET /", "a", 9000, TARGET_TAIL),
 		  HTTP_ERROR, .status = 414 },
@@ -1226,7 +943,7 @@ static void test_long_rows(void)
 		  .keep_alive = true, .n_headers = HTTP_MAX_HEADERS,
 		  .hname = "last", .hvalue = "z" },
 		/* RFC 9112 is silent; 431 (RFC 6585 5) names exactly this,
-		 * and SPEC 4 leaves no other fit. */
+		 * and docs/protocol.md section 4 leaves no other fit. */
 		{ __LINE__, "one header over HTTP_MAX_HEADERS",
 		  repeat("GET / HTTP/1.1\r\nHost: a\r\n", "X: 1\r\n", 63,
 			 "Last: z\r\n\r\n"), HTTP_ERROR, .status = 431 },
@@ -1260,17 +977,6 @@ static void test_long_rows(void)
 
 /* ---- The helpers ------------------------------------------------------- */
 
-static void report(int line, const char *name, const char *why)
-{
-	if (why == NULL) {
-		passed++;
-		printf("pass %s\n", name);
-	} else {
-		failed++;
-		printf("FAIL %s (line %d): %s\n", name, line, why);
-	}
-}
-
 static bool span_is(struct http_span s, const char *lit)
 {
 	return s.len == strlen(lit) &&
@@ -1280,11 +986,10 @@ static bool span_is(struct http_span s, const char *lit)
 /* Parses a head that must be good, for the helpers to look at. */
 static void parse_good(struct http_request *req, const char *text)
 {
-	http_request_init(req, &limits_default);
-	if (http_parse_head(req, text, strlen(text)) != HTTP_DONE) {
-		printf("FAIL http_header setup: the head did not parse\n");
-		failed++;
-	}
+	http_request_init(req, &row_limits_default);
+	if (http_parse_head(req, text, strlen(text)) != HTTP_DONE)
+		row_report(__LINE__, "http_header setup",
+			   "the head did not parse");
 }
 
 static void test_header(void)
@@ -1303,7 +1008,7 @@ static void test_header(void)
 	};
 	struct http_request req;
 	const struct http_header *h;
-	char name[96], why[WHY_CAP];
+	char name[96], why[ROW_WHY_CAP];
 	size_t i;
 
 	parse_good(&req, "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\n"
@@ -1314,13 +1019,13 @@ static void test_header(void)
 		h = http_header(&req, rows[i].name);
 		why[0] = '\0';
 		if (rows[i].want == NULL && h != NULL)
-			fail(why, "expected NULL, got a header");
+			row_fail(why, "expected NULL, got a header");
 		else if (rows[i].want != NULL && h == NULL)
-			fail(why, "expected \"%s\", got NULL", rows[i].want);
+			row_fail(why, "expected \"%s\", got NULL", rows[i].want);
 		else if (h != NULL && !span_is(h->value, rows[i].want))
-			fail(why, "expected \"%s\", got \"%.*s\"",
+			row_fail(why, "expected \"%s\", got \"%.*s\"",
 			     rows[i].want, (int)h->value.len, h->value.p);
-		report(rows[i].line, name, why[0] ? why : NULL);
+		row_report(rows[i].line, name, why[0] ? why : NULL);
 	}
 }
 
@@ -1355,14 +1060,14 @@ static void test_span_eq(void)
 		s.p = rows[i].span.p;
 		s.len = rows[i].span.len;
 		snprintf(name, sizeof name, "http_span_eq(\"%s\", \"%s\")",
-			 escape(a, sizeof a, s.p, s.len),
-			 escape(b, sizeof b, rows[i].lit,
+			 row_escape(a, sizeof a, s.p, s.len),
+			 row_escape(b, sizeof b, rows[i].lit,
 				strlen(rows[i].lit)));
 		got = http_span_eq(s, rows[i].lit);
 		snprintf(why, sizeof why, "expected %s, got %s",
 			 rows[i].want ? "true" : "false",
 			 got ? "true" : "false");
-		report(rows[i].line, name, got == rows[i].want ? NULL : why);
+		row_report(rows[i].line, name, got == rows[i].want ? NULL : why);
 	}
 }
 
@@ -1407,7 +1112,7 @@ static void test_reason(void)
 		snprintf(why, sizeof why, "expected \"%s\", got %s%s%s",
 			 rows[i].want ? rows[i].want : "(any string)",
 			 got ? "\"" : "", got ? got : "NULL", got ? "\"" : "");
-		report(rows[i].line, name, ok ? NULL : why);
+		row_report(rows[i].line, name, ok ? NULL : why);
 	}
 }
 
@@ -1446,11 +1151,11 @@ static void test_chunk_head(void)
 			ok = ok && dst[j] == 'Z';
 		snprintf(why, sizeof why, "expected \"%s\", got \"%s\" "
 			 "(%zu bytes), or wrote past 18 bytes",
-			 escape(want, sizeof want, rows[i].want,
+			 row_escape(want, sizeof want, rows[i].want,
 				strlen(rows[i].want)),
-			 escape(got, sizeof got, dst, len < 18 ? len : 18),
+			 row_escape(got, sizeof got, dst, len < 18 ? len : 18),
 			 len);
-		report(rows[i].line, name, ok ? NULL : why);
+		row_report(rows[i].line, name, ok ? NULL : why);
 	}
 }
 
@@ -1470,18 +1175,18 @@ static void format_row(int line, const char *call, size_t cap, int full,
 {
 	size_t want_len = cap == 0 ? 0 : (size_t)full < cap ? (size_t)full
 							    : cap - 1;
-	char name[160], why[WHY_CAP] = "";
+	char name[160], why[ROW_WHY_CAP] = "";
 
 	format_want[want_len] = '\0';
 	snprintf(name, sizeof name, "http_format(%zu, %s)", cap, call);
 	if (cap == 0 && format_got[0] != '?')
-		fail(why, "wrote into a buffer of 0 bytes");
+		row_fail(why, "wrote into a buffer of 0 bytes");
 	else if (cap > 0 && strcmp(format_got, format_want) != 0)
-		fail(why, "expected \"%s\", got \"%s\"", format_want,
+		row_fail(why, "expected \"%s\", got \"%s\"", format_want,
 		     format_got);
 	else if (len != want_len)
-		fail(why, "returned %zu, expected %zu", len, want_len);
-	report(line, name, why[0] ? why : NULL);
+		row_fail(why, "returned %zu, expected %zu", len, want_len);
+	row_report(line, name, why[0] ? why : NULL);
 }
 
 /* Every conversion the server uses, the edges of each type, padding,
@@ -1521,7 +1226,7 @@ static void test_format(void)
 	memset(format_got, '?', sizeof format_got);
 	size_t len = http_format(format_got, sizeof format_got, "a%xb%s", 255u,
 				 "c");
-	report(__LINE__, "http_format stops at a conversion it does not know",
+	row_report(__LINE__, "http_format stops at a conversion it does not know",
 	       len == 1 && strcmp(format_got, "a") == 0 ? NULL
 	       : "expected \"a\"");
 }
@@ -1560,7 +1265,7 @@ static void test_addr_text(void)
 		{ __LINE__, AF_INET6, "::ffff:0:0:1", "::ffff:0:0:1" },
 	};
 	unsigned char bytes[16];
-	char got[64], want[64], name[96], why[WHY_CAP] = "";
+	char got[64], want[64], name[96], why[ROW_WHY_CAP] = "";
 	uint32_t seed = 1;
 
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -1568,14 +1273,14 @@ static void test_addr_text(void)
 
 		snprintf(name, sizeof name, "http_addr_text(%s)", rows[i].in);
 		if (inet_pton(rows[i].family, rows[i].in, bytes) != 1) {
-			report(rows[i].line, name, "inet_pton() refused it");
+			row_report(rows[i].line, name, "inet_pton() refused it");
 			continue;
 		}
 		n = http_addr_text(got, sizeof got, bytes, len);
 		if (strcmp(got, rows[i].want) != 0 || n != strlen(got))
-			fail(why, "expected \"%s\", got \"%s\" (%zu)",
+			row_fail(why, "expected \"%s\", got \"%s\" (%zu)",
 			     rows[i].want, got, n);
-		report(rows[i].line, name, why[0] ? why : NULL);
+		row_report(rows[i].line, name, why[0] ? why : NULL);
 		why[0] = '\0';
 	}
 
@@ -1600,9 +1305,9 @@ static void test_addr_text(void)
 		inet_ntop(AF_INET6, bytes, want, sizeof want);
 		http_addr_text(got, sizeof got, bytes, 16);
 		if (strcmp(got, want) != 0)
-			fail(why, "expected \"%s\", got \"%s\"", want, got);
+			row_fail(why, "expected \"%s\", got \"%s\"", want, got);
 	}
-	report(__LINE__, "http_addr_text against inet_ntop, 100,000 random "
+	row_report(__LINE__, "http_addr_text against inet_ntop, 100,000 random "
 	       "addresses", why[0] ? why : NULL);
 }
 
@@ -1614,7 +1319,7 @@ static bool date_differs(struct http_date *d, time_t now, const char *want,
 
 	if (got != NULL && strcmp(got, want) == 0)
 		return false;
-	return fail(why, "at %lld: expected \"%s\", got %s%s%s",
+	return row_fail(why, "at %lld: expected \"%s\", got %s%s%s",
 		    (long long)now, want, got ? "\"" : "",
 		    got ? got : "NULL", got ? "\"" : "");
 }
@@ -1649,7 +1354,7 @@ static void test_date(void)
 		{ __LINE__, 253402300799, "Fri, 31 Dec 9999 23:59:59 GMT" },
 	};
 	struct http_date d;
-	char name[64], why[WHY_CAP];
+	char name[64], why[ROW_WHY_CAP];
 	size_t i;
 	bool bad;
 
@@ -1658,7 +1363,7 @@ static void test_date(void)
 			 (long long)rows[i].now);
 		memset(&d, 0, sizeof d);
 		bad = date_differs(&d, rows[i].now, rows[i].want, why);
-		report(rows[i].line, name, bad ? why : NULL);
+		row_report(rows[i].line, name, bad ? why : NULL);
 	}
 
 	/* One struct through several calls, as the server uses it. */
@@ -1670,7 +1375,7 @@ static void test_date(void)
 	      date_differs(&d, 1795000000, rows[1].want, why) ||
 	      date_differs(&d, 1795000001, "Wed, 18 Nov 2026 11:06:41 GMT",
 			   why);
-	report(__LINE__, "http_date twice a second, then other seconds",
+	row_report(__LINE__, "http_date twice a second, then other seconds",
 	       bad ? why : NULL);
 }
 
@@ -1690,7 +1395,7 @@ static void test_date_sweep(void)
 	};
 	/* Days since 1970: 1890-01-01 and 2410-12-31. */
 	const int64_t first = -29219, last = 161071;
-	char want[64], got[64], why[WHY_CAP] = "";
+	char want[64], got[64], why[ROW_WHY_CAP] = "";
 	struct http_date d = { 0 };
 	struct tm tm;
 
@@ -1709,7 +1414,7 @@ static void test_date_sweep(void)
 				 months[tm.tm_mon], tm.tm_year + 1900,
 				 tm.tm_hour, tm.tm_min, tm.tm_sec);
 			if (strcmp(http_date(&d, t), want) != 0)
-				fail(why, "http_date(%lld): expected \"%s\", "
+				row_fail(why, "http_date(%lld): expected \"%s\", "
 				     "got \"%s\"", (long long)t, want,
 				     http_date(&d, t));
 			snprintf(want, sizeof want,
@@ -1719,12 +1424,12 @@ static void test_date_sweep(void)
 				 tm.tm_sec);
 			http_log_time(got, sizeof got, t);
 			if (!why[0] && strcmp(got, want) != 0)
-				fail(why, "http_log_time(%lld): expected "
+				row_fail(why, "http_log_time(%lld): expected "
 				     "\"%s\", got \"%s\"", (long long)t, want,
 				     got);
 		}
 	}
-	report(__LINE__, "http_date and http_log_time match gmtime_r on "
+	row_report(__LINE__, "http_date and http_log_time match gmtime_r on "
 	       "every day from 1890 to 2410", why[0] ? why : NULL);
 }
 
@@ -1743,7 +1448,7 @@ static void test_absolute_no_path(void)
 		  "/", "x=1" },
 	};
 	struct http_request req;
-	char name[96], why[WHY_CAP];
+	char name[96], why[ROW_WHY_CAP];
 	enum http_result res;
 	size_t i;
 
@@ -1751,18 +1456,18 @@ static void test_absolute_no_path(void)
 		snprintf(name, sizeof name, "absolute-form without a path: "
 			 "%.*s", (int)strcspn(rows[i].in + 4, " "),
 			 rows[i].in + 4);
-		http_request_init(&req, &limits_default);
+		http_request_init(&req, &row_limits_default);
 		res = http_parse_head(&req, rows[i].in, strlen(rows[i].in));
 		if (res != HTTP_DONE)
-			fail(why, "expected DONE, got %s %d", result_name(res),
+			row_fail(why, "expected DONE, got %s %d", row_result_name(res),
 			     req.status);
 		else if (!span_is(req.path, rows[i].path) ||
 			 !span_is(req.query, rows[i].query))
-			fail(why, "expected path \"%s\" query \"%s\", got "
+			row_fail(why, "expected path \"%s\" query \"%s\", got "
 			     "\"%.*s\" \"%.*s\"", rows[i].path, rows[i].query,
 			     (int)req.path.len, req.path.p,
 			     (int)req.query.len, req.query.p);
-		report(rows[i].line, name, res == HTTP_DONE &&
+		row_report(rows[i].line, name, res == HTTP_DONE &&
 		       span_is(req.path, rows[i].path) &&
 		       span_is(req.query, rows[i].query) ? NULL : why);
 	}
@@ -1775,7 +1480,7 @@ static enum http_result parse_next(struct http_request *req, char *buf,
 {
 	enum http_result res;
 
-	http_request_init(req, &limits_default);
+	http_request_init(req, &row_limits_default);
 	res = http_parse_head(req, buf + *off, len - *off);
 	if (res == HTTP_DONE)
 		res = http_parse_body(req, buf + *off, len - *off);
@@ -1796,28 +1501,28 @@ static void test_reuse(void)
 		"GET /e HTTP/1.1\r\nHost: a\r\n\r\n";
 	static const char *paths[] = { "/a", "/b", "/c" };
 	struct http_request req;
-	char buf[sizeof in], why[WHY_CAP] = "";
+	char buf[sizeof in], why[ROW_WHY_CAP] = "";
 	size_t off = 0, i;
 
 	memcpy(buf, in, sizeof in);
 	for (i = 0; i < 3 && !why[0]; i++) {
 		if (parse_next(&req, buf, sizeof in - 1, &off) != HTTP_DONE)
-			fail(why, "request %zu did not parse", i + 1);
+			row_fail(why, "request %zu did not parse", i + 1);
 		else if (!http_span_eq(req.path, paths[i]))
-			fail(why, "request %zu: expected path %s", i + 1,
+			row_fail(why, "request %zu: expected path %s", i + 1,
 			     paths[i]);
 	}
 	if (!why[0] && (req.n_headers != 0 || req.keep_alive || req.chunked ||
 	    req.body_len != 0))
-		fail(why, "request 3 kept fields of requests 1 and 2");
+		row_fail(why, "request 3 kept fields of requests 1 and 2");
 	if (!why[0] && (parse_next(&req, buf, sizeof in - 1, &off) !=
 	    HTTP_ERROR || req.status != 400))
-		fail(why, "request 4, without Host: expected ERROR 400");
+		row_fail(why, "request 4, without Host: expected ERROR 400");
 	off += strlen("GET /d HTTP/1.1\r\n\r\n");
 	if (!why[0] && (parse_next(&req, buf, sizeof in - 1, &off) !=
 	    HTTP_DONE || !http_span_eq(req.path, "/e")))
-		fail(why, "request 5, after init: expected DONE for /e");
-	report(__LINE__, "one request reused for pipelined requests",
+		row_fail(why, "request 5, after init: expected DONE for /e");
+	row_report(__LINE__, "one request reused for pipelined requests",
 	       why[0] ? why : NULL);
 }
 
@@ -1837,6 +1542,5 @@ int main(void)
 	test_date_sweep();
 	test_absolute_no_path();
 	test_reuse();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return row_summary();
 }

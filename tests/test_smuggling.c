@@ -15,19 +15,22 @@
  * TE.CL, TE.TE obfuscations, odd lengths, chunk-size tricks, bare LF and
  * CR, folding, trailers, Host), the result the parser must reach, and a
  * line naming the attack.  A framed row is the request followed by the
- * next request, so an end one byte off shows.  Every row runs whole, split
- * in two at every offset and byte by byte (as tests/test_http.c does); all
- * runs must reach the row's answer, and an error must be sticky.  Bytes
- * that have not arrived yet are NUL or LF in the buffer, so a parser that
- * reads past len answers differently.
+ * next request, so an end one byte off shows.  tests/rows.c runs every
+ * row whole, split in two at every offset and byte by byte, as it runs
+ * tests/test_http.c's: all runs must reach the row's answer and find what
+ * the whole run found, and an error must be sticky.  Bytes that have not
+ * arrived yet are NUL or LF in the buffer, so a parser that reads past len
+ * answers differently.
  *
  * Where the parser frames a request that RFC 9112, or the project's own
  * rule against bare CR, says to refuse, the row keeps the refusal and
- * fails until the parser is fixed.  Bare LF line endings are accepted in
- * the head and in chunk lines alike, as SPEC section 4 decides; those rows
- * fix where that one framing ends.  A coding other than chunked gets 501,
- * as SPEC 4 and RFC 9112 6.1 say, unless chunked comes before it (400,
- * RFC 9112 6.3).
+ * fails until the parser is fixed.  A bare LF ends a line in the head
+ * (RFC 9112 2.2 allows it, docs/protocol.md section 4 takes it), and the
+ * rows with one there fix where that one framing ends; the lines of a
+ * chunked body end in CRLF only, so every row with a bare LF in a chunk
+ * line, after chunk data or in the trailers is refused.  A coding other
+ * than chunked gets 501, as docs/protocol.md section 4 and RFC 9112 6.1
+ * say, unless chunked comes before it (400, RFC 9112 6.3).
  *
  * Output: "pass NAME" or "FAIL NAME (line N): what differed" per row, the
  * input and the row's reason on the lines after a failure; then "N passed,
@@ -40,18 +43,10 @@
 #include <string.h>
 
 #include "http.h"
+#include "rows.h"
 
-struct bytes {
-	const char *p;
-	size_t len;
-};
-
-#define B(s)	{ (s), sizeof(s) - 1 }
-
-/* The SPEC's limits, and one without a body limit for the overflow rows. */
-static const struct http_limits limits_spec = {
-	.max_target = 4096, .max_head = 8192, .max_body = 65536,
-};
+/* The limits of docs/protocol.md section 4 are row_limits_default; the
+ * overflow rows run without a body limit. */
 static const struct http_limits limits_unbounded = {
 	.max_target = 4096, .max_head = 8192, .max_body = SIZE_MAX,
 };
@@ -65,7 +60,7 @@ struct row {
 	size_t end;		/* HTTP_DONE: the bytes this request used */
 	struct bytes body;	/* HTTP_DONE: the decoded body */
 	const char *why;	/* the attack the row guards against */
-	const struct http_limits *limits;	/* NULL: limits_spec */
+	const struct http_limits *limits;	/* NULL: row_limits_default */
 	const char *path;	/* HTTP_DONE: checked unless NULL */
 };
 
@@ -239,8 +234,9 @@ static const struct row rows[] = {
 		  "a first line with leading blanks is skipped by some parsers "
 		  "and a header to others") },
 	/* RFC 9112 2.2: a recipient MAY take a bare LF as a line end;
-	 * SPEC 4 does.  A parser that keeps the LF inside X's value never
-	 * sees the coding; this one frames by chunks. */
+	 * docs/protocol.md section 4 does, in the head.  A parser that
+	 * keeps the LF inside X's value never sees the coding; this one
+	 * frames by chunks. */
 	{ FRAMED("bare LF before the transfer-encoding line",
 		 POST "X: y\nTransfer-Encoding: chunked\r\n\r\n" HELLO, NEXT,
 		 "hello",
@@ -451,6 +447,18 @@ static const struct row rows[] = {
 		  CHUNKED "5\r\nhello\n0\r\n\r\n", 400,
 		  "a parser that skips two bytes after the data eats the 0; "
 		  "one that takes the LF does not") },
+	{ REFUSED("bare LF ending one chunk-size line",
+		  CHUNKED "5\nhello\r\n0\r\n\r\n", 400,
+		  "one LF among CRLFs: a parser that waits for CRLF reads "
+		  "\"hello\" as the size line's extension") },
+	{ REFUSED("bare LF as the final empty line",
+		  CHUNKED "5\r\nhello\r\n0\r\n\n" NEXT, 400,
+		  "a parser that waits for CRLF takes the next request for "
+		  "trailers") },
+	{ REFUSED("bare LF ending a trailer field",
+		  CHUNKED "5\r\nhello\r\n0\r\nX: 1\n\r\n" NEXT, 400,
+		  "an LF parser ends the body at the CRLF after it; a CRLF "
+		  "parser reads on and takes the next request for trailers") },
 	{ REFUSED("chunk size one over the data",
 		  CHUNKED "6\r\nhello\r\n0\r\n\r\n", 400,
 		  "\"hello\\r\" then a bare LF: data of 6 needs CRLF after "
@@ -533,6 +541,34 @@ static const struct row rows[] = {
 		  "GET http://a/ HTTP/1.1\r\n\r\n", 400,
 		  "RFC 9112 3.2 MUST: HTTP/1.1 needs Host even with an "
 		  "absolute target") },
+	/* RFC 9110 4.2.1: an http URI with an empty host is invalid and
+	 * MUST be rejected; 4.2.4: userinfo in an http URI is deprecated
+	 * and the authority it hides behind is a phishing classic. */
+	{ REFUSED("absolute-form with an empty host",
+		  "GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", 400,
+		  "RFC 9110 4.2.1 MUST: no host to route by; one hop takes "
+		  "Host, another the empty authority") },
+	{ REFUSED("absolute-form with an empty host and a query",
+		  "GET http://?a HTTP/1.1\r\nHost: a\r\n\r\n", 400,
+		  "RFC 9110 4.2.1 MUST: an empty authority before the query") },
+	{ REFUSED("absolute-form https with an empty host",
+		  "GET https:///x HTTP/1.1\r\nHost: a\r\n\r\n", 400,
+		  "RFC 9110 4.2.2: the same for https") },
+	{ REFUSED("absolute-form with userinfo",
+		  "GET http://u:p@h/x HTTP/1.1\r\nHost: h\r\n\r\n", 400,
+		  "RFC 9110 4.2.4: userinfo in an http URI; a URL parser routes "
+		  "\"good@evil\" to evil") },
+	{ REFUSED("absolute-form with an empty userinfo",
+		  "GET http://@h/x HTTP/1.1\r\nHost: h\r\n\r\n", 400,
+		  "RFC 9110 4.2.4: an '@' in the authority is userinfo, even "
+		  "empty") },
+	{ FRAMED("absolute-form with '@' in the path",
+		 "GET http://h/a@b HTTP/1.1\r\nHost: h\r\n\r\n", NEXT, "",
+		 "an '@' after the authority is the path's, not userinfo"),
+	  .path = "/a@b" },
+	{ FRAMED("absolute-form with '@' in the query",
+		 "GET http://h?u=a@b HTTP/1.1\r\nHost: h\r\n\r\n", NEXT, "",
+		 "an '@' after the authority is the query's"), .path = "/" },
 	/* RFC 9112 3.2.2: the target's authority wins over Host. */
 	{ FRAMED("absolute-form target and another Host",
 		 "GET http://a/admin HTTP/1.1\r\nHost: b\r\n\r\n", NEXT, "",
@@ -542,218 +578,53 @@ static const struct row rows[] = {
 
 /* ---- Running a row ----------------------------------------------------- */
 
-#define WHY_CAP 512
-
-/* Escapes n bytes at p into dst as C would write them, "..." if cut. */
-static const char *escape(char *dst, size_t cap, const char *p, size_t n)
+/* tests/rows.c runs each row whole, split and byte by byte, and checks the
+ * result, the status and an error's stickiness.  A framed request must
+ * also end where the row says, with its body inside it. */
+static bool framing_differs(const struct row_run *r, char *why)
 {
-	size_t used = 0, i;
-
-	for (i = 0; i < n && used + 8 < cap; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if (c == '\r')
-			used += (size_t)sprintf(dst + used, "\\r");
-		else if (c == '\n')
-			used += (size_t)sprintf(dst + used, "\\n");
-		else if (c == '\t')
-			used += (size_t)sprintf(dst + used, "\\t");
-		else if (c == '\\' || c == '"')
-			used += (size_t)sprintf(dst + used, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			used += (size_t)sprintf(dst + used, "\\x%02x", c);
-		else
-			dst[used++] = (char)c;
-	}
-	strcpy(dst + used, i < n ? "..." : "");
-	return dst;
-}
-
-static const char *result_name(enum http_result res)
-{
-	switch (res) {
-	case HTTP_MORE:
-		return "MORE";
-	case HTTP_DONE:
-		return "DONE";
-	case HTTP_ERROR:
-		return "ERROR";
-	}
-	return "(not a result)";
-}
-
-/* One run: the parser, and a buffer that gets the row's bytes in order. */
-struct run {
-	const struct row *row;
-	struct http_request req;
-	bool head_done;
-	char *buf;
-	size_t len;
-};
-
-/* Hands the parser the row's bytes up to to; returns what it said. */
-static enum http_result feed(struct run *r, size_t to)
-{
-	enum http_result res;
-
-	memcpy(r->buf + r->len, r->row->in.p + r->len, to - r->len);
-	r->len = to;
-	if (!r->head_done) {
-		res = http_parse_head(&r->req, r->buf, to);
-		if (res != HTTP_DONE)
-			return res;
-		r->head_done = true;
-	}
-	return http_parse_body(&r->req, r->buf, to);
-}
-
-/* Whether the run's answer differs from the row's; why says how. */
-static bool differs(struct run *r, enum http_result res, char *why)
-{
-	const struct row *w = r->row;
+	const struct row *w = r->spec->row;
 	const struct http_request *q = &r->req;
 	char got[128], want[128];
-	int status = q->status;
 	uintptr_t at;
 
-	if (w->want == HTTP_ERROR)
-		snprintf(want, sizeof want, "ERROR %d", w->status);
-	else
-		snprintf(want, sizeof want, "%s", result_name(w->want));
-	if (res != w->want && res == HTTP_ERROR) {
-		snprintf(why, WHY_CAP, "result: expected %s, got ERROR %d "
-			 "\"%s\"", want, q->status, q->reason ? q->reason : "");
-		return true;
-	}
-	if (res != w->want) {
-		snprintf(why, WHY_CAP, "result: expected %s, got %s with "
-			 "end %zu", want, result_name(res),
-			 res == HTTP_DONE ? q->end : r->len);
-		return true;
-	}
-	if (res == HTTP_ERROR) {
-		if (status != w->status) {
-			snprintf(why, WHY_CAP, "status: expected %d, got %d "
-				 "\"%s\"", w->status, status,
-				 q->reason ? q->reason : "");
-			return true;
-		}
-		/* Sticky: asking again, with the same bytes, refuses again. */
-		if ((r->head_done &&
-		     http_parse_body(&r->req, r->buf, r->len) != HTTP_ERROR) ||
-		    http_parse_head(&r->req, r->buf, r->len) != HTTP_ERROR ||
-		    q->status != status) {
-			snprintf(why, WHY_CAP, "error %d not sticky", status);
-			return true;
-		}
+	if (r->res != HTTP_DONE)
 		return false;
-	}
-	if (res != HTTP_DONE)
-		return false;
-	if (q->end != w->end) {
-		snprintf(why, WHY_CAP, "end: expected %zu, got %zu", w->end,
-			 q->end);
-		return true;
-	}
+	if (q->end != w->end)
+		return row_fail(why, "end: expected %zu, got %zu", w->end,
+				q->end);
 	at = (uintptr_t)q->body - (uintptr_t)r->buf;
 	if (q->body == NULL || (uintptr_t)q->body < (uintptr_t)r->buf ||
-	    at > q->end || q->body_len > q->end - at) {
-		snprintf(why, WHY_CAP, "body: %zu bytes outside the request",
-			 q->body_len);
-		return true;
-	}
+	    at > q->end || q->body_len > q->end - at)
+		return row_fail(why, "body: %zu bytes outside the request",
+				q->body_len);
 	if (q->body_len != w->body.len ||
-	    memcmp(q->body, w->body.p, w->body.len) != 0) {
-		snprintf(why, WHY_CAP, "body: expected \"%s\", got \"%s\"",
-			 escape(want, sizeof want, w->body.p, w->body.len),
-			 escape(got, sizeof got, q->body, q->body_len));
-		return true;
-	}
+	    memcmp(q->body, w->body.p, w->body.len) != 0)
+		return row_fail(why, "body: expected \"%s\", got \"%s\"",
+				row_escape(want, sizeof want, w->body.p,
+					   w->body.len),
+				row_escape(got, sizeof got, q->body,
+					   q->body_len));
 	if (w->path && (q->path.len != strlen(w->path) ||
-			memcmp(q->path.p, w->path, q->path.len) != 0)) {
-		snprintf(why, WHY_CAP, "path: expected \"%s\", got \"%s\"",
-			 w->path, escape(got, sizeof got, q->path.p,
-					 q->path.len));
-		return true;
-	}
+			memcmp(q->path.p, w->path, q->path.len) != 0))
+		return row_fail(why, "path: expected \"%s\", got \"%s\"",
+				w->path, row_escape(got, sizeof got, q->path.p,
+						    q->path.len));
 	return false;
-}
-
-/* Runs a row, calling the parser at first bytes, then every step bytes
- * more, up to all of them, while it asks for more.  Bytes not yet handed
- * over are poison in the buffer.  Returns whether the answer differs. */
-static bool run(const struct row *w, size_t first, size_t step,
-		char poison, char *why)
-{
-	size_t n = w->in.len, to = first;
-	enum http_result res;
-	struct run r;
-	bool bad;
-
-	r.row = w;
-	memset(&r.req, 0xa5, sizeof r.req);	/* what init forgets shows */
-	http_request_init(&r.req, w->limits ? w->limits : &limits_spec);
-	r.head_done = false;
-	r.len = 0;
-	r.buf = malloc(n ? n : 1);
-	if (r.buf == NULL) {
-		perror("test_smuggling: malloc");
-		exit(2);
-	}
-	memset(r.buf, poison, n ? n : 1);
-	for (;;) {
-		res = feed(&r, to);
-		if (res != HTTP_MORE || to == n)
-			break;
-		to = n - to > step ? to + step : n;
-	}
-	bad = differs(&r, res, why);
-	free(r.buf);
-	return bad;
-}
-
-static int passed, failed;
-
-static void test_row(const struct row *w)
-{
-	char why[WHY_CAP], how[32], first[WHY_CAP + 64], input[2048];
-	size_t n = w->in.len, k, bad = 0, runs = 0;
-
-	/* Whole (k = 0), split in two at every offset k - 1, byte by byte. */
-	for (k = 0; k <= n + 1; k++, runs++) {
-		bool differs_here;
-
-		if (k == 0) {
-			snprintf(how, sizeof how, "whole");
-			differs_here = run(w, n, n, '\0', why);
-		} else if (k <= n) {
-			snprintf(how, sizeof how, "split at %zu", k - 1);
-			differs_here = run(w, k - 1, n,
-					   k % 2 ? '\0' : '\n', why);
-		} else {
-			snprintf(how, sizeof how, "byte by byte");
-			differs_here = run(w, n ? 1 : 0, 1, '\n', why);
-		}
-		if (differs_here && bad++ == 0)
-			snprintf(first, sizeof first, "%s: %s", how, why);
-	}
-	if (bad == 0) {
-		passed++;
-		printf("pass %s\n", w->name);
-		return;
-	}
-	failed++;
-	printf("FAIL %s (line %d): %s", w->name, w->line, first);
-	if (bad > 1)
-		printf(" (%zu of %zu runs)", bad, runs);
-	printf("\n\tinput: \"%s\"\n\twhy: %s\n",
-	       escape(input, sizeof input, w->in.p, n), w->why);
 }
 
 int main(void)
 {
-	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-		test_row(&rows[i]);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		const struct row *w = &rows[i];
+		struct row_spec s = {
+			.line = w->line, .name = w->name, .in = w->in,
+			.want = w->want, .status = w->status,
+			.limits = w->limits, .why = w->why,
+			.differs = framing_differs, .row = w,
+		};
+
+		row_test(&s);
+	}
+	return row_summary();
 }

@@ -1023,7 +1023,8 @@ static enum resp_state resp_feed(struct response *r, const char *in,
 
 /* ------------------------------------------------ the stream's form -- */
 
-/* What POST /api streams (SPEC section 1), as glob() patterns. */
+/* What POST /api streams (docs/protocol.md section 1), as glob()
+ * patterns. */
 #define SSE_OK ":ok\n\n"
 #define SSE_EVENT "data: {\"message\":\"Hello, world!\",\"timestamp\":#}\n\n"
 #define SSE_DONE ":done\n\n"

@@ -3,11 +3,11 @@
  * Usage: tests/wire [PATH-TO-SSE]		(default ./sse)
  *
  * Most cases are transcripts: the bytes of a request, the answer the
- * contract (SPEC.md sections 1, 4 and 7) asks for, and a line on why.  Two
- * tables hold them: which POST bodies ask for a stream, and how the server
- * treats odd or hostile HTTP.  Every row runs on its own connection, all
- * rows at once, and each short row runs twice: once as one write and once
- * a byte per write, which must give the same answer.
+ * contract (docs/protocol.md sections 1, 4 and 7) asks for, and a line
+ * on why.  Two tables hold them: which POST bodies ask for a stream, and
+ * how the server treats odd or hostile HTTP.  Every row runs on its own
+ * connection, all rows at once, and each short row runs twice: once as one
+ * write and once a byte per write, which must give the same answer.
  *
  * A third table, run against a server of its own, holds the limit flags.
  *
@@ -217,7 +217,7 @@ static bool seed_connection_ok(const struct response *r, enum conn_want conn)
 							: "keep-alive");
 }
 
-/* The plain answer of SPEC section 1, headers in any order. */
+/* The plain answer of docs/protocol.md section 1, headers in any order. */
 static bool plain_ok(const struct response *r, enum conn_want conn,
 		     bool http10)
 {
@@ -265,9 +265,9 @@ static bool timestamps_ok(const struct response *r, int64_t wall0)
 	return true;
 }
 
-/* The stream of SPEC section 1: its headers, its n events each in its own
- * chunk (an HTTP/1.0 client gets the same bytes unchunked, ended by the
- * close) and their timestamps. */
+/* The stream of docs/protocol.md section 1: its headers, its n events
+ * each in its own chunk (an HTTP/1.0 client gets the same bytes
+ * unchunked, ended by the close) and their timestamps. */
 static bool stream_ok(const struct response *r, int n, int64_t wall0,
 		      enum conn_want conn, bool http10)
 {
@@ -342,9 +342,10 @@ enum want {
 	ERROR,		/* the row's status and a JSON error body */
 };
 
-/* Which bodies ask for a stream (SPEC section 1).  Each row becomes
- * `POST target HTTP/1.1` with Host, the Content-Type (NULL: none) and the
- * body with its Content-Length (NULL: neither); ERROR means 400. */
+/* Which bodies ask for a stream (docs/protocol.md section 1).  Each row
+ * becomes `POST target HTTP/1.1` with Host, the Content-Type (NULL: none)
+ * and the body with its Content-Length (NULL: neither); ERROR means 400.
+ */
 struct detect_row {
 	int line;
 	const char *name, *target, *type, *body;
@@ -364,7 +365,7 @@ static const struct detect_row detect_rows[] = {
 	D("json-string-1", "/api", JSON, "{\"stream\":\"1\"}", STREAM,
 	  "loosely, \"1\" == true"),
 	D("json-string-true", "/api", JSON, "{\"stream\":\"true\"}", STREAM,
-	  "SPEC section 1 lists \"true\""),
+	  "docs/protocol.md section 1 lists \"true\""),
 	D("json-charset", "/api", JSON "; charset=utf-8",
 	  "{\"stream\":true}", STREAM, "parameters do not change the type"),
 	D("json-type-case", "/api", "Application/JSON", "{\"stream\":true}",
@@ -512,8 +513,9 @@ static const struct detect_row detect_rows[] = {
 	  "65,000 open arrays are invalid JSON, not a stack overflow"),
 };
 
-/* How the server treats HTTP itself (SPEC section 4): the request bytes
- * as they go on the wire, `$(N*c)` standing for N copies of the byte c. */
+/* How the server treats HTTP itself (docs/protocol.md section 4): the
+ * request bytes as they go on the wire, `$(N*c)` standing for N copies of
+ * the byte c. */
 struct transcript_row {
 	int line;
 	const char *name;
@@ -538,7 +540,8 @@ static const struct transcript_row transcript_rows[] = {
 	  NULL, KEEP, "no Content-Length: no body (RFC 9112 6.3)"),
 	T("bare-lf", RAW("POST /api HTTP/1.1\n" H "Content-Length: 15\n\n"
 			 "{\"stream\":true}"), STREAM, 200, NULL, KEEP,
-	  "RFC 9112 2.2 lets a server accept LF alone; SPEC 4 does"),
+	  "RFC 9112 2.2 lets a server accept LF alone; docs/protocol.md "
+	  "section 4 does"),
 	T("header-name-case", RAW("POST /api HTTP/1.1\r\nHOST: t\r\n"
 				  "content-type: application/json\r\n"
 				  "content-length: 15\r\n\r\n"
@@ -653,7 +656,8 @@ static const struct transcript_row transcript_rows[] = {
 	  "a length is digits, no sign"),
 	T("cl-overflow", RAW("POST /api HTTP/1.1\r\n" H "Content-Length: "
 			     "99999999999999999999999\r\n\r\n"), ERROR, 400,
-	  NULL, CLOSE, "an overflowing length is a 400 (SPEC 4)"),
+	  NULL, CLOSE, "an overflowing length is a 400 (docs/protocol.md "
+	  "section 4)"),
 	T("cl-2-to-the-64", RAW("POST /api HTTP/1.1\r\n" H "Content-Length: "
 				"18446744073709551616\r\n\r\n"), ERROR, 400,
 	  NULL, CLOSE, "2^64 wraps to 0 in a careless parser"),
@@ -716,13 +720,23 @@ static const struct transcript_row transcript_rows[] = {
 	  NULL, CLOSE, "chunks that add up to more than 64 KiB"),
 	T("http-2.0", RAW("POST /api HTTP/2.0\r\n" H "\r\n"), ERROR, 505,
 	  NULL, CLOSE, "only HTTP/1.0 and HTTP/1.1 are spoken"),
-	T("http-1.2", RAW("POST /api HTTP/1.2\r\n" H "\r\n"), ERROR, 505,
-	  NULL, CLOSE, "only HTTP/1.0 and HTTP/1.1 are spoken"),
+	T("http-1.2", RAW("POST /api HTTP/1.2\r\n" H "\r\n"), PLAIN, 200,
+	  NULL, KEEP, "HTTP/1.2 is answered as HTTP/1.1 (RFC 9110 2.5)"),
+	T("http-1.9-stream", RAW("POST /api HTTP/1.9\r\n" H "Content-Type: "
+				 "application/json\r\nContent-Length: 15"
+				 "\r\n\r\n{\"stream\":true}"), STREAM, 200,
+	  NULL, KEEP, "HTTP/1.9 gets a chunked stream, as HTTP/1.1 does"),
+	T("absolute-empty-host", RAW("POST http:///api HTTP/1.1\r\n" H
+				     "\r\n"), ERROR, 400, NULL, CLOSE,
+	  "an http URI with an empty host is invalid (RFC 9110 4.2.1)"),
+	T("absolute-userinfo", RAW("POST http://u:p@t/api HTTP/1.1\r\n" H
+				   "\r\n"), ERROR, 400, NULL, CLOSE,
+	  "no userinfo in an http URI (RFC 9110 4.2.4)"),
 	T("http-0.9", RAW("POST /api HTTP/0.9\r\n" H "\r\n"), ERROR, 505,
 	  NULL, CLOSE, "only HTTP/1.0 and HTTP/1.1 are spoken"),
 };
 
-/* The limit flags of SPEC section 7, on a server started with
+/* The limit flags of docs/protocol.md section 7, on a server started with
  * `--max-target 64 --max-header 256` (test_limits()): at each limit a
  * request is served, one byte past it refused.  The target counts from its
  * first byte to the space before the version; the head from the request
@@ -1272,11 +1286,11 @@ static bool grid_ok(const struct response *r, int64_t sent,
 	return true;
 }
 
-/* The schedule is drift-free (SPEC section 1): event k is due k intervals
- * after the request, however late the ones before went out.  The server
- * is stopped (SIGSTOP) for PAUSE_MS right after event 1 of a stream of
- * 12.  The events due meanwhile must come out together at the SIGCONT,
- * and the rest back on the original grid.  A server that waits an
+/* The schedule is drift-free (docs/protocol.md section 1): event k is due
+ * k intervals after the request, however late the ones before went out.
+ * The server is stopped (SIGSTOP) for PAUSE_MS right after event 1 of a
+ * stream of 12.  The events due meanwhile must come out together at the
+ * SIGCONT, and the rest back on the original grid.  A server that waits an
  * interval after each send would put event k at the resume plus k - 2
  * intervals: every event after the resume PAUSE_MS - INTERVAL_MS late,
  * twice LATE_MS, and the caught-up ones an interval apart. */
@@ -1623,8 +1637,8 @@ static void half_close_freed(struct server *s, int held)
 /* A client that half-closes (shutdown(SHUT_WR), a FIN) while its stream
  * runs.  The contract is silent; README chooses to take it as gone, as
  * Node does: the stream stops and the server closes at once, with no
- * `:done`, and frees the connection (SPEC section 5).  The stream has
- * three seconds to run, so a server that ignores the FIN fails. */
+ * `:done`, and frees the connection (docs/protocol.md section 5).  The
+ * stream has three seconds to run, so a server that ignores the FIN fails. */
 static void test_half_close(void)
 {
 	static const char name[] = "half-close/stream-ends-at-once";

@@ -3,7 +3,8 @@
 //   node e2e.mjs [--update-docs] [PATH_TO_SSE]      (default: ../../sse)
 //
 // The wire tests (tests/wire.c) prove the bytes; this proves that those
-// bytes do in Chromium what SPEC sections 2 and 3 promise a browser:
+// bytes do in Chromium what docs/protocol.md sections 2 and 3 promise a
+// browser:
 //
 //   same-origin-page  The demo page at GET / shows exactly the N messages
 //                     of GET /message-stream, in order, and its EventSource
