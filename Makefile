@@ -57,11 +57,16 @@ install-strip: sse
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/sse
 
-# The demo page, as a C array: web/index.html stays the file to edit.
-web/page.h: web/index.html
+# The demo page, as a C array: web/index.html stays the file to edit.  The
+# server sends it minified (web/minify.awk: comments and the blanks that
+# nothing needs go, about a quarter of it), web/index.min.html.
+web/index.min.html: web/index.html web/minify.awk
+	awk -f web/minify.awk web/index.html > $@.tmp && mv $@.tmp $@
+
+web/page.h: web/index.min.html
 	{ echo '/* Made from web/index.html by make: edit that instead. */'; \
 	  echo 'static const unsigned char page_html[] = {'; \
-	  od -An -v -tx1 web/index.html | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  od -An -v -tx1 web/index.min.html | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
 	  echo '};'; } > $@
 
 tests/test_timerwheel: tests/test_timerwheel.c timerwheel.c timerwheel.h
@@ -154,7 +159,7 @@ check: sse tests
 	./test.sh
 
 clean:
-	rm -f sse sse-static $(TESTS) tests/faultshim.so bench/soak bench/hold bench/sseload bench/floor web/page.h tests/fuzz_http tests/fuzz_json
+	rm -f sse sse-static $(TESTS) tests/faultshim.so bench/soak bench/hold bench/sseload bench/floor web/page.h web/index.min.html tests/fuzz_http tests/fuzz_json
 	rm -rf tests/out/san
 
 .PHONY: all tests check clean lint fuzz sanitize sanitize-build static install \

@@ -46,6 +46,7 @@ run http ./tests/test_http
 run smuggling ./tests/test_smuggling
 run wire ./tests/wire ./sse
 run routes ./tests/routes ./sse
+run minify ./tests/minify.sh
 run shapes ./tests/shapes ./sse
 run hub ./tests/hub ./sse
 run swarm ./tests/swarm ./sse
