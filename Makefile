@@ -56,11 +56,14 @@ install-strip: sse
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/sse
 
-# The demo page, as a C array: web/index.html stays the file to edit.
-web/page.h: web/index.html
+# The demo page, gzipped, as a C array: web/index.html stays the file to
+# edit.  gzip -n leaves out the file's name and time, so that the same
+# page always makes the same bytes.
+web/page.h: web/index.html Makefile
 	{ echo '/* Made from web/index.html by make: edit that instead. */'; \
 	  echo 'static const unsigned char page_html[] = {'; \
-	  od -An -v -tx1 web/index.html | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  gzip -9n < web/index.html | od -An -v -tx1 | \
+	  sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
 	  echo '};'; } > $@
 
 tests/test_timerwheel: tests/test_timerwheel.c timerwheel.c timerwheel.h
