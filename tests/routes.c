@@ -288,12 +288,15 @@ static ssize_t gunzip(const struct response *r, char *out, size_t cap)
 }
 
 /* The page of SPEC section 3: the seed's EventSource client, showing
- * `user: text`, and a button that streams POST /api with fetch(). */
+ * `user: text`, and a button that streams POST /api with fetch(); the
+ * chat on topic chat (SPEC 8) and the live counters of /stats?stream. */
 static bool page_ok(const struct response *r)
 {
 	static const char *const anchors[] = {
 		"new EventSource(", "\"/message-stream", ".user", ".text",
-		"<button", "fetch(", "\"/api", "\"POST\"",
+		"<button", "fetch(", "\"/api", "\"POST\"", "\"/topics/chat\"",
+		"\"/stats?stream\"", "<link rel=\"icon\" href=\"data:,\">",
+		"href=\"/stats\"", "href=\"/metrics\"",
 	};
 	static char page[1 << 16];
 	ssize_t n = gunzip(r, page, sizeof page);

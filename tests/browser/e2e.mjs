@@ -414,7 +414,7 @@ function watchRequests(page, target) {
 // Fills in the demo page's form ("" leaves a field empty) and presses
 // "Open stream".
 async function openShaped(page, fields) {
-	for (const name of ["n", "interval", "size", "drop"])
+	for (const name of ["n", "interval", "size", "heartbeat", "drop", "stall"])
 		await page.fill(`#shape-${name}`, fields[name] ?? "", { timeout: WAIT });
 	await page.click("#open-button", { timeout: WAIT });
 }
@@ -464,8 +464,9 @@ async function dropReconnect(browser, server) {
 		check(show(lines) === show(wantLines),
 		      `list ${show(lines)}, expected ${show(wantLines)}`);
 		check(st.readyState === 2, `readyState ${st.readyState}, expected 2`);
-		check(st.info === `connection 2, last event id ${EVENTS}`,
-		      `info ${show(st.info)}`);
+		check(st.info === `${EVENTS} events, then the normal end: the ` +
+		      "server answered the browser's reconnect with 204 " +
+		      "(connection 2)", `info ${show(st.info)}`);
 
 		await requests.settled();
 		const got = requests.map(({ type, lastEventId, status }) =>
