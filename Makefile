@@ -59,14 +59,17 @@ uninstall:
 
 # The demo page, as a C array: web/index.html stays the file to edit.  The
 # server sends it minified (web/minify.awk: comments and the blanks that
-# nothing needs go, about a quarter of it), web/index.min.html.
+# nothing needs go, about a quarter of it), web/index.min.html, and
+# gzipped: gzip -n leaves out the file's name and time, so that the same
+# page always makes the same bytes.
 web/index.min.html: web/index.html web/minify.awk
 	awk -f web/minify.awk web/index.html > $@.tmp && mv $@.tmp $@
 
-web/page.h: web/index.min.html
+web/page.h: web/index.min.html Makefile
 	{ echo '/* Made from web/index.html by make: edit that instead. */'; \
 	  echo 'static const unsigned char page_html[] = {'; \
-	  od -An -v -tx1 web/index.min.html | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  gzip -9n < web/index.min.html | od -An -v -tx1 | \
+	  sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
 	  echo '};'; } > $@
 
 tests/test_timerwheel: tests/test_timerwheel.c timerwheel.c timerwheel.h

@@ -120,6 +120,7 @@ struct tail {
 enum stream_format {
 	FORMAT_API,			/* POST /api: data only, then ":done" */
 	FORMAT_EVENTSOURCE,		/* GET /message-stream: id and data */
+	FORMAT_STATS,			/* GET /stats as a stream: the counters */
 	FORMAT_HUB,			/* GET /topics/...: see the hub */
 };
 
@@ -127,6 +128,7 @@ enum stream_format {
 enum stream_state {	/* its timer			*/
 	STREAM_EVENTS,	/* the next event or heartbeat	*/
 	STREAM_FAILING,	/* its reset (drop or stall)	*/
+	STREAM_STATS,	/* the next second's counters	*/
 	STREAM_HUB,	/* a heartbeat, if any		*/
 };
 
@@ -605,9 +607,11 @@ static enum wait conn_close(struct conn *c)
 static enum wait conn_drop(struct conn *c)
 {
 	if (c->state == CONN_STREAM) {
-		if (c->stream.state != STREAM_FAILING)
-			srv.stats->streams_aborted++;
-		srv.stats->streams_active--;
+		if (c->stream.format != FORMAT_STATS) {
+			if (c->stream.state != STREAM_FAILING)
+				srv.stats->streams_aborted++;
+			srv.stats->streams_active--;
+		}
 		response_log(c);
 	}
 	return conn_close(c);
@@ -928,7 +932,7 @@ static uint64_t stream_due(const struct stream *s, uint32_t k)
  * ":done" (the end of the body is the end). */
 static void stream_open_chunk(const struct conn *c, struct out *o)
 {
-	if (c->stream.format == FORMAT_EVENTSOURCE)
+	if (c->stream.format != FORMAT_API)
 		out_printf(o, "retry: %u\n:ok\n\n", c->stream.shape.interval_ms);
 	else
 		out_add(o, ":ok\n\n", 5);
@@ -1013,7 +1017,7 @@ static enum wait stream_start(struct conn *c, struct http_request *req,
 		.shape = *shape,
 		.first = first,
 		.last = first,
-		.state = STREAM_EVENTS,
+		.state = format == FORMAT_STATS ? STREAM_STATS : STREAM_EVENTS,
 		.format = (uint8_t)format,
 		.chunked = req->minor == 1,
 	};
@@ -1045,7 +1049,8 @@ static enum wait stream_start(struct conn *c, struct http_request *req,
 	if (head)
 		return conn_response_end(c);
 	c->state = CONN_STREAM;
-	srv.stats->streams_active++;
+	if (format != FORMAT_STATS)	/* a view of the counters, not events */
+		srv.stats->streams_active++;
 	return WAIT_NONE;
 }
 
@@ -1188,6 +1193,41 @@ stall:
 	return stream_fail(c, stream_due(s, s->shape.count));
 }
 
+static size_t stats_json(char *p, size_t cap);
+
+/* STREAM_STATS: GET /stats as a stream, for watching a load live: the
+ * counters as one event at once, then every interval on the drift-free
+ * schedule (here s->last counts the events sent, and event k is due k
+ * intervals after the request; one that a busy server missed is not sent
+ * late), until the client leaves, or the next one after a signal ends
+ * the stream.  /stats counts it in neither streams nor events. */
+static enum wait stream_stats(struct conn *c)
+{
+	struct stream *s = &c->stream;
+	struct out o = out_begin();
+	size_t at;
+
+	if (stream_due(s, s->last) > srv.now_ms)
+		goto wait;
+	while (stream_due(s, s->last) <= srv.now_ms)
+		s->last++;
+	at = chunk_open(&o);
+	out_add(&o, "data: ", 6);
+	o.len += stats_json(o.p + o.len, o.cap - o.len);
+	out_add(&o, "\n\n", 2);
+	c->bytes += o.len - at - CHUNK_ROOM;
+	chunk_close(&o, at, s->chunked);
+	if (srv.draining && s->chunked)
+		out_add(&o, "0\r\n\r\n", 5);
+	if (!stream_send(c, &o))
+		return conn_drop(c);
+	if (srv.draining)
+		return conn_response_end(c);
+wait:
+	tw_add(&srv.wheel, &c->timer, stream_due(s, s->last));
+	return WAIT_TIMER;
+}
+
 /* CONN_STREAM: runs the stream's own state. */
 static enum wait conn_stream(struct conn *c)
 {
@@ -1200,6 +1240,8 @@ static enum wait conn_stream(struct conn *c)
 		if (srv.now_ms < c->timer.due_ms)
 			return WAIT_TIMER;
 		return conn_reset(c);
+	case STREAM_STATS:
+		return stream_stats(c);
 	case STREAM_HUB:
 		return hub_stream(c);
 	}
@@ -1593,6 +1635,43 @@ static bool flag_true(const char *v)
 	return strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
 }
 
+/* Does the request's header called name, a list such as Accept or
+ * Accept-Encoding, hold item (in any case, with any parameters) and not
+ * refuse it with the weight q=0? */
+static bool header_lists(const struct http_request *req, const char *name,
+			 const char *item)
+{
+	const struct http_header *h = http_header(req, name);
+	struct http_span rest = h ? h->value : (struct http_span){ NULL, 0 };
+
+	while (rest.len > 0) {
+		const char *comma = memchr(rest.p, ',', rest.len);
+		size_t n = comma ? (size_t)(comma - rest.p) + 1 : rest.len;
+		struct http_span e = { rest.p, comma ? n - 1 : n };
+		const char *end = e.p + e.len, *q = memrchr(e.p, ';', e.len);
+
+		rest.p += n;
+		rest.len -= n;
+		while (e.len > 0 && (*e.p == ' ' || *e.p == '\t'))
+			e.p++, e.len--;
+		if (!http_span_eq(media_type(e), item))
+			continue;
+		if (q == NULL)
+			return true;
+		/* The weight is the last parameter: q=0, q=0.0, ... */
+		while (++q < end && (*q == ' ' || *q == '\t'))
+			;
+		if (end - q < 3 || (*q | 0x20) != 'q' || q[1] != '=' ||
+		    q[2] != '0')
+			return true;
+		for (q += 3; q < end && strchr(".0 \t", *q) != NULL; q++)
+			;
+		if (q < end)
+			return true;
+	}
+	return false;
+}
+
 /* Whether POST /api asks for a stream: by its body (JSON or a form), as
  * the seed's body parser read it, or by its query string. */
 static enum ask api_asks_stream(const struct http_request *req,
@@ -1812,10 +1891,21 @@ static enum wait route_message_stream(struct conn *c,
 	return stream_start(c, req, FORMAT_EVENTSOURCE, &shape, last);
 }
 
-/* GET /: the demo page, web/index.html, built into the binary. */
+/* GET /: the demo page, web/index.html, built into the binary gzipped
+ * (make runs gzip -9n): a third of its bytes, in a binary meant for small
+ * boxes.  Every browser takes gzip, and a client that sends no
+ * Accept-Encoding takes any coding (RFC 9110 section 12.5.3); one that
+ * lists codings without gzip gets 406 and how to ask. */
 static enum wait route_page(struct conn *c, struct http_request *req)
 {
-	return answer(c, req, 200, "text/html; charset=utf-8", NULL,
+	if (http_header(req, "Accept-Encoding") != NULL &&
+	    !header_lists(req, "Accept-Encoding", "gzip") &&
+	    !header_lists(req, "Accept-Encoding", "*"))
+		return answer_error(c, req, 406, "Vary: Accept-Encoding\r\n",
+				    "the page is stored gzipped: ask with "
+				    "Accept-Encoding: gzip (curl --compressed)");
+	return answer(c, req, 200, "text/html; charset=utf-8",
+		      "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n",
 		      (const char *)page_html, sizeof(page_html));
 }
 
@@ -1838,11 +1928,12 @@ static void stats_total(struct stats *total)
 	}
 }
 
-/* GET /stats: the counters as JSON. */
-static enum wait route_stats(struct conn *c, struct http_request *req)
+/* The counters as one line of JSON, without its line end, into p (cap
+ * bytes): the body of GET /stats and each event of its stream.  Returns
+ * its length. */
+static size_t stats_json(char *p, size_t cap)
 {
-	static char body[65536];
-	struct out o = { body, 0, sizeof(body) };
+	struct out o = { p, 0, cap };
 	struct stats total;
 	const struct stats *st = &total;
 	const char *sep = "";
@@ -1872,10 +1963,47 @@ static enum wait route_stats(struct conn *c, struct http_request *req)
 	}
 	out_printf(&o, "},\"topics\":{");
 	hub_stats(&o, false);
-	out_printf(&o, "},\"uptime_seconds\":%llu}\n",
+	/* The lateness histogram, each bucket's own count (not cumulative,
+	 * unlike /metrics), named by its upper bound in microseconds. */
+	out_add(&o, "},\"lateness_us\":{", 17);
+	for (size_t b = 0; b < LATENESS_BUCKETS; b++)
+		out_printf(&o, "\"%llu\":%llu,",
+			   (unsigned long long)lateness_le[b].us,
+			   (unsigned long long)st->lateness[b]);
+	out_printf(&o, "\"inf\":%llu},\"uptime_seconds\":%llu}",
+		   (unsigned long long)st->lateness[LATENESS_BUCKETS],
 		   (unsigned long long)uptime_s());
+	return o.len;
+}
+
+/* Does GET /stats ask for the stream: an EventSource's Accept:
+ * text/event-stream, or the query ?stream (or stream=1, stream=true)? */
+static bool stats_asks_stream(const struct http_request *req)
+{
+	char v[8];
+
+	if (query_value(req->query, "stream", v, sizeof(v)))
+		return v[0] == '\0' || flag_true(v);
+	return header_lists(req, "Accept", "text/event-stream");
+}
+
+/* GET /stats: the counters as JSON, or as a stream of them, one event a
+ * second (STREAM_STATS). */
+static enum wait route_stats(struct conn *c, struct http_request *req)
+{
+	static char body[65536];
+	const struct shape every_second = {
+		.count = UINT32_MAX, .interval_ms = 1000,
+		.drop = NO_EVENT, .stall = NO_EVENT,
+	};
+	size_t len;
+
+	if (stats_asks_stream(req))
+		return stream_start(c, req, FORMAT_STATS, &every_second, 0);
+	len = stats_json(body, sizeof(body) - 1);
+	body[len++] = '\n';
 	return answer(c, req, 200, "application/json; charset=utf-8", NULL,
-		      body, o.len);
+		      body, len);
 }
 
 /* One metric of /metrics, with its HELP and TYPE lines. */
