@@ -12,7 +12,13 @@
 #                        are cut short (drop=2), when an event's bytes are
 #                        not what was due (-n 6 for a stream of 5: "1/5"),
 #                        or when a stream ends early (the same, --no-check)
-#   sseload-refuses      a non-loopback target is a usage error (exit 2)
+#   sseload-learns       against a server started with -n 4 -i 150,
+#                        sseload without -n or -i learns both from the
+#                        stream (retry: and "(k/4)") and checks them
+#   sseload-says-why     told -n 6 or -i 200 for that stream, it fails
+#                        saying what it expected and which flag said so
+#   sseload-names        a host name (localhost) is resolved once and
+#                        loaded; an unknown name is a usage error (exit 2)
 #   sseload-smoke-stop   the server then exits 0 on SIGTERM
 #
 #	tests/sseload-smoke.sh PATH-TO-SSE
@@ -41,8 +47,10 @@ fi
 failed=0
 tmp=$(mktemp -d)
 pid=
+pid2=
 
 cleanup() {
+	[ -n "$pid2" ] && kill -TERM "$pid2" 2>/dev/null
 	if [ -n "$pid" ]; then
 		kill -TERM "$pid" 2>/dev/null
 		for _ in $(seq 50); do
@@ -175,15 +183,58 @@ else
 		"are each counted as failed, for their reason; exit 1"
 fi
 
-# --- a target elsewhere is refused ---------------------------------------------
-timeout 10 "$sseload" -c 1 http://10.0.0.1:80/ >"$tmp/refuse.out" 2>&1
-rc=$?
-if [ $rc -eq 2 ]; then
-	pass "sseload-refuses: http://10.0.0.1:80/ is refused with exit 2" \
-		"($(head -1 "$tmp/refuse.out"))"
+# --- the stream's shape is learned, and a wrong one said ---------------------
+"$sse" -b 127.0.0.1 -p 0 -q -n 4 -i 150 2>"$tmp/sse2.err" &
+pid2=$!
+port2=
+for _ in $(seq 100); do
+	port2=$(sed -n 's/^sse: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' \
+		"$tmp/sse2.err")
+	[ -n "$port2" ] && break
+	sleep 0.1
+done
+if [ -z "$port2" ]; then
+	fail "sseload-learns: a second sse did not start: $(head -3 "$tmp/sse2.err")"
 else
-	fail "sseload-refuses: http://10.0.0.1:80/: exit $rc, expected 2:" \
-		"$(head -3 "$tmp/refuse.out" | tr '\n' '|')"
+	load sseload-learns 50 4 "http://127.0.0.1:$port2/message-stream"
+	head -2 "$tmp/sseload-learns.out" | grep -q '4 events 150 ms apart' ||
+		fail "sseload-learns: the report does not say 4 events 150 ms" \
+			"apart: $(head -2 "$tmp/sseload-learns.out" | tr '\n' '|')"
+	why=
+	timeout 60 "$sseload" -c 5 -n 6 "http://127.0.0.1:$port2/message-stream" \
+		>"$tmp/n6.out" 2>&1
+	rc=$?
+	grep -q 'first bad event bytes: .*(1/4).*expected "id: 1" and "(1/6)" (N: -n 6)' \
+		"$tmp/n6.out" && [ $rc -eq 1 ] ||
+		why+="-n 6: exit $rc, $(grep first "$tmp/n6.out"); "
+	timeout 60 "$sseload" -c 5 -i 200 "http://127.0.0.1:$port2/message-stream" \
+		>"$tmp/i200.out" 2>&1
+	rc=$?
+	grep -q 'first bad event bytes: .*retry: 150.*expected "retry: 200" (the interval in ms, -i 200)' \
+		"$tmp/i200.out" && [ $rc -eq 1 ] ||
+		why+="-i 200: exit $rc, $(grep first "$tmp/i200.out"); "
+	if [ -n "$why" ]; then
+		fail "sseload-says-why: ${why%; }"
+	else
+		pass "sseload-says-why: -n 6 and -i 200 against a stream of 4" \
+			"150 ms apart fail, saying what was expected and from" \
+			"which flag"
+	fi
+	kill -TERM "$pid2"
+	wait "$pid2" 2>/dev/null
+	pid2=
+fi
+
+# --- a host name is resolved; an unknown one is refused ------------------------
+load sseload-names 20 3 "http://localhost:$port/message-stream?n=3&interval=50"
+timeout 10 "$sseload" -c 1 http://no-such-host.invalid:80/ >"$tmp/name.out" 2>&1
+rc=$?
+if [ $rc -eq 2 ] && grep -q 'no-such-host.invalid: no address' "$tmp/name.out"; then
+	pass "sseload-names: an unknown name is looked up, and refused with exit 2" \
+		"($(head -1 "$tmp/name.out"))"
+else
+	fail "sseload-names: http://no-such-host.invalid:80/: exit $rc," \
+		"expected 2: $(head -3 "$tmp/name.out" | tr '\n' '|')"
 fi
 
 # --- the server stops cleanly --------------------------------------------------
