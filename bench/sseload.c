@@ -1218,13 +1218,18 @@ static void conn_drop(struct conn *c)
 }
 
 /* Drops the subscribers whose time has come, while the publisher has not
- * finished (after that, each waits only for what it still lacks). */
+ * finished (after that, each waits only for what it still lacks).  Only
+ * a subscriber with an id to come back with: one without would come back
+ * to live events only (SPEC section 8), and lose, by design, whatever was
+ * published while it was away.  So on a server that sends no ids there
+ * is no churn. */
 static void churn(int64_t now)
 {
 	if (__atomic_load_n(&share->end_us, __ATOMIC_RELAXED) != 0)
 		return;
 	for (uint32_t k = 0; k < w.n; k++)
-		if (w.c[k].state == CONN_BODY && w.c[k].drop_us <= now)
+		if (w.c[k].state == CONN_BODY && w.c[k].drop_us <= now &&
+		    w.c[k].last_id[0] != '\0')
 			conn_drop(&w.c[k]);
 }
 
