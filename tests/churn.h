@@ -6,12 +6,12 @@
  * A client is one connection of one kind (enum churn_kind): it connects,
  * sends its request bytes in one go, and reads.  Everything it reads must
  * match its transcript, a pattern built once from the server's documented
- * answers (SPEC sections 1, 2 and 6), where `#` stands for a run of digits
- * (a timestamp) and `~` for a run of bytes up to a CR (the Date header).
- * After each read the bytes so far are matched: a byte that differs is a
- * wrong byte, whatever happens after; bytes that are a prefix of the
- * transcript mean "so far so good".  How the client ends decides its
- * outcome (enum churn_outcome):
+ * answers (docs/protocol.md sections 1, 2 and 6), where `#` stands for a
+ * run of digits (a timestamp) and `~` for a run of bytes up to a CR (the
+ * Date header).  After each read the bytes so far are matched: a byte that
+ * differs is a wrong byte, whatever happens after; bytes that are a prefix
+ * of the transcript mean "so far so good".  How the client ends decides
+ * its outcome (enum churn_outcome):
  *
  *	exact	the whole transcript, and then what the kind expects
  *		(its own close, the server's FIN or the server's reset)
@@ -193,8 +193,8 @@ static void pat_plain(struct pat *p, bool keep_alive)
 		keep_alive ? "keep-alive" : "close");
 }
 
-/* GET /message-stream's events 1..upto of n, each size bytes (SPEC 6):
- * the pad fills the event up to its size. */
+/* GET /message-stream's events 1..upto of n, each size bytes
+ * (docs/protocol.md section 6): the pad fills the event up to its size. */
 static void pat_events(struct pat *p, int interval, int n, int upto,
 		       int size)
 {

@@ -1,5 +1,5 @@
-/* hub.c - the publish/subscribe hub (SPEC section 8) as its clients see
- * it: transcripts of publishing and following topics.
+/* hub.c - the publish/subscribe hub (docs/protocol.md section 8) as its
+ * clients see it: transcripts of publishing and following topics.
  *
  * Usage: tests/hub [PATH-TO-SSE]		(default ./sse)
  *
