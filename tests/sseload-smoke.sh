@@ -250,7 +250,8 @@ if [ $rc -eq 2 ] && grep -q 'no-such-host.invalid: no address' "$tmp/name.out"; 
 		"($(head -1 "$tmp/name.out"))"
 else
 	fail "sseload-names: http://no-such-host.invalid:80/: exit $rc," \
-		"expected 2: $(head -3 "$tmp/name.out" | tr '\n' '|')"
+		"expected 2 and a failed look-up (no address):" \
+		"$(head -3 "$tmp/name.out" | tr '\n' '|')"
 fi
 
 # --- publishing: sseload's checks against a hub that misbehaves ---------------
@@ -278,10 +279,13 @@ publish() {
 }
 
 # The figures of a --publish report: completed, lost, duplicates, out of
-# order, deliveries.
+# order (events, from the deliveries' rows, which come after the failures
+# by reason), deliveries.
 hub_rows() {
-	echo "$(row "$1" 'got every event') $(row "$1" lost) $(row "$1" \
-		duplicates | tail -1) $(row "$1" 'out of order') $(row "$1" deliveries)"
+	local dup order
+	dup=$(sed -n 's/^  duplicates  *\([0-9][0-9]*\).*/\1/p' "$1")
+	order=$(sed -n 's/^  out of order  *\([0-9][0-9]*\).*/\1/p' "$1")
+	echo "$(row "$1" 'got every event') $(row "$1" lost) $dup $order $(row "$1" deliveries)"
 }
 
 if ! command -v python3 >/dev/null; then
