@@ -23,7 +23,7 @@ STRIP   ?= strip
 SRCS  = sse.c http.c timerwheel.c
 HDRS  = http.h timerwheel.h
 TESTS = tests/test_timerwheel tests/test_http tests/test_smuggling tests/wire \
-	tests/routes tests/shapes tests/swarm tests/faults
+	tests/routes tests/shapes tests/swarm tests/faults tests/hub
 
 all: sse
 
@@ -74,6 +74,9 @@ tests/test_smuggling: tests/test_smuggling.c http.c http.h
 
 tests/faults: tests/faults.c tests/testlib.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/faults.c
+
+tests/hub: tests/hub.c tests/testlib.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/hub.c
 
 tests/wire: tests/wire.c tests/testlib.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/wire.c

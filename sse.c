@@ -140,6 +140,7 @@ struct shape {
 
 /* A subscriber of the hub: a position in its ring, no queue. */
 struct hub_sub {
+	uint64_t live_from;		/* the head when it came: later is live */
 	uint64_t cursor;		/* its topics' events up to it are sent */
 	uint32_t gen;			/* which subscription, in topic lists */
 	uint32_t heartbeat_ms;
@@ -149,10 +150,10 @@ struct hub_sub {
 /* A stream: events first+1 .. count, event k due at
  * t0_ms + (k - first) * interval_ms; or the hub's subscriber. */
 struct stream {
-	uint64_t t0_ms;			/* when the request was complete */
 	uint64_t quiet_since_ms;	/* its last bytes, for heartbeats */
 	union {
 		struct {
+			uint64_t t0_ms;	/* when the request was complete */
 			struct shape shape;
 			uint32_t first;	/* resumed after this event id */
 			uint32_t last;	/* the id of the last event sent */
@@ -2910,16 +2911,17 @@ enum hub_sent { HUB_SENT, HUB_GONE, HUB_BEHIND };
 static enum hub_sent hub_writev(struct conn *c, struct iovec *iov, int n,
 				size_t bytes)
 {
-	ssize_t w;
+	ssize_t w = 0;
 
-	do
-		w = writev(c->src.fd, iov, n);
-	while (w < 0 && errno == EINTR);
+	/* Behind a tail, the events join it: the order stays. */
+	while (!conn_tail_pending(c) &&
+	       (w = writev(c->src.fd, iov, n)) < 0 && errno == EINTR)
+		;
 	if (w < 0 && errno != EAGAIN)
 		return HUB_GONE;
 	if (w < 0)
 		w = 0;
-	if (bytes - (size_t)w > srv.cfg.max_output)
+	if (bytes - (size_t)w > srv.cfg.max_output - (c->out.len - c->out.off))
 		return HUB_BEHIND;
 	for (int i = 0; i < n; i++) {
 		size_t took = (size_t)w < iov[i].iov_len ? (size_t)w
@@ -2967,8 +2969,6 @@ static enum wait hub_stream(struct conn *c)
 	bool lost = false, more = false;
 
 	s->hub_flags &= (uint8_t)~HUB_QUEUED;
-	if (conn_tail_pending(c))
-		return WAIT_TIMER;	/* EPOLLOUT runs it again */
 	do {
 		v = hub_read_begin();
 		n = 0;
@@ -3022,7 +3022,7 @@ static enum wait hub_stream(struct conn *c)
 		for (int i = 0; i < n; i++) {
 			uint64_t pub = hub_slot(seqs[i])->pub_us;
 
-			if (pub / 1000 < s->t0_ms)
+			if (seqs[i] <= s->hub.live_from)
 				hub_count(s, offsetof(struct hub_topic,
 						      replayed), 1);
 			else
@@ -3259,21 +3259,21 @@ static enum wait hub_route_subscribe(struct conn *c, struct http_request *req,
 		}
 	} while (!hub_read_end(v));
 	tw_cancel(&srv.wheel, &c->timer);
-	conn_request_done(c);
-	if (c->in != NULL && !head)
-		conn_hold_in(c);
 	*s = (struct stream){
-		.t0_ms = srv.now_ms,
 		.quiet_since_ms = srv.now_ms,
 		.state = STREAM_HUB,
 		.format = FORMAT_HUB,
 		.chunked = req->minor == 1,
 		.hub_topics = (uint8_t)nt,
 		.hub_flags = head ? 0 : HUB_JOINED,
-		.hub = { .cursor = cursor, .gen = ++hub.gen,
+		.hub = { .live_from = hub.sh->head, .cursor = cursor,
+			 .gen = ++hub.gen,
 			 .heartbeat_ms = hb },
 	};
 	memcpy(s->hub.topic, topics, nt * sizeof(*topics));
+	conn_request_done(c);	/* req is gone from here on */
+	if (c->in != NULL && !head)
+		conn_hold_in(c);
 	if (!s->chunked)
 		c->keep_alive = false;
 	c->status = 200;
@@ -3309,8 +3309,8 @@ static enum wait hub_route_subscribe(struct conn *c, struct http_request *req,
 	for (unsigned i = 0; i < nt; i++)
 		if (!hub_list_add(topics[i], (struct hub_ref){
 				(uint32_t)c->src.fd, s->hub.gen })) {
-			hub_leave(c);
-			return answer_error(c, req, 503, NULL, "out of memory");
+			hub_leave(c);	/* out of memory: as if it left */
+			return conn_close(c);
 		}
 	c->state = CONN_STREAM;
 	srv.stats->streams_active++;

@@ -47,6 +47,7 @@ run smuggling ./tests/test_smuggling
 run wire ./tests/wire ./sse
 run routes ./tests/routes ./sse
 run shapes ./tests/shapes ./sse
+run hub ./tests/hub ./sse
 run swarm ./tests/swarm ./sse
 run faults ./tests/faults ./sse
 run fdlimit ./tests/fdlimit.sh
@@ -76,6 +77,7 @@ if make -s sanitize-build; then
 	run san-wire ./tests/wire ./$san/sse
 	run san-routes ./tests/routes ./$san/sse
 	run san-shapes ./tests/shapes ./$san/sse
+	run san-hub ./tests/hub ./$san/sse
 	run san-swarm ./tests/swarm ./$san/sse
 	run san-faults ./tests/faults ./$san/sse
 	run san-workers ./tests/workers.sh ./$san/sse
