@@ -260,7 +260,7 @@ fi
 listen_port() {
 	local p
 	for _ in $(seq 100); do
-		p=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$1")
+		p=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$1" 2>/dev/null)
 		[ -n "$p" ] && { echo "$p"; return; }
 		running "$2" || return
 		sleep 0.1
@@ -294,11 +294,13 @@ if ! command -v python3 >/dev/null; then
 else
 	why=
 	for fault in none drop repeat reorder; do
-		python3 "$(dirname "$0")/badhub.py" $fault 2>"$tmp/badhub.err" &
+		# A file of its own: the last one's port must not be read
+		# before this one's shell has truncated it.
+		python3 "$(dirname "$0")/badhub.py" $fault 2>"$tmp/badhub-$fault.err" &
 		pid3=$!
-		bport=$(listen_port "$tmp/badhub.err" "$pid3")
+		bport=$(listen_port "$tmp/badhub-$fault.err" "$pid3")
 		if [ -z "$bport" ]; then
-			why+="badhub $fault did not start: $(head -3 "$tmp/badhub.err"); "
+			why+="badhub $fault did not start: $(head -3 "$tmp/badhub-$fault.err"); "
 			continue
 		fi
 		n=300
