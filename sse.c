@@ -594,8 +594,10 @@ static bool conn_send(struct conn *c, const char *p, size_t n)
 	if (n > srv.cfg.max_output - t->len)
 		return false;
 	if (t->len + n > t->cap) {
+		/* malloc() and a copy, not realloc(): musl's realloc() is
+		 * 1.2 KB of the static build, for a copy seldom made. */
 		size_t cap = t->len + n < 4096 ? 4096 : t->len + n;
-		char *q = realloc(t->p, cap);
+		char *q = malloc(cap);
 
 		if (q == NULL)
 			return false;
@@ -2159,13 +2161,15 @@ static void listener_resume(void)
 	}
 }
 
-/* Out of descriptors: the spare one, kept open for this moment, is given
- * up to accept the newcomer and turn it away, so that it does not wait in
- * the backlog and epoll does not report it again and again.  If even that
- * fails, accepting pauses until a connection closes. */
+/* accept4() failed with errno, and would fail again at once while epoll
+ * reported the newcomer again and again.  Out of descriptors (EMFILE,
+ * ENFILE), the spare one, kept open for this moment, is given up to accept
+ * the newcomer and turn it away, so that it does not wait in the backlog.
+ * If even that fails, or for any other such error (ENOMEM, ENOBUFS),
+ * accepting pauses until a connection closes. */
 static void shed_at_fd_limit(void)
 {
-	if (srv.spare_fd >= 0) {
+	if ((errno == EMFILE || errno == ENFILE) && srv.spare_fd >= 0) {
 		close(srv.spare_fd);
 		int fd = accept4(srv.listener.fd, NULL, NULL, SOCK_CLOEXEC);
 
@@ -2200,13 +2204,9 @@ static void listener_accept(void)
 		if (fd < 0) {
 			if (errno == EAGAIN)
 				return;	/* no more for now */
-			if (errno == EMFILE || errno == ENFILE)
-				shed_at_fd_limit();
-			else if (accept_error_passes(errno))
+			if (accept_error_passes(errno))
 				continue;
-			else	/* ENOMEM, ENOBUFS: it would fail again at
-				 * once, and epoll report the newcomer again */
-				listener_pause();
+			shed_at_fd_limit();
 			return;
 		}
 		if (srv.nconns >= srv.max_conns || (size_t)fd >= srv.conn_cap)
