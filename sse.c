@@ -217,12 +217,18 @@ struct stats {
 	uint64_t lateness_sum_us;
 };
 
+#define MAX_WORKERS	64
+
 /* The counters of every worker process, in one shared mapping made before
  * they are forked: each adds only to its own slot, and /stats adds the
  * slots up.  Reads take no lock: a sum may be a moment old. */
 struct shared {
 	uint64_t started_ms;		/* CLOCK_MONOTONIC, for the uptime */
 	size_t workers;
+	/* A draining worker's connections and when its drain ends at the
+	 * latest (CLOCK_MONOTONIC; 0 until it knows), for the parent's one
+	 * line about the drain. */
+	uint64_t drain_conns[MAX_WORKERS], drain_end_ms[MAX_WORKERS];
 	struct stats slot[];
 };
 
@@ -273,7 +279,6 @@ struct out {
 #define SCRATCH_SIZE	((size_t)256 * 1024)
 #define PAD_MEMBER_LEN	9	/* ,"pad":"" */
 #define DAY_MS		86400000ull
-#define MAX_WORKERS	64
 #define MIB		(1024ull * 1024)
 
 static uint64_t clock_ms(clockid_t id)
@@ -601,6 +606,9 @@ static bool conn_send(struct conn *c, const char *p, size_t n)
 
 		if (q == NULL)
 			return false;
+		if (t->p != NULL)
+			memcpy(q, t->p, t->len);
+		free(t->p);
 		t->p = q;
 		t->cap = (uint32_t)cap;
 	}
@@ -2228,12 +2236,50 @@ static void drain_expired(struct tw_timer *t)
 			conn_drop(&srv.conns[fd]);
 }
 
+/* When a drain that starts now is over at the latest: at the end of the
+ * last stream (its last event, or its reset), or at the deadline of what
+ * another connection waits for; --drain-timeout may come first. */
+static uint64_t drain_end(void)
+{
+	uint64_t end = srv.now_ms, due;
+
+	for (size_t fd = 0; fd < srv.conn_cap; fd++) {
+		const struct conn *c = &srv.conns[fd];
+
+		if (c->src.kind != KIND_CONN)
+			continue;
+		due = c->state == CONN_STREAM &&
+		      c->stream.state == STREAM_EVENTS
+			? stream_due(&c->stream, c->stream.shape.count)
+			: c->timer.due_ms;
+		end = due > end ? due : end;
+	}
+	due = srv.now_ms + srv.cfg.drain_timeout_ms;
+	return srv.cfg.drain_timeout_ms != 0 && due < end ? due : end;
+}
+
+/* The line that says a drain has begun, how long it may take and how not
+ * to wait: one for the whole server, with -w N the parent's. */
+static void drain_line(uint64_t conns, size_t workers, uint64_t ms)
+{
+	char in[32] = "";
+
+	if (workers > 1)
+		http_format(in, sizeof(in), " in %zu workers", workers);
+	stderr_line("sse: draining %llu connection%s%s for up to %llu.%llu s; "
+		    "a second signal exits at once", (unsigned long long)conns,
+		    conns == 1 ? "" : "s", in, (unsigned long long)ms / 1000,
+		    (unsigned long long)ms % 1000 / 100);
+}
+
 /* The first SIGINT or SIGTERM: stop listening at once, close idle
  * connections, and let every request and stream in progress finish; the
  * loop ends when the last connection has (or at --drain-timeout).  A
  * second signal exits at once. */
 static void server_drain(void)
 {
+	size_t w = (size_t)(srv.stats - srv.shared->slot);
+
 	if (srv.draining && srv.worker)
 		return;		/* the parent says when to stop at once */
 	if (srv.draining) {
@@ -2249,8 +2295,13 @@ static void server_drain(void)
 		if (c->src.kind == KIND_CONN && c->state == CONN_IDLE)
 			conn_close(c);
 	}
-	stderr_line("sse: draining %zu connection%s", srv.nconns,
-		srv.nconns == 1 ? "" : "s");
+	if (srv.worker) {	/* the parent says it, for all */
+		srv.shared->drain_conns[w] = srv.nconns;
+		__atomic_store_n(&srv.shared->drain_end_ms[w], drain_end(),
+				 __ATOMIC_RELEASE);
+	} else {
+		drain_line(srv.nconns, 1, drain_end() - srv.now_ms);
+	}
 	if (srv.cfg.drain_timeout_ms != 0) {
 		tw_timer_init(&srv.drain_timer, drain_expired);
 		tw_add(&srv.wheel, &srv.drain_timer,
@@ -2930,23 +2981,45 @@ static bool workers_reap(struct worker *wk, size_t n)
 	return clean;
 }
 
-/* Waits for a signal, or until the earliest restart that is due. */
+/* Waits for a signal, or until the earliest restart that is due, or
+ * with poll for 10 ms at most. */
 static int supervise_wait(const struct worker *wk, size_t n,
-			  const sigset_t *mask)
+			  const sigset_t *mask, bool poll)
 {
 	uint64_t now = clock_ms(CLOCK_MONOTONIC), next = UINT64_MAX;
 	struct timespec wait;
 	siginfo_t si;
 
-	for (size_t w = 0; w < n; w++)
+	for (size_t w = 0; w < n && !srv.draining; w++)
 		if (wk[w].pid == 0 && wk[w].restart_ms < next)
 			next = wk[w].restart_ms;
-	if (next == UINT64_MAX || srv.draining)
+	if (poll)
+		next = now + 10;
+	if (next == UINT64_MAX)
 		return sigwaitinfo(mask, &si);
 	next = next > now ? next - now : 0;
 	wait.tv_sec = (time_t)(next / 1000);
 	wait.tv_nsec = (long)(next % 1000) * 1000000;
 	return sigtimedwait(mask, &si, &wait);
+}
+
+/* The workers have said how their drains go, or not within a second
+ * (report_by): the parent's line adds them up.  False until then. */
+static bool drain_report(const struct worker *wk, size_t n, uint64_t report_by)
+{
+	uint64_t conns = 0, end = 0, now = clock_ms(CLOCK_MONOTONIC);
+
+	for (size_t w = 0; w < n; w++) {
+		uint64_t e = __atomic_load_n(&srv.shared->drain_end_ms[w],
+					     __ATOMIC_ACQUIRE);
+
+		if (e == 0 && wk[w].pid > 0 && now < report_by)
+			return false;
+		conns += e != 0 ? srv.shared->drain_conns[w] : 0;
+		end = e > end ? e : end;
+	}
+	drain_line(conns, n, end > now ? end - now : 0);
+	return true;
 }
 
 /* -w N: the parent binds the port (learning it, if -p 0, and finding it
@@ -2961,6 +3034,7 @@ static int supervise(size_t n)
 {
 	struct worker wk[MAX_WORKERS] = { 0 };
 	bool clean = true;
+	uint64_t report_by = 0;		/* the drain's line is due */
 	sigset_t mask;
 	int port, fd;
 
@@ -2979,7 +3053,7 @@ static int supervise(size_t n)
 	for (size_t w = 0; w < n; w++)
 		worker_spawn(&wk[w], fd, port, w);
 	for (;;) {
-		int sig = supervise_wait(wk, n, &mask);
+		int sig = supervise_wait(wk, n, &mask, report_by != 0);
 		size_t alive = 0;
 
 		if ((sig == SIGINT || sig == SIGTERM) && srv.draining) {
@@ -2991,10 +3065,13 @@ static int supervise(size_t n)
 		}
 		if (sig == SIGINT || sig == SIGTERM) {
 			srv.draining = true;
+			report_by = clock_ms(CLOCK_MONOTONIC) + 1000;
 			for (size_t w = 0; w < n; w++)
 				if (wk[w].pid > 0)
 					kill(wk[w].pid, sig);
 		}
+		if (report_by != 0 && drain_report(wk, n, report_by))
+			report_by = 0;
 		clean &= workers_reap(wk, n);
 		for (size_t w = 0; w < n; w++) {
 			if (wk[w].pid == 0 && !srv.draining &&

@@ -1766,6 +1766,15 @@ static void test_sigterm(void)
 	t_result("sigterm/refuses-new-connections", true);
 	client_closed(&idle, mono_ms() + 1000);
 	t_result("sigterm/closes-idle-connections", true);
+	/* The stream has less than its 500 ms to go. */
+	char line[256] = "";
+	if (server_line(&s, line, sizeof line, mono_ms() + 2000) != 1 ||
+	    !glob("sse: draining 1 connection for up to 0.# s; a second "
+		  "signal exits at once", line, strlen(line)))
+		t_note("the drain's line is %s, expected `sse: draining 1 "
+		       "connection for up to 0.N s; a second signal exits at "
+		       "once`", escs(line));
+	t_result("sigterm/says-how-long-and-how-not-to-wait", true);
 	if (client_more(&busy, &r, deadline, 0) == 0 &&
 	    stream_ok(&r, EVENTS, wall0, EITHER, false))
 		client_closed(&busy, mono_ms() + 1000);
