@@ -1346,12 +1346,45 @@ static bool json_number(struct json *j)
 	return true;
 }
 
+/* No JSON value starts where one should: the error names what was found,
+ * a word ("invalid literal 'True'": letters and digits, at most 16) or a
+ * byte ("'}'", or "byte 39" for one that cannot be shown), and at the
+ * top the document is not JSON at all ("not JSON: starts with 's'"). */
+static bool json_bad_value(struct json *j)
+{
+	static char why[64];
+	char word[17], found[16];
+	size_t n = 0;
+	unsigned char c = (unsigned char)*j->p;
+
+	while (j->p + n < j->end && n < sizeof(word) - 1 &&
+	       (((j->p[n] | 0x20) >= 'a' && (j->p[n] | 0x20) <= 'z') ||
+		(j->p[n] >= '0' && j->p[n] <= '9'))) {
+		word[n] = j->p[n];
+		n++;
+	}
+	word[n] = '\0';
+	if (c > ' ' && c < 0x7f && c != '"' && c != '\\' && c != '\'')
+		http_format(found, sizeof(found), "'%s'",
+			    (char[]){ (char)c, '\0' });
+	else
+		http_format(found, sizeof(found), "byte %u", c);
+	if (j->depth == 0)
+		http_format(why, sizeof(why), "not JSON: starts with %s", found);
+	else if (n > 0)
+		http_format(why, sizeof(why), "invalid literal '%s'", word);
+	else
+		http_format(why, sizeof(why), "expected a JSON value, found %s",
+			    found);
+	return json_bad(j, why);
+}
+
 static bool json_word(struct json *j, const char *word)
 {
 	size_t n = strlen(word);
 
 	if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
-		return json_bad(j, "invalid JSON");
+		return json_bad_value(j);
 	j->p += n;
 	return true;
 }
@@ -1497,6 +1530,8 @@ static bool json_value(struct json *j)
 	case 'n':
 		return json_word(j, "null");
 	default:
+		if (*j->p != '-' && (*j->p < '0' || *j->p > '9'))
+			return json_bad_value(j);
 		return json_number(j);
 	}
 }

@@ -350,11 +350,12 @@ struct detect_row {
 	const char *name, *target, *type, *body;
 	enum want want;
 	const char *why;
+	const char *says;	/* ERROR: the body's error, or NULL */
 };
 
 #define JSON "application/json"
 #define FORM "application/x-www-form-urlencoded"
-#define D(...) { __LINE__, __VA_ARGS__ }
+#define D(...) { .line = __LINE__, __VA_ARGS__ }
 
 static const struct detect_row detect_rows[] = {
 	D("json-true", "/api", JSON, "{\"stream\":true}", STREAM,
@@ -510,6 +511,19 @@ static const struct detect_row detect_rows[] = {
 	D("two-objects", "/api", JSON, "{}{}", ERROR, "one value only"),
 	D("deep-nesting", "/api", JSON, "{\"a\":$(65000*[)", ERROR,
 	  "65,000 open arrays are invalid JSON, not a stack overflow"),
+	/* The error names what it found, so that a user sees the mistake. */
+	D("python-true", "/api", JSON, "{\"stream\":True}", ERROR,
+	  "JSON's literals are lower case", "invalid literal 'True'"),
+	D("cut-literal", "/api", JSON, "{\"stream\":tru}", ERROR,
+	  "a literal cut short", "invalid literal 'tru'"),
+	D("bare-word", "/api", JSON, "{\"stream\":yes}", ERROR,
+	  "an unquoted word", "invalid literal 'yes'"),
+	D("form-sent-as-json", "/api", JSON, "stream=true", ERROR,
+	  "a form body declared JSON", "not JSON: starts with 's'"),
+	D("quote-first", "/api", JSON, "'a'", ERROR,
+	  "JSON strings take double quotes", "not JSON: starts with byte 39"),
+	D("number-named", "/api", JSON, "{\"a\":1x}", ERROR,
+	  "a number error stays one", "expected ',' or '}' in JSON object"),
 };
 
 /* How the server treats HTTP itself (SPEC section 4): the request bytes
@@ -767,6 +781,7 @@ struct exchange {
 	const char *header;
 	enum conn_want conn;
 	bool http10;
+	const char *says;	/* ERROR: the body's error, or NULL */
 };
 
 /* Expands each `$(N*c)` in p[0..n) into N copies of the byte c.  Returns
@@ -805,7 +820,7 @@ static struct exchange from_detect(const struct detect_row *d)
 	struct exchange e = {
 		.line = d->line, .table = "detect", .name = d->name,
 		.why = d->why, .want = d->want, .conn = KEEP,
-		.status = d->want == ERROR ? 400 : 200,
+		.status = d->want == ERROR ? 400 : 200, .says = d->says,
 	};
 	size_t body_len = 0;
 	char *body = d->body ? expand(d->body, strlen(d->body), &body_len)
@@ -854,7 +869,11 @@ static bool exchange_ok(const struct exchange *e, const struct xfer *x)
 		stream_ok(&x->r, EVENTS, x->wall0, e->conn, e->http10);
 		break;
 	case ERROR:
-		error_ok(&x->r, e->status, e->conn);
+		if (error_ok(&x->r, e->status, e->conn) && e->says != NULL &&
+		    (x->r.body_len != strlen(e->says) + 12 ||
+		     memcmp(x->r.body + 10, e->says, strlen(e->says)) != 0))
+			t_note("body %s, expected the error \"%s\"",
+			       esc(x->r.body, x->r.body_len), e->says);
 		break;
 	}
 	if (e->header != NULL)
