@@ -2702,6 +2702,17 @@ static int short_options(struct config *cfg, int argc, char **argv, int i)
 	return i;
 }
 
+/* Two options that contradict each other are a mistake: one line that
+ * names both, and exit 2. */
+static void options_agree(bool agree, const char *a, unsigned long long va,
+			  const char *how, const char *b, unsigned long long vb)
+{
+	if (agree)
+		return;
+	stderr_line("sse: %s (%llu) must be %s %s (%llu)", a, va, how, b, vb);
+	exit(2);
+}
+
 /* The command line, read the way getopt_long() reads it; not by
  * getopt_long() itself, which in a static build brings stdio and wide
  * characters along for its messages.  Options may come in any order, also
@@ -2749,12 +2760,19 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		stderr_line("sse: unexpected argument '%s'", stray);
 		usage_exit();
 	}
-	if (cfg->max_output < cfg->max_event_size) {
-		stderr_line("sse: --max-output (%zu) must be at least "
-			    "--max-event-size (%u)", cfg->max_output,
-			    cfg->max_event_size);
-		exit(2);
-	}
+	options_agree(cfg->max_output >= cfg->max_event_size, "--max-output",
+		      cfg->max_output, "at least", "--max-event-size",
+		      cfg->max_event_size);
+	/* The defaults must be shapes a request could ask for. */
+	options_agree(cfg->heartbeat_ms == 0 ||
+		      cfg->heartbeat_ms >= cfg->min_interval_ms, "--heartbeat",
+		      cfg->heartbeat_ms, "0 or at least", "--min-interval",
+		      cfg->min_interval_ms);
+	options_agree(cfg->interval_ms >= cfg->min_interval_ms, "-i",
+		      cfg->interval_ms, "at least", "--min-interval",
+		      cfg->min_interval_ms);
+	options_agree(cfg->events <= cfg->max_events, "-n", cfg->events,
+		      "at most", "--max-events", cfg->max_events);
 }
 
 /* Opens a socket bound to addr:port, listening unless told not to.  With

@@ -2100,9 +2100,61 @@ static void test_ipv6(void)
 	server_stop(&s, 2000);
 }
 
+/* Options that contradict each other: a start-up error, one line naming
+ * both, exit 2, and no server. */
+static const struct {
+	int line;
+	const char *name;
+	const char *args[4];
+	const char *says;
+} conflict_rows[] = {
+	{ __LINE__, "cli/heartbeat-under-min-interval",
+	  { "--heartbeat", "5", "--min-interval", "10" },
+	  "sse: --heartbeat (5) must be 0 or at least --min-interval (10)" },
+	{ __LINE__, "cli/interval-under-min-interval",
+	  { "-i", "5", "--min-interval", "10" },
+	  "sse: -i (5) must be at least --min-interval (10)" },
+	{ __LINE__, "cli/events-over-max-events", { "-n", "2000000" },
+	  "sse: -n (2000000) must be at most --max-events (1000000)" },
+	{ __LINE__, "cli/events-over-small-max-events",
+	  { "--max-events", "10", "-n", "11" },
+	  "sse: -n (11) must be at most --max-events (10)" },
+	{ __LINE__, "cli/max-output-under-event-size",
+	  { "--max-output", "4096" },
+	  "sse: --max-output (4096) must be at least --max-event-size "
+	  "(65536)" },
+};
+
+static void test_cli_conflicts(void)
+{
+	char out[8192], err[8192], want[256];
+
+	for (size_t i = 0; i < NELEM(conflict_rows); i++) {
+		char *argv[12] = { (char *)sse, "-b", "127.0.0.1", "-p", "0",
+				   "-q" };
+		int n = 6;
+
+		for (int k = 0; k < 4 && conflict_rows[i].args[k]; k++)
+			argv[n++] = (char *)conflict_rows[i].args[k];
+		snprintf(want, sizeof want, "%s\n", conflict_rows[i].says);
+		int code = run_capture(argv, out, err, sizeof out,
+				       mono_ms() + 3000);
+		if (code < 0)
+			t_note("the server started and ran for 3 s");
+		else if (code != 2)
+			t_note("exit status %d, expected 2", code);
+		else if (strcmp(err, want) != 0)
+			t_note("stderr %s, expected the one line %s", escs(err),
+			       escs(want));
+		t_prefix("wire.c:%d: ", conflict_rows[i].line);
+		t_result(conflict_rows[i].name, true);
+	}
+}
+
 static void test_cli(void)
 {
 	test_cli_rows();
+	test_cli_conflicts();
 	test_port_in_use();
 	test_ipv6();
 }
