@@ -682,8 +682,11 @@ static enum read_result conn_read(struct conn *c)
 }
 
 /* The access log: Common Log Format, then the duration in milliseconds.
- * The request line may be long (--max-target), so the line goes out in
- * three pieces around it, in one writev() as write_text() would. */
+ * The line is written when the response ends and stamped with that time
+ * (as nginx stamps its log), so that the log stays in order however long
+ * a stream lasts; its start is the stamp less the duration.  The request
+ * line may be long (--max-target), so the line goes out in three pieces
+ * around it, in one writev() as write_text() would. */
 static void conn_log(const struct conn *c)
 {
 	char host[INET6_ADDRSTRLEN], when[32], head[96], tail[80];
@@ -695,7 +698,7 @@ static void conn_log(const struct conn *c)
 	http_addr_text(host, sizeof(host), &c->peer.addr,
 		       c->peer.family == AF_INET ? sizeof(c->peer.addr.v4)
 						 : sizeof(c->peer.addr.v6));
-	http_log_time(when, sizeof(when), time(NULL) - (time_t)(took / 1000));
+	http_log_time(when, sizeof(when), time(NULL));
 	struct iovec line[] = {
 		{ head, http_format(head, sizeof(head), "%s - - [%s] \"",
 				    host, when) },

@@ -1879,6 +1879,8 @@ static void test_max_conns(void)
 /* Finds the server's next access-log line for request, within 2 s, and
  * checks its shape: `127.0.0.1 - - [24/Nov/2026:15:33:27 +0000]
  * "request" status bytes ms`.  Returns the line's fields. */
+static time_t log_stamp;	/* the time in the last line log_line() read */
+
 static bool log_line(struct server *s, const char *request, int status,
 		     long *bytes, long *ms)
 {
@@ -1912,6 +1914,10 @@ static bool log_line(struct server *s, const char *request, int status,
 	if (st != status)
 		return t_note("access-log status %d, expected %d: %s", st,
 			      status, escs(line));
+	struct tm tm = { .tm_mday = day, .tm_mon = (int)(strstr(months, mon) -
+			 months) / 3, .tm_year = year - 1900, .tm_hour = hh,
+			 .tm_min = mm, .tm_sec = ss };
+	log_stamp = timegm(&tm);
 	return true;
 }
 
@@ -1955,6 +1961,24 @@ static void test_access_log(void)
 			t_note("404 logged %ld bytes, expected %zu", bytes,
 			       r.body_len);
 		t_result("access-log/404", true);
+
+		/* A stream of 2.4 s: its line is written when it ends, and
+		 * stamped then, so that the log stays in order. */
+		static const char slow[] = "POST /api?n=2&interval=1200 "
+			"HTTP/1.1\r\nHost: t\r\nContent-Length: 15\r\n\r\n"
+			"{\"stream\":true}";
+		if (send_read(&c, slow, &r, mono_ms() + 5000) == 0 &&
+		    log_line(&s, "POST /api?n=2&interval=1200 HTTP/1.1", 200,
+			     &bytes, &ms)) {
+			time_t end = time(NULL);
+
+			if (log_stamp < end - 1 || log_stamp > end)
+				t_note("a 2.4 s stream that ended at %lld is "
+				       "stamped %lld: the log's time is the "
+				       "response's end", (long long)end,
+				       (long long)log_stamp);
+		}
+		t_result("access-log/stamped-at-the-end", true);
 		client_close(&c);
 	} else {
 		t_result("access-log/plain", false);
