@@ -25,7 +25,9 @@
  *
  *	write		40% short, 15% EAGAIN, 5% EINTR on send and write
  *	read		40% one byte, 10% EAGAIN, 10% EINTR
- *	accept		ECONNABORTED, ENOMEM, ENOBUFS, 20% each
+ *	accept		ECONNABORTED 30%, ENOMEM and ENOBUFS 5% each (each
+ *			of these pauses accepting until a connection closes
+ *			or a second passes, so they stay rare)
  *	accept-emfile	EMFILE 20%, ENFILE 10%: newcomers may be shed
  *	malloc		15% of malloc, calloc and realloc return NULL,
  *			with 30% of writes short, so that the server needs
@@ -39,6 +41,9 @@
  *			3 s while a client waits: the server must not spin
  *			(at most a tenth of that time on the CPU), and
  *			answers the client once accepting works again
+ *	accept-resume	accept4 ENOMEM and epoll_ctl failures together for
+ *			2.5 s: a pause whose resume failed tries again, and
+ *			a client is served once the faults end
  *
  * One line per case on stdout; measurements on stderr.  Exit 0 iff no
  * FAIL.
@@ -225,8 +230,8 @@ static const struct fcase {
 	  false, false },
 	{ "read", "seed=2,read=one:40,read=eagain:10,read=eintr:10",
 	  false, false },
-	{ "accept", "seed=3,accept=econnaborted:20,accept=enomem:20,"
-	  "accept=enobufs:20", false, false },
+	{ "accept", "seed=3,accept=econnaborted:30,accept=enomem:5,"
+	  "accept=enobufs:5", false, false },
 	{ "accept-emfile", "seed=4,accept=emfile:20,accept=enfile:10",
 	  true, false },
 	{ "malloc", "seed=5,malloc=null:15,write=short:30", true, true },
@@ -412,6 +417,58 @@ out:
 	t_result(name, true);
 }
 
+/* Paused, accepting resumes when its timer says so, even if epoll_ctl()
+ * failed when it last tried: for 2.5 s half the accept4() calls fail with
+ * ENOMEM (each pausing the listener) and half the epoll_ctl() calls fail
+ * (a pause or a resume that does not happen, a newcomer that cannot be
+ * watched and is closed); then a client must be served within 5 s,
+ * trying again if its connection was closed.  Four seeds, four servers,
+ * one after the other: each is a different sequence of failures. */
+static void test_accept_resume(void)
+{
+	static const char name[] = "syscall-faults/accept-resume";
+	static const char req[] = "POST /api HTTP/1.1\r\nHost: t\r\n"
+				  "Content-Length: 0\r\nConnection: close\r\n\r\n";
+	static char err[65536];
+
+	for (int seed = 1; seed <= 4 && !t_noted(); seed++) {
+		char faults[128];
+		struct server s;
+		int64_t t0, served = -1;
+
+		snprintf(faults, sizeof faults, "seed=%d,accept=enomem:50,"
+			 "epoll_ctl=fail:50,for=2500", seed);
+		if (!start_faulty(&s, faults))
+			break;
+		t0 = mono_ms();
+		while (served < 0 && mono_ms() < t0 + 7500) {
+			struct client c = { .fd = -1 };
+			struct response r = { 0 };
+
+			if (client_open(&c, s.port) == 0 &&
+			    client_send(&c, req, sizeof req - 1, 0,
+					t0 + 7500) == 0 &&
+			    client_read(&c, &r, t0 + 7500) == 0 &&
+			    r.status == 200)
+				served = mono_ms() - t0;
+			t_clear();	/* a closed connection: try again */
+			client_close(&c);
+			resp_free(&r);
+		}
+		fprintf(stderr, "%s: seed %d: %s %lld ms\n", name, seed,
+			served >= 0 ? "served after" : "not served in",
+			(long long)(served >= 0 ? served : mono_ms() - t0));
+		int code = stop_reading(&s, err, sizeof err);
+		if (served < 0)
+			t_note("%s: no client served 7.5 s after the start, "
+			       "5 s after the faults ended", faults);
+		else if (code != 0)
+			t_note("%s: the server ended with %d on SIGTERM; its "
+			       "stderr: %s", faults, code, escs(err));
+	}
+	t_result(name, true);
+}
+
 /* --------------------------------------------------------------- main -- */
 
 /* Is the file at path built with AddressSanitizer? */
@@ -467,6 +524,8 @@ int main(int argc, char **argv)
 	}
 	if (argc < 3 || strcmp(argv[2], "accept-pause") == 0)
 		run_in_child("accept-pause", test_accept_pause);
+	if (argc < 3 || strcmp(argv[2], "accept-resume") == 0)
+		run_in_child("accept-resume", test_accept_resume);
 	collect_children(mono_ms() + 240000);
 	return t_failed > 0 ? 1 : 0;
 }
