@@ -95,7 +95,7 @@ tests/syscall_faults: tests/churn.h
 tests/faultshim.so: tests/faultshim.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ tests/faultshim.c -ldl
 
-tests: $(TESTS) tests/faultshim.so
+tests: $(TESTS) tests/faultshim.so bench/soak
 
 # The server and the unit tests again, under AddressSanitizer and UBSan,
 # in tests/out/san/.  Any finding aborts the program and leaves a report
@@ -173,6 +173,10 @@ bench/hold: bench/hold.c
 
 bench/sseload: bench/sseload.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/sseload.c
+
+# The long churn (not in test.sh, which runs it for 30 s): bench/soak -h.
+bench/soak: bench/soak.c tests/churn.h tests/testlib.c tests/testlib.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -Itests -o $@ bench/soak.c tests/testlib.c
 
 bench/floor: bench/floor.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/floor.c

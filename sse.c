@@ -2383,6 +2383,8 @@ static void accept_retry(struct tw_timer *t)
 {
 	(void)t;
 	listener_resume();
+	if (accept_paused)	/* epoll_ctl() failed: in a second, again */
+		tw_add(&srv.wheel, &srv.accept_timer, srv.now_ms + 1000);
 }
 
 /* Stops watching the listener until a connection closes, or for a second

@@ -52,6 +52,7 @@ run hub ./tests/hub ./sse
 run swarm ./tests/swarm ./sse
 run faults ./tests/faults ./sse
 run syscall-faults ./tests/syscall_faults ./sse
+run soak ./bench/soak -d 30 -c 16 --check ./sse
 run fdlimit ./tests/fdlimit.sh
 run browser ./tests/browser/run.sh
 run workers ./tests/workers.sh ./sse
