@@ -1252,6 +1252,8 @@ static enum wait conn_stream(struct conn *c)
 	case STREAM_FAILING:
 		if (srv.now_ms < c->timer.due_ms)
 			return WAIT_TIMER;
+		if (conn_tail_pending(c))
+			return WAIT_WRITE;	/* event K whole, then the reset */
 		return conn_reset(c);
 	case STREAM_STATS:
 		return stream_stats(c);

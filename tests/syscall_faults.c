@@ -37,6 +37,9 @@
  *	epoll		epoll_wait EINTR 20%, epoll_ctl fails 5%
  *	timerfd		timerfd_settime fails 20%
  *	all		all of the above at once, at lower rates
+ *	drop-tail	drop= streams 1 ms apart with 90% of writes refused:
+ *			event K still waiting in the server when the reset is
+ *			due goes out whole first
  *	accept-pause	accept4 fails with ENOMEM or ENOBUFS every time for
  *			3 s while a client waits: the server must not spin
  *			(at most a tenth of that time on the CPU), and
@@ -100,24 +103,29 @@ static const struct fcase {
 	const char *faults;
 	bool may_close;		/* a fault may cost a client its connection */
 	bool only_malloc;	/* nothing to test without malloc faults */
+	int interval;		/* the streams' (default 25 ms) */
+	unsigned weight[K_KINDS];	/* the mix (default: one of each) */
 } fcases[] = {
-	{ "write", "seed=1,write=short:40,write=eagain:15,write=eintr:5",
-	  false, false },
-	{ "read", "seed=2,read=one:40,read=eagain:10,read=eintr:10",
-	  false, false },
-	{ "accept", "seed=3,accept=econnaborted:30,accept=enomem:5,"
-	  "accept=enobufs:5", false, false },
-	{ "accept-emfile", "seed=4,accept=emfile:20,accept=enfile:10",
-	  true, false },
-	{ "malloc", "seed=5,malloc=null:15,write=short:30", true, true },
-	{ "epoll", "seed=6,epoll_wait=eintr:20,epoll_ctl=fail:5", true,
-	  false },
-	{ "timerfd", "seed=7,timerfd=fail:20", false, false },
-	{ "all", "seed=8,write=short:20,write=eagain:5,write=eintr:2,"
-	  "read=one:20,read=eagain:5,read=eintr:5,accept=econnaborted:5,"
-	  "accept=emfile:5,accept=enfile:2,accept=enomem:5,accept=enobufs:5,"
-	  "malloc=null:15,epoll_wait=eintr:10,epoll_ctl=fail:2,timerfd=fail:10",
-	  true, false },
+	{ .name = "write",
+	  .faults = "seed=1,write=short:40,write=eagain:15,write=eintr:5" },
+	{ .name = "read",
+	  .faults = "seed=2,read=one:40,read=eagain:10,read=eintr:10" },
+	{ .name = "accept", .faults = "seed=3,accept=econnaborted:30,"
+	  "accept=enomem:5,accept=enobufs:5" },
+	{ .name = "accept-emfile", .may_close = true,
+	  .faults = "seed=4,accept=emfile:20,accept=enfile:10" },
+	{ .name = "malloc", .may_close = true, .only_malloc = true,
+	  .faults = "seed=5,malloc=null:15,write=short:30" },
+	{ .name = "epoll", .may_close = true,
+	  .faults = "seed=6,epoll_wait=eintr:20,epoll_ctl=fail:5" },
+	{ .name = "timerfd", .faults = "seed=7,timerfd=fail:20" },
+	{ .name = "all", .may_close = true, .faults = "seed=8,write=short:20,"
+	  "write=eagain:5,write=eintr:2,read=one:20,read=eagain:5,"
+	  "read=eintr:5,accept=econnaborted:5,accept=emfile:5,accept=enfile:2,"
+	  "accept=enomem:5,accept=enobufs:5,malloc=null:15,epoll_wait=eintr:10,"
+	  "epoll_ctl=fail:2,timerfd=fail:10" },
+	{ .name = "drop-tail", .faults = "seed=10,write=eagain:90",
+	  .interval = 1, .weight = { [K_DROP] = 1 } },
 };
 
 static const struct fcase *the_case;
@@ -134,6 +142,11 @@ static void run_case(void)
 		.weight = { 1, 1, 1, 1, 1, 1, 1, 1 },
 	};
 
+	if (fc->interval != 0)
+		ch.interval = fc->interval;
+	for (int k = 0; k < K_KINDS; k++)
+		if (fc->weight[k] != 0)
+			memcpy(ch.weight, fc->weight, sizeof ch.weight);
 	snprintf(name, sizeof name, "syscall-faults/%s", fc->name);
 	if (fc->only_malloc && asan) {
 		t_skip(name, "AddressSanitizer's malloc is linked into the "
