@@ -53,6 +53,8 @@ run faults ./tests/faults ./sse
 run fdlimit ./tests/fdlimit.sh
 run browser ./tests/browser/run.sh
 run workers ./tests/workers.sh ./sse
+run hub-stdin ./tests/hub-stdin.sh ./sse
+run hub-workers ./tests/hub-workers.sh ./sse
 run sseload ./tests/sseload-smoke.sh ./sse
 run nginx ./tests/nginx.sh ./sse
 run ipv6 ./tests/ipv6.sh ./sse
@@ -81,6 +83,7 @@ if make -s sanitize-build; then
 	run san-swarm ./tests/swarm ./$san/sse
 	run san-faults ./tests/faults ./$san/sse
 	run san-workers ./tests/workers.sh ./$san/sse
+	run san-hub-workers ./tests/hub-workers.sh ./$san/sse
 	unset ASAN_OPTIONS UBSAN_OPTIONS
 	if ls $san/report.* >/dev/null 2>&1; then
 		echo "FAIL sanitizers: findings"
