@@ -54,7 +54,7 @@ fi
 
 followers=()
 for i in $(seq $SUBS); do
-	curl -sN --max-time 4 "http://127.0.0.1:$port/topics/w" >"$tmp/sub.$i" &
+	curl -sN --max-time 20 "http://127.0.0.1:$port/topics/w" >"$tmp/sub.$i" &
 	followers+=($!)
 done
 # Each worker holds some of the streams (its sockets, beside its own
@@ -69,7 +69,17 @@ for i in $(seq 10); do
 	curl -s -d "event $i" "http://127.0.0.1:$port/topics/w" >>"$tmp/ids"
 	echo >>"$tmp/ids"
 done
-wait "${followers[@]}"
+# Until each has the ten (10 s at most), then the followers go.
+for _ in $(seq 100); do
+	short=0
+	for i in $(seq $SUBS); do
+		[ "$(grep -c '^id: ' "$tmp/sub.$i")" -ge 10 ] || short=1
+	done
+	[ $short -eq 0 ] && break
+	sleep 0.1
+done
+kill "${followers[@]}" 2>/dev/null
+wait "${followers[@]}" 2>/dev/null
 
 want=$(sed -n 's/.*"id":"\([0-9-]*\)".*/\1/p' "$tmp/ids")
 bad=0
@@ -92,7 +102,7 @@ after=$(printf '%s\n' "$want" | sed -n 4p)
 rest=$(printf '%s\n' "$want" | sed -n '5,$p')
 followers=()
 for i in $(seq $SUBS); do
-	curl -sN --max-time 1 -H "Last-Event-ID: $after" \
+	curl -sN --max-time 2 -H "Last-Event-ID: $after" \
 		"http://127.0.0.1:$port/topics/w" >"$tmp/resume.$i" &
 	followers+=($!)
 done
