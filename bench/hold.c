@@ -5,10 +5,11 @@
  * POST /api {"stream":true}, waits until every one has its headers and
  * ":ok", prints "holding COUNT streams" on stdout, and then holds them
  * (reading and discarding events) until stdin reaches end of file or the
- * hold time (seconds, default 60) runs out.  Exit status 1 if any stream
- * failed to open.
+ * hold time (seconds, default 60) runs out.  With PATH it asks for
+ * GET PATH instead (a hub topic: /topics/NAME).  Exit status 1 if any
+ * stream failed to open.
  *
- *	usage: hold PORT COUNT [SECONDS]
+ *	usage: hold PORT COUNT [SECONDS [PATH]]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -24,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char request[] =
+static char request[512] =
 	"POST /api HTTP/1.1\r\nHost: bench\r\n"
 	"Content-Type: application/json\r\nContent-Length: 15\r\n\r\n"
 	"{\"stream\":true}";
@@ -69,9 +70,12 @@ int main(int argc, char **argv)
 	double hold_s, until;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: hold PORT COUNT [SECONDS]\n");
+		fprintf(stderr, "usage: hold PORT COUNT [SECONDS [PATH]]\n");
 		return 2;
 	}
+	if (argc > 4)
+		snprintf(request, sizeof(request), "GET %s HTTP/1.1\r\n"
+			 "Host: bench\r\n\r\n", argv[4]);
 	port = (unsigned)atoi(argv[1]);
 	count = atoi(argv[2]);
 	hold_s = argc > 3 ? atof(argv[3]) : 60;
@@ -109,7 +113,7 @@ int main(int argc, char **argv)
 				struct epoll_event e = { .events = EPOLLIN,
 							 .data = ev[k].data };
 
-				if (write(c->fd, request, sizeof(request) - 1) < 0) {
+				if (write(c->fd, request, strlen(request)) < 0) {
 					failed++;
 					close(c->fd);
 					continue;
