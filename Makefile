@@ -125,7 +125,8 @@ sanitize: sanitize-build
 		sh -c './$(SAN)/test_timerwheel && ./$(SAN)/test_http && \
 		./$(SAN)/test_smuggling && ./tests/faults $(SAN)/sse && \
 		./tests/wire $(SAN)/sse && ./tests/routes $(SAN)/sse && \
-		./tests/shapes $(SAN)/sse && ./tests/swarm $(SAN)/sse'
+		./tests/shapes $(SAN)/sse && ./tests/hub $(SAN)/sse && \
+		./tests/swarm $(SAN)/sse'
 	@! ls $(SAN)/report.* 2>/dev/null
 
 # Fuzzing: libFuzzer with AddressSanitizer and UBSan (clang only).  Each
