@@ -131,7 +131,8 @@ sanitize: sanitize-build
 		./$(SAN)/test_smuggling && ./tests/faults $(SAN)/sse && \
 		./tests/syscall_faults $(SAN)/sse && \
 		./tests/wire $(SAN)/sse && ./tests/routes $(SAN)/sse && \
-		./tests/shapes $(SAN)/sse && ./tests/swarm $(SAN)/sse'
+		./tests/shapes $(SAN)/sse && ./tests/hub $(SAN)/sse && \
+		./tests/swarm $(SAN)/sse'
 	@! ls $(SAN)/report.* 2>/dev/null
 
 # Fuzzing: libFuzzer with AddressSanitizer and UBSan (clang only).  Each
