@@ -60,6 +60,7 @@ run idle ./tests/idle.sh ./sse
 run valgrind ./tests/valgrind.sh
 run static ./tests/static.sh
 run cross ./tests/cross.sh
+run install ./tests/install.sh
 run lint ./tests/lint.sh
 
 # The same tests again with the server and the unit tests built under
