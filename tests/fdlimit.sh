@@ -5,6 +5,10 @@
 # spinning, and serves again once connections end.
 set -u
 cd "$(dirname "$0")/.."
+if ! command -v curl >/dev/null; then
+	echo "skip fdlimit: curl is not installed"
+	exit 0
+fi
 dir=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$dir"' EXIT

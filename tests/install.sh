@@ -22,7 +22,9 @@ build() { make -s -C "$dir" "$@" 2>&1; }
 
 # outputs: the deployment block's builds, in the README's order.
 native=$(uname -m | sed 's/_/-/')
-if ! command -v aarch64-linux-gnu-gcc >/dev/null; then
+if ! command -v file >/dev/null; then
+	echo "skip outputs: file is not installed (Debian file)"
+elif ! command -v aarch64-linux-gnu-gcc >/dev/null; then
 	echo "skip outputs: aarch64-linux-gnu-gcc is not installed" \
 		"(Debian gcc-aarch64-linux-gnu)"
 elif ! command -v musl-gcc >/dev/null; then

@@ -9,6 +9,10 @@ if ! command -v valgrind >/dev/null; then
 	echo "skip valgrind: valgrind is not installed"
 	exit 0
 fi
+if ! command -v curl >/dev/null; then
+	echo "skip valgrind: curl is not installed"
+	exit 0
+fi
 dir=$(mktemp -d)
 trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
