@@ -26,7 +26,8 @@ STRIP   ?= strip
 SRCS  = sse.c http.c timerwheel.c
 HDRS  = http.h timerwheel.h
 TESTS = tests/test_timerwheel tests/test_http tests/test_smuggling tests/wire \
-	tests/routes tests/shapes tests/swarm tests/faults
+	tests/routes tests/shapes tests/swarm tests/faults tests/hub \
+	tests/syscall_faults
 
 all: sse
 
@@ -172,14 +173,17 @@ uninstall:
 
 # The demo page, as a C array: web/index.html stays the file to edit.  The
 # server sends it minified (web/minify.awk: comments and the blanks that
-# nothing needs go, about a quarter of it), web/index.min.html.
+# nothing needs go, about a quarter of it), web/index.min.html, and
+# gzipped: gzip -n leaves out the file's name and time, so that the same
+# page always makes the same bytes.
 web/index.min.html: web/index.html web/minify.awk
 	awk -f web/minify.awk web/index.html > $@.tmp && mv $@.tmp $@
 
-web/page.h: web/index.min.html
+web/page.h: web/index.min.html Makefile
 	{ echo '/* Made from web/index.html by make: edit that instead. */'; \
 	  echo 'static const unsigned char page_html[] = {'; \
-	  od -An -v -tx1 web/index.min.html | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  gzip -9n < web/index.min.html | od -An -v -tx1 | \
+	  sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
 	  echo '};'; } > $@
 
 tests/test_timerwheel: tests/test_timerwheel.c timerwheel.c timerwheel.h
@@ -191,22 +195,21 @@ tests/test_http: tests/test_http.c tests/rows.c tests/rows.h http.c http.h
 tests/test_smuggling: tests/test_smuggling.c tests/rows.c tests/rows.h http.c http.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/test_smuggling.c tests/rows.c http.c
 
-tests/faults: tests/faults.c tests/testlib.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/faults.c
+# The tests that run the server: each is one file and the shared parts.
+LIVE_TESTS = tests/wire tests/routes tests/shapes tests/swarm tests/faults \
+	tests/hub tests/syscall_faults
 
-tests/wire: tests/wire.c tests/testlib.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/wire.c
+$(LIVE_TESTS): tests/%: tests/%.c tests/testlib.c tests/testlib.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ $< tests/testlib.c
 
-tests/routes: tests/routes.c tests/testlib.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/routes.c
+tests/syscall_faults: tests/churn.h
 
-tests/shapes: tests/shapes.c tests/testlib.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/shapes.c
+# The fault-injection library, preloaded into the server by
+# tests/syscall_faults and bench/soak (see its head comment).
+tests/faultshim.so: tests/faultshim.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ tests/faultshim.c -ldl
 
-tests/swarm: tests/swarm.c tests/testlib.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ tests/swarm.c
-
-tests: $(TESTS)
+tests: $(TESTS) tests/faultshim.so
 
 # The server and the unit tests again, under AddressSanitizer and UBSan,
 # in tests/out/san/.  Any finding aborts the program and leaves a report
@@ -240,6 +243,7 @@ sanitize: sanitize-build
 	ASAN_OPTIONS=log_path=$(SAN)/report UBSAN_OPTIONS=log_path=$(SAN)/report \
 		sh -c './$(SAN)/test_timerwheel && ./$(SAN)/test_http && \
 		./$(SAN)/test_smuggling && ./tests/faults $(SAN)/sse && \
+		./tests/syscall_faults $(SAN)/sse && \
 		./tests/wire $(SAN)/sse && ./tests/routes $(SAN)/sse && \
 		./tests/shapes $(SAN)/sse && ./tests/swarm $(SAN)/sse'
 	@! ls $(SAN)/report.* 2>/dev/null
@@ -273,7 +277,9 @@ check: sse tests
 
 clean:
 	rm -f sse sse.cmd sse-static sse-static-arm64 sse-static-armhf \
-		sse-arm64 sse-armhf $(TESTS) bench/hold bench/sseload bench/floor web/page.h web/index.min.html tests/fuzz_http tests/fuzz_json
+		sse-arm64 sse-armhf $(TESTS) tests/faultshim.so bench/soak \
+		bench/hold bench/sseload bench/floor web/page.h web/index.min.html \
+		tests/fuzz_http tests/fuzz_json
 	rm -rf tests/out/san
 
 .PHONY: all tests check clean lint fuzz sanitize sanitize-build static \

@@ -30,12 +30,15 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -74,11 +77,22 @@ struct config {
 	unsigned heartbeat_ms;		/* default heartbeat; 0: none */
 	const char *cors;		/* --cors: the origin allowed, or NULL */
 	size_t workers;			/* -w: worker processes */
+	unsigned retry_ms;		/* --retry: the hub's retry: base */
+	unsigned history;		/* per topic: events kept */
+	size_t history_bytes;		/* per topic: bytes kept */
+	size_t hub_memory;		/* all topics: ring and index */
+	unsigned max_topics;
+	const char *token_file;		/* --publish-token-file */
+	bool publish_open;		/* --publish-open */
+	const char *stdin_topic;	/* --stdin TOPIC */
 };
 
 /* Whatever epoll reports on starts with one of these: data.ptr points to
  * it, and the kind says what the object around it is. */
-enum kind { KIND_FREE, KIND_LISTENER, KIND_TIMERFD, KIND_SIGNALFD, KIND_CONN };
+enum kind {
+	KIND_FREE, KIND_LISTENER, KIND_TIMERFD, KIND_SIGNALFD, KIND_CONN,
+	KIND_HUB,			/* the hub's wake-up, or --stdin */
+};
 
 struct source {
 	enum kind kind;
@@ -106,12 +120,16 @@ struct tail {
 enum stream_format {
 	FORMAT_API,			/* POST /api: data only, then ":done" */
 	FORMAT_EVENTSOURCE,		/* GET /message-stream: id and data */
+	FORMAT_STATS,			/* GET /stats as a stream: the counters */
+	FORMAT_HUB,			/* GET /topics/...: see the hub */
 };
 
 /* A stream's own state machine, inside the connection's CONN_STREAM. */
 enum stream_state {	/* its timer			*/
 	STREAM_EVENTS,	/* the next event or heartbeat	*/
 	STREAM_FAILING,	/* its reset (drop or stall)	*/
+	STREAM_STATS,	/* the next second's counters	*/
+	STREAM_HUB,	/* a heartbeat, if any		*/
 };
 
 #define NO_EVENT UINT32_MAX	/* drop or stall: not asked for */
@@ -122,17 +140,32 @@ struct shape {
 	uint32_t count, interval_ms, size, heartbeat_ms, drop, stall;
 };
 
+/* A subscriber of the hub: a position in its ring, no queue. */
+struct hub_sub {
+	uint64_t live_from;		/* the head when it came: later is live */
+	uint64_t cursor;		/* its topics' events up to it are sent */
+	uint32_t gen;			/* which subscription, in topic lists */
+	uint32_t heartbeat_ms;
+	uint16_t topic[8];
+};
+
 /* A stream: events first+1 .. count, event k due at
- * t0_ms + (k - first) * interval_ms. */
+ * t0_ms + (k - first) * interval_ms; or the hub's subscriber. */
 struct stream {
-	uint64_t t0_ms;			/* when the request was complete */
 	uint64_t quiet_since_ms;	/* its last bytes, for heartbeats */
-	struct shape shape;
-	uint32_t first;			/* resumed after this event id */
-	uint32_t last;			/* the id of the last event sent */
+	union {
+		struct {
+			uint64_t t0_ms;	/* when the request was complete */
+			struct shape shape;
+			uint32_t first;	/* resumed after this event id */
+			uint32_t last;	/* the id of the last event sent */
+		};
+		struct hub_sub hub;	/* FORMAT_HUB */
+	};
 	uint8_t state;			/* enum stream_state */
 	uint8_t format;			/* enum stream_format */
 	bool chunked;			/* HTTP/1.1 framing, else close-delimited */
+	uint8_t hub_topics, hub_flags;	/* FORMAT_HUB */
 };
 
 enum conn_state {	/* wakes on	timer		holds		*/
@@ -215,6 +248,8 @@ struct stats {
 	uint64_t by_status[600];	/* responses, by status code */
 	uint64_t lateness[LATENESS_BUCKETS + 1];
 	uint64_t lateness_sum_us;
+	uint64_t delay[LATENESS_BUCKETS + 1];	/* hub: publish to send */
+	uint64_t delay_sum_us;
 };
 
 /* The counters of every worker process, in one shared mapping made before
@@ -234,6 +269,9 @@ static struct server {
 	struct tw_wheel wheel;
 	uint64_t now_ms;		/* CLOCK_MONOTONIC, read each turn */
 	uint64_t armed_ms;		/* the timerfd's; UINT64_MAX: off */
+	int wait_ms;			/* epoll_wait()'s limit: -1, or the
+					 * next deadline when the timerfd
+					 * could not be armed for it */
 	struct conn *conns;		/* indexed by fd */
 	size_t conn_cap, nconns, max_conns;
 	struct inbuf *free_bufs;
@@ -275,6 +313,17 @@ struct out {
 #define DAY_MS		86400000ull
 #define MAX_WORKERS	64
 #define MIB		(1024ull * 1024)
+
+/* The hub's entry points; it has a section of its own, after the loop. */
+struct conn;
+static enum wait hub_stream(struct conn *c);
+static void hub_leave(struct conn *c);
+static enum wait route_topics(struct conn *c, struct http_request *req);
+static void hub_stats(struct out *o, bool prometheus);
+static void hub_event(struct source *src);
+static void hub_drain(void);
+static void hub_setup(size_t workers);
+static void hub_init(size_t w);
 
 static uint64_t clock_ms(clockid_t id)
 {
@@ -538,6 +587,8 @@ static enum wait conn_close(struct conn *c)
 {
 	tw_cancel(&srv.wheel, &c->timer);
 	tw_cancel(&srv.wheel, &c->send_timer);
+	if (c->stream.format == FORMAT_HUB)
+		hub_leave(c);
 	conn_release_in(c);
 	free(c->out.p);
 	free(c->log_line);
@@ -556,9 +607,11 @@ static enum wait conn_close(struct conn *c)
 static enum wait conn_drop(struct conn *c)
 {
 	if (c->state == CONN_STREAM) {
-		if (c->stream.state != STREAM_FAILING)
-			srv.stats->streams_aborted++;
-		srv.stats->streams_active--;
+		if (c->stream.format != FORMAT_STATS) {
+			if (c->stream.state != STREAM_FAILING)
+				srv.stats->streams_aborted++;
+			srv.stats->streams_active--;
+		}
 		response_log(c);
 	}
 	return conn_close(c);
@@ -879,7 +932,7 @@ static uint64_t stream_due(const struct stream *s, uint32_t k)
  * ":done" (the end of the body is the end). */
 static void stream_open_chunk(const struct conn *c, struct out *o)
 {
-	if (c->stream.format == FORMAT_EVENTSOURCE)
+	if (c->stream.format != FORMAT_API)
 		out_printf(o, "retry: %u\n:ok\n\n", c->stream.shape.interval_ms);
 	else
 		out_add(o, ":ok\n\n", 5);
@@ -964,7 +1017,7 @@ static enum wait stream_start(struct conn *c, struct http_request *req,
 		.shape = *shape,
 		.first = first,
 		.last = first,
-		.state = STREAM_EVENTS,
+		.state = format == FORMAT_STATS ? STREAM_STATS : STREAM_EVENTS,
 		.format = (uint8_t)format,
 		.chunked = req->minor == 1,
 	};
@@ -996,7 +1049,8 @@ static enum wait stream_start(struct conn *c, struct http_request *req,
 	if (head)
 		return conn_response_end(c);
 	c->state = CONN_STREAM;
-	srv.stats->streams_active++;
+	if (format != FORMAT_STATS)	/* a view of the counters, not events */
+		srv.stats->streams_active++;
 	return WAIT_NONE;
 }
 
@@ -1139,6 +1193,41 @@ stall:
 	return stream_fail(c, stream_due(s, s->shape.count));
 }
 
+static size_t stats_json(char *p, size_t cap);
+
+/* STREAM_STATS: GET /stats as a stream, for watching a load live: the
+ * counters as one event at once, then every interval on the drift-free
+ * schedule (here s->last counts the events sent, and event k is due k
+ * intervals after the request; one that a busy server missed is not sent
+ * late), until the client leaves, or the next one after a signal ends
+ * the stream.  /stats counts it in neither streams nor events. */
+static enum wait stream_stats(struct conn *c)
+{
+	struct stream *s = &c->stream;
+	struct out o = out_begin();
+	size_t at;
+
+	if (stream_due(s, s->last) > srv.now_ms)
+		goto wait;
+	while (stream_due(s, s->last) <= srv.now_ms)
+		s->last++;
+	at = chunk_open(&o);
+	out_add(&o, "data: ", 6);
+	o.len += stats_json(o.p + o.len, o.cap - o.len);
+	out_add(&o, "\n\n", 2);
+	c->bytes += o.len - at - CHUNK_ROOM;
+	chunk_close(&o, at, s->chunked);
+	if (srv.draining && s->chunked)
+		out_add(&o, "0\r\n\r\n", 5);
+	if (!stream_send(c, &o))
+		return conn_drop(c);
+	if (srv.draining)
+		return conn_response_end(c);
+wait:
+	tw_add(&srv.wheel, &c->timer, stream_due(s, s->last));
+	return WAIT_TIMER;
+}
+
 /* CONN_STREAM: runs the stream's own state. */
 static enum wait conn_stream(struct conn *c)
 {
@@ -1151,6 +1240,10 @@ static enum wait conn_stream(struct conn *c)
 		if (srv.now_ms < c->timer.due_ms)
 			return WAIT_TIMER;
 		return conn_reset(c);
+	case STREAM_STATS:
+		return stream_stats(c);
+	case STREAM_HUB:
+		return hub_stream(c);
 	}
 	return WAIT_TIMER;
 }
@@ -1542,6 +1635,43 @@ static bool flag_true(const char *v)
 	return strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
 }
 
+/* Does the request's header called name, a list such as Accept or
+ * Accept-Encoding, hold item (in any case, with any parameters) and not
+ * refuse it with the weight q=0? */
+static bool header_lists(const struct http_request *req, const char *name,
+			 const char *item)
+{
+	const struct http_header *h = http_header(req, name);
+	struct http_span rest = h ? h->value : (struct http_span){ NULL, 0 };
+
+	while (rest.len > 0) {
+		const char *comma = memchr(rest.p, ',', rest.len);
+		size_t n = comma ? (size_t)(comma - rest.p) + 1 : rest.len;
+		struct http_span e = { rest.p, comma ? n - 1 : n };
+		const char *end = e.p + e.len, *q = memrchr(e.p, ';', e.len);
+
+		rest.p += n;
+		rest.len -= n;
+		while (e.len > 0 && (*e.p == ' ' || *e.p == '\t'))
+			e.p++, e.len--;
+		if (!http_span_eq(media_type(e), item))
+			continue;
+		if (q == NULL)
+			return true;
+		/* The weight is the last parameter: q=0, q=0.0, ... */
+		while (++q < end && (*q == ' ' || *q == '\t'))
+			;
+		if (end - q < 3 || (*q | 0x20) != 'q' || q[1] != '=' ||
+		    q[2] != '0')
+			return true;
+		for (q += 3; q < end && strchr(".0 \t", *q) != NULL; q++)
+			;
+		if (q < end)
+			return true;
+	}
+	return false;
+}
+
 /* Whether POST /api asks for a stream: by its body (JSON or a form), as
  * the seed's body parser read it, or by its query string. */
 static enum ask api_asks_stream(const struct http_request *req,
@@ -1761,10 +1891,21 @@ static enum wait route_message_stream(struct conn *c,
 	return stream_start(c, req, FORMAT_EVENTSOURCE, &shape, last);
 }
 
-/* GET /: the demo page, web/index.html, built into the binary. */
+/* GET /: the demo page, web/index.html, built into the binary gzipped
+ * (make runs gzip -9n): a third of its bytes, in a binary meant for small
+ * boxes.  Every browser takes gzip, and a client that sends no
+ * Accept-Encoding takes any coding (RFC 9110 section 12.5.3); one that
+ * lists codings without gzip gets 406 and how to ask. */
 static enum wait route_page(struct conn *c, struct http_request *req)
 {
-	return answer(c, req, 200, "text/html; charset=utf-8", NULL,
+	if (http_header(req, "Accept-Encoding") != NULL &&
+	    !header_lists(req, "Accept-Encoding", "gzip") &&
+	    !header_lists(req, "Accept-Encoding", "*"))
+		return answer_error(c, req, 406, "Vary: Accept-Encoding\r\n",
+				    "the page is stored gzipped: ask with "
+				    "Accept-Encoding: gzip (curl --compressed)");
+	return answer(c, req, 200, "text/html; charset=utf-8",
+		      "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n",
 		      (const char *)page_html, sizeof(page_html));
 }
 
@@ -1787,11 +1928,12 @@ static void stats_total(struct stats *total)
 	}
 }
 
-/* GET /stats: the counters as JSON. */
-static enum wait route_stats(struct conn *c, struct http_request *req)
+/* The counters as one line of JSON, without its line end, into p (cap
+ * bytes): the body of GET /stats and each event of its stream.  Returns
+ * its length. */
+static size_t stats_json(char *p, size_t cap)
 {
-	static char body[8192];
-	struct out o = { body, 0, sizeof(body) };
+	struct out o = { p, 0, cap };
 	struct stats total;
 	const struct stats *st = &total;
 	const char *sep = "";
@@ -1819,10 +1961,49 @@ static enum wait route_stats(struct conn *c, struct http_request *req)
 			   (unsigned long long)st->by_status[code]);
 		sep = ",";
 	}
-	out_printf(&o, "},\"uptime_seconds\":%llu}\n",
+	out_printf(&o, "},\"topics\":{");
+	hub_stats(&o, false);
+	/* The lateness histogram, each bucket's own count (not cumulative,
+	 * unlike /metrics), named by its upper bound in microseconds. */
+	out_add(&o, "},\"lateness_us\":{", 17);
+	for (size_t b = 0; b < LATENESS_BUCKETS; b++)
+		out_printf(&o, "\"%llu\":%llu,",
+			   (unsigned long long)lateness_le[b].us,
+			   (unsigned long long)st->lateness[b]);
+	out_printf(&o, "\"inf\":%llu},\"uptime_seconds\":%llu}",
+		   (unsigned long long)st->lateness[LATENESS_BUCKETS],
 		   (unsigned long long)uptime_s());
+	return o.len;
+}
+
+/* Does GET /stats ask for the stream: an EventSource's Accept:
+ * text/event-stream, or the query ?stream (or stream=1, stream=true)? */
+static bool stats_asks_stream(const struct http_request *req)
+{
+	char v[8];
+
+	if (query_value(req->query, "stream", v, sizeof(v)))
+		return v[0] == '\0' || flag_true(v);
+	return header_lists(req, "Accept", "text/event-stream");
+}
+
+/* GET /stats: the counters as JSON, or as a stream of them, one event a
+ * second (STREAM_STATS). */
+static enum wait route_stats(struct conn *c, struct http_request *req)
+{
+	static char body[65536];
+	const struct shape every_second = {
+		.count = UINT32_MAX, .interval_ms = 1000,
+		.drop = NO_EVENT, .stall = NO_EVENT,
+	};
+	size_t len;
+
+	if (stats_asks_stream(req))
+		return stream_start(c, req, FORMAT_STATS, &every_second, 0);
+	len = stats_json(body, sizeof(body) - 1);
+	body[len++] = '\n';
 	return answer(c, req, 200, "application/json; charset=utf-8", NULL,
-		      body, o.len);
+		      body, len);
 }
 
 /* One metric of /metrics, with its HELP and TYPE lines. */
@@ -1838,7 +2019,7 @@ static void metric(struct out *o, const char *name, const char *type,
  * minus when it was due. */
 static enum wait route_metrics(struct conn *c, struct http_request *req)
 {
-	static char body[16384];
+	static char body[131072];
 	struct out o = { body, 0, sizeof(body) };
 	struct stats total;
 	const struct stats *st = &total;
@@ -1894,6 +2075,24 @@ static enum wait route_metrics(struct conn *c, struct http_request *req)
 		   (unsigned long long)(st->lateness_sum_us / 1000000),
 		   (unsigned long long)(st->lateness_sum_us % 1000000),
 		   (unsigned long long)cumulative);
+	out_printf(&o, "# HELP sse_delivery_delay_seconds When a published "
+		   "event was handed to a subscriber's socket, minus when it "
+		   "was published.\n"
+		   "# TYPE sse_delivery_delay_seconds histogram\n");
+	cumulative = 0;
+	for (size_t b = 0; b <= LATENESS_BUCKETS; b++) {
+		cumulative += st->delay[b];
+		out_printf(&o, "sse_delivery_delay_seconds_bucket{le=\"%s\"} "
+			   "%llu\n", b < LATENESS_BUCKETS
+			   ? lateness_le[b].seconds : "+Inf",
+			   (unsigned long long)cumulative);
+	}
+	out_printf(&o, "sse_delivery_delay_seconds_sum %llu.%06llu\n"
+		   "sse_delivery_delay_seconds_count %llu\n",
+		   (unsigned long long)(st->delay_sum_us / 1000000),
+		   (unsigned long long)(st->delay_sum_us % 1000000),
+		   (unsigned long long)cumulative);
+	hub_stats(&o, true);
 	return answer(c, req, 200, "text/plain; version=0.0.4; charset=utf-8",
 		      NULL, body, o.len);
 }
@@ -1912,6 +2111,9 @@ static const struct route {
 	  "GET, HEAD, OPTIONS", route_message_stream },
 	{ "/stats", M(HTTP_GET), "GET, HEAD", route_stats },
 	{ "/metrics", M(HTTP_GET), "GET, HEAD", route_metrics },
+	/* A path ending in '/' (not "/") is a prefix. */
+	{ "/topics/", M(HTTP_GET) | M(HTTP_POST) | M(HTTP_OPTIONS),
+	  "GET, HEAD, POST, OPTIONS", route_topics },
 };
 
 /* OPTIONS: 204 with Allow, and with --cors the answer to a browser's
@@ -1928,7 +2130,7 @@ static enum wait answer_options(struct conn *c, struct http_request *req,
 		http_format(extra, sizeof(extra), "Allow: %s\r\n"
 			    "Access-Control-Allow-Methods: %s\r\n"
 			    "Access-Control-Allow-Headers: Content-Type, "
-			    "Last-Event-ID\r\n"
+			    "Last-Event-ID, Authorization\r\n"
 			    "Access-Control-Max-Age: 86400\r\n",
 			    r->allow, r->allow);
 	return answer(c, req, 204, NULL, extra, NULL, 0);
@@ -1947,9 +2149,11 @@ static enum wait route(struct conn *c)
 			      "Allow: GET, HEAD, POST, OPTIONS\r\n", NULL, 0);
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		const struct route *r = &routes[i];
+		size_t n = strlen(r->path);
 
-		if (req->path.len != strlen(r->path) ||
-		    memcmp(req->path.p, r->path, req->path.len) != 0)
+		if (req->path.len < n || (req->path.len > n && (n == 1 ||
+					  r->path[n - 1] != '/')) ||
+		    memcmp(req->path.p, r->path, n) != 0)
 			continue;
 		if (req->method == HTTP_OTHER || !(r->methods & m)) {
 			http_format(allow, sizeof(allow), "Allow: %s\r\n",
@@ -2241,6 +2445,7 @@ static void server_drain(void)
 		exit(1);
 	}
 	srv.draining = true;
+	hub_drain();
 	close(srv.listener.fd);
 	srv.listener.fd = -1;
 	for (size_t fd = 0; fd < srv.conn_cap; fd++) {
@@ -2266,20 +2471,27 @@ static void signal_event(void)
 		server_drain();
 }
 
-/* Arms the timerfd for the wheel's next deadline, if that changed. */
+/* Arms the timerfd for the wheel's next deadline, if that changed.  If
+ * the kernel refuses, the loop's next wait ends at that deadline instead,
+ * and the next turn tries again: no timer is lost. */
 static void timer_arm(void)
 {
 	uint64_t next = tw_next(&srv.wheel);
 	struct itimerspec its = { 0 };
 
+	srv.wait_ms = -1;
 	if (next == srv.armed_ms)
 		return;
 	if (next != UINT64_MAX) {
 		its.it_value.tv_sec = (time_t)(next / 1000);
 		its.it_value.tv_nsec = (long)(next % 1000) * 1000000 + 1;
 	}
-	if (timerfd_settime(srv.timerfd.fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-		die("timerfd_settime");	/* the server could not keep time */
+	if (timerfd_settime(srv.timerfd.fd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+		if (next != UINT64_MAX)
+			srv.wait_ms = next - srv.now_ms >= INT_MAX
+				      ? INT_MAX : (int)(next - srv.now_ms) + 1;
+		return;
+	}
 	srv.armed_ms = next;
 }
 
@@ -2293,7 +2505,9 @@ static void timerfd_event(void)
 
 /* One turn of the loop:
  *  1. Wait for events, for as long as it takes: timers arrive as events
- *     of the timerfd, so a server with nothing to do never wakes.
+ *     of the timerfd, so a server with nothing to do never wakes.  (Only
+ *     if the kernel would not arm the timerfd does the wait end at the
+ *     next deadline by itself.)
  *  2. Read the clock; everything this turn does happens "now".
  *  3. Hand each event to its owner, by the kind at data.ptr.  Reads come
  *     as they are ready; a connection closed earlier in this batch has a
@@ -2304,7 +2518,7 @@ static void timerfd_event(void)
 static void loop_turn(void)
 {
 	struct epoll_event events[MAX_EVENTS];
-	int n = epoll_wait(srv.epfd, events, MAX_EVENTS, -1);
+	int n = epoll_wait(srv.epfd, events, MAX_EVENTS, srv.wait_ms);
 
 	if (n < 0 && errno != EINTR) {
 		stderr_line("sse: epoll_wait: %s", strerror(errno));
@@ -2328,6 +2542,9 @@ static void loop_turn(void)
 		case KIND_CONN:
 			conn_event((struct conn *)s, events[i].events);
 			break;
+		case KIND_HUB:
+			hub_event(s);
+			break;
 		case KIND_FREE:
 			break;
 		}
@@ -2335,6 +2552,1345 @@ static void loop_turn(void)
 	srv.now_ms = clock_ms(CLOCK_MONOTONIC);
 	tw_advance(&srv.wheel, srv.now_ms);
 	timer_arm();
+}
+
+/* ==== the hub =========================================================== */
+
+/* Publish and subscribe (SPEC section 8): one copy of each event, many
+ * cursors.  Every event of every topic is formatted once, chunk framing
+ * included, into ONE ring shared by all topics and, with -w N, by all
+ * workers: a mapping made before the fork.  One ring rather than one per
+ * topic because an id is then a ring position (epoch-seq), so that a
+ * resume is an index computation, seq & (slots - 1), for any topic or set
+ * of topics; the hub's memory is one bound (--hub-memory), the oldest
+ * event goes first whatever its topic; and the workers share one writer
+ * lock and one order.
+ *
+ *   slots (seq & mask)    tail                                   head
+ *                           v                                      v
+ *        ... | evicted | 41 a | 42 b | 43 a | 44 c | 45 a | 46 b | free ...
+ *                               ^prev/next links of topic a: 41<->43<->45
+ *   data (pos % size)   [hdr id: data: \r\n][hdr ...]...   (bytes, in order)
+ *
+ *   subscriber X (topic a): cursor 43 -> next is slot(43).next = 45
+ *   subscriber Y (a,b):     cursor 41 -> 42, 43, 45, 46, found through each
+ *                           topic's first/last/links, or by a walk
+ *
+ * A slot holds an event's seq, where its bytes are, when it was published,
+ * its topic and the previous and next event of that topic.  A topic holds
+ * its first and last kept events, what it keeps (count, bytes: --history,
+ * --history-bytes evict its oldest) and "evicted", its newest event no
+ * longer kept.  A subscriber is its connection's stream plus a cursor:
+ * every event of its topics up to the cursor was sent.  So "fell behind"
+ * is one comparison, cursor < evicted, for a subscriber (closed and
+ * counted) and for a resume id (the gap event); both cost O(topics of the
+ * stream), never a walk of the history.  Sending is writev() of iovecs
+ * that point into the ring: K subscribers cost K sends, no copy, except
+ * what a socket refuses, which waits in the connection's tail (bounded by
+ * --max-output, past which the subscriber is closed as behind).
+ *
+ * Workers: the writer of a publish (any worker) holds a lock word in the
+ * mapping, bumps a sequence counter to odd, writes the slot, the bytes and
+ * the topic, bumps it to even, and writes 1 to each worker's eventfd.  A
+ * reader reads topics and slots between two even, equal reads of that
+ * counter (seqlock), and after sending checks that the bytes it sent were
+ * not overwritten meanwhile (an event too near the tail to be safe counts
+ * as lost).  A publish costs each worker one eventfd write and one wake,
+ * and each worker then fans the event out to its own subscribers: one loop
+ * over the topic's subscriber list, one writev each.
+ *
+ * The budget: a wake runs at most HUB_TURN_SUBS subscribers (each one
+ * writev of up to HUB_BATCH events) and fans out HUB_TURN_EVENTS new
+ * events, then yields to the loop by waking itself again.  256 sends of a
+ * small event take about a millisecond, so /api streams on the same
+ * process stay well within their lateness tolerance while 19,000
+ * subscribers are served over some 75 turns. */
+
+#define HUB_TURN_SUBS	256	/* subscribers run per loop turn */
+#define HUB_TURN_EVENTS	64	/* new events fanned out per loop turn */
+#define HUB_BATCH	64	/* events per writev */
+#define HUB_WALK	4096	/* slots looked at per walk step */
+#define HUB_STREAM_TOPICS 8
+#define HUB_NAME	64
+#define HUB_STDIN_SLICE	65536	/* read from a regular file per turn */
+#define HUB_UNKNOWN	UINT64_MAX
+
+enum { HUB_JOINED = 1, HUB_QUEUED = 2, HUB_DONE = 4 };
+
+struct hub_slot {
+	uint64_t seq;		/* 0 while it is written */
+	uint64_t pos;		/* its bytes' position (mod the data size) */
+	uint64_t prev, next;	/* its topic's events before and after */
+	uint64_t pub_us;	/* CLOCK_MONOTONIC, when published */
+	uint32_t len;		/* the event, without chunk framing */
+	uint16_t topic;
+	uint8_t head;		/* its chunk-size line, before it */
+};
+
+struct hub_topic {
+	uint64_t born;		/* the head when made: its events follow */
+	uint64_t first, last;	/* kept events, 0: none */
+	uint64_t evicted;	/* its newest event no longer kept */
+	uint64_t kept, kept_bytes;
+	int64_t subscribers;	/* in every worker */
+	uint64_t published, deliveries, behind, gaps, replayed;
+	int32_t chain;		/* the next topic in its hash bucket */
+	uint8_t len;		/* 0: a free entry */
+	char name[HUB_NAME];
+};
+
+/* What the workers share, laid out before the fork. */
+struct hub_shared {
+	uint32_t lock;		/* the writer's pid, 0 when free */
+	uint32_t ntopics;	/* entries in use */
+	uint64_t sl;		/* the seqlock counter: odd while writing */
+	uint64_t head, tail;	/* newest and oldest kept seq */
+	uint64_t pos;		/* the byte position after head */
+	uint64_t epoch;		/* the server's start, in microseconds */
+	int wake[MAX_WORKERS];	/* an eventfd per worker */
+};
+
+/* A subscriber as a topic's list holds it: the connection and which of
+ * its subscriptions (a closed one's slot may hold a new connection). */
+struct hub_ref {
+	uint32_t fd, gen;
+};
+
+struct hub_list {
+	struct hub_ref *v;
+	uint32_t n, cap;
+};
+
+static struct hub {
+	struct hub_shared *sh;
+	struct hub_topic *topics;
+	int32_t *buckets;
+	struct hub_slot *slots;
+	char *data;
+	uint64_t nslots, size, guard;	/* slots, data bytes, safety */
+	uint32_t nbuckets, gen, rng;
+	size_t workers, w;
+	uint64_t seen;			/* the newest event fanned out here */
+	struct hub_list *lists;		/* this worker's subscribers by topic */
+	struct hub_ref *queue;		/* subscribers to run, a ring */
+	size_t qhead, qlen, qcap;
+	struct source wake, in;
+	char *line;			/* --stdin: the line so far */
+	size_t line_len;
+	bool line_long, in_file, in_eof;
+	uint64_t in_lines;
+	char token[256];
+	size_t token_len;
+} hub;
+
+/* -- the shared ring: writing, under the lock ---------------------------- */
+
+static struct hub_slot *hub_slot(uint64_t seq)
+{
+	return &hub.slots[seq & (hub.nslots - 1)];
+}
+
+static void hub_lock(void)
+{
+	uint32_t me = (uint32_t)getpid(), owner = 0;
+
+	for (unsigned spins = 0; !__atomic_compare_exchange_n(&hub.sh->lock,
+		&owner, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+	     owner = 0) {
+		/* A writer that died holding it gives it up. */
+		if (++spins % 1024 == 0 && owner != 0 &&
+		    kill((pid_t)owner, 0) < 0 && errno == ESRCH &&
+		    __atomic_compare_exchange_n(&hub.sh->lock, &owner, me,
+			false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+			hub.sh->sl |= 1;	/* its write is suspect */
+			break;
+		}
+		sched_yield();
+	}
+	__atomic_store_n(&hub.sh->sl, (hub.sh->sl | 1), __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static void hub_unlock(void)
+{
+	__atomic_store_n(&hub.sh->sl, hub.sh->sl + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&hub.sh->lock, 0, __ATOMIC_RELEASE);
+}
+
+/* Event seq of topic t is no longer kept. */
+static void hub_forget(struct hub_topic *t, uint64_t seq)
+{
+	struct hub_slot *s = hub_slot(seq);
+
+	if (t->evicted < seq)
+		t->evicted = seq;
+	t->kept--;
+	t->kept_bytes -= s->len;
+	t->first = s->next;
+	if (t->first == 0)
+		t->last = 0;
+}
+
+/* The ring's oldest event goes, whatever its topic. */
+static void hub_evict_tail(void)
+{
+	uint64_t seq = hub.sh->tail++;
+	struct hub_slot *s = hub_slot(seq);
+	struct hub_topic *t = &hub.topics[s->topic];
+
+	if (s->seq == seq && seq > t->born && t->first != 0 &&
+	    seq >= t->first)
+		hub_forget(t, seq);
+}
+
+static uint32_t hub_hash(const char *name, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	while (len-- > 0)
+		h = (h ^ (uint8_t)*name++) * 16777619u;
+	return h & (hub.nbuckets - 1);
+}
+
+/* The topic called name, made if need be; -1 when --max-topics exist
+ * and none can go (one exists while it has subscribers or events). */
+static int hub_topic_get(const char *name, size_t len)
+{
+	int32_t *link = &hub.buckets[hub_hash(name, len)];
+	uint32_t max = srv.cfg.max_topics;
+	int32_t i;
+
+	for (i = *link; i >= 0; i = hub.topics[i].chain)
+		if (hub.topics[i].len == len &&
+		    memcmp(hub.topics[i].name, name, len) == 0)
+			return i;
+	if (hub.sh->ntopics < max) {
+		i = (int32_t)hub.sh->ntopics++;
+	} else {
+		for (i = 0; (uint32_t)i < max; i++)
+			if (hub.topics[i].subscribers == 0 &&
+			    hub.topics[i].first == 0)
+				break;
+		if ((uint32_t)i == max)
+			return -1;
+		/* Unlink the old one from its bucket. */
+		struct hub_topic *old = &hub.topics[i];
+		int32_t *l = &hub.buckets[hub_hash(old->name, old->len)];
+
+		while (*l != i)
+			l = &hub.topics[*l].chain;
+		*l = old->chain;
+	}
+	struct hub_topic *t = &hub.topics[i];
+
+	*t = (struct hub_topic){ .born = hub.sh->head, .chain = *link,
+				 .len = (uint8_t)len };
+	t->evicted = t->born;	/* older ids: not this topic's */
+	memcpy(t->name, name, len);
+	*link = i;
+	return i;
+}
+
+/* Wakes every worker, this one too: there is news in the ring. */
+static void hub_wake_all(void)
+{
+	uint64_t one = 1;
+
+	for (size_t w = 0; w < hub.workers; w++)
+		if (write(hub.sh->wake[w], &one, sizeof(one)) < 0)
+			errno = 0;	/* full: it is awake anyway */
+}
+
+static void hub_wake_self(void)
+{
+	uint64_t one = 1;
+
+	if (write(hub.wake.fd, &one, sizeof(one)) < 0)
+		errno = 0;
+}
+
+/* The lines of a body: ended by CRLF, LF or CR; a line end at the very
+ * end adds none; an empty body is one empty line.  Each becomes "data: "
+ * LINE LF, written at to (if not NULL); returns their length. */
+static size_t hub_lines(const char *p, size_t n, char *to)
+{
+	size_t total = 0;
+	const char *end = p + n;
+
+	do {
+		const char *e = p;
+
+		while (e < end && *e != '\n' && *e != '\r')
+			e++;
+		if (to != NULL) {
+			memcpy(to + total, "data: ", 6);
+			memcpy(to + total + 6, p, (size_t)(e - p));
+			to[total + 6 + (size_t)(e - p)] = '\n';
+		}
+		total += 7 + (size_t)(e - p);
+		if (e < end && *e == '\r' && e + 1 < end && e[1] == '\n')
+			e++;
+		p = e + 1;
+	} while (p < end);
+	return total;
+}
+
+/* Publishes body (valid UTF-8, no NUL) as one event of topic t, with
+ * event type type (NULL: none).  Returns its seq; 0 if it is too large
+ * for the ring, UINT64_MAX if the topic cannot be made. */
+static uint64_t hub_publish(const char *name, size_t namelen,
+			    const char *type, const char *body, size_t n)
+{
+	char idl[64], hdr[24];
+	size_t idn, typen = type ? strlen(type) : 0, len, head, need;
+	struct hub_topic *tp;
+	struct hub_slot *s;
+	int t;
+	uint64_t seq, pos;
+	char *to;
+
+	hub_lock();
+	if ((t = hub_topic_get(name, namelen)) < 0) {
+		hub_unlock();
+		return UINT64_MAX;
+	}
+	tp = &hub.topics[t];
+	seq = hub.sh->head + 1;
+	idn = http_format(idl, sizeof(idl), "id: %llu-%llu\n",
+			  (unsigned long long)hub.sh->epoch,
+			  (unsigned long long)seq);
+	len = idn + (type ? typen + 8 : 0) + hub_lines(body, n, NULL) + 1;
+	head = http_chunk_head(hdr, len);
+	need = head + len + 2;
+	if (need > hub.size / 4) {
+		hub_unlock();
+		return 0;
+	}
+	pos = hub.sh->pos;
+	if (pos % hub.size + need > hub.size)
+		pos += hub.size - pos % hub.size;	/* wrap to the start */
+	while (hub.sh->tail <= hub.sh->head &&
+	       (hub.sh->head - hub.sh->tail + 2 > hub.nslots ||
+		hub_slot(hub.sh->tail)->pos + hub.size < pos + need))
+		hub_evict_tail();
+	s = hub_slot(seq);
+	s->seq = 0;
+	to = hub.data + pos % hub.size;
+	memcpy(to, hdr, head);
+	memcpy(to + head, idl, idn);
+	to += head + idn;
+	if (type != NULL) {
+		memcpy(to, "event: ", 7);
+		memcpy(to + 7, type, typen);
+		to[7 + typen] = '\n';
+		to += typen + 8;
+	}
+	to += hub_lines(body, n, to);
+	memcpy(to, "\n\r\n", 3);
+	*s = (struct hub_slot){ .pos = pos, .prev = tp->last,
+		.pub_us = clock_us(CLOCK_MONOTONIC), .len = (uint32_t)len,
+		.topic = (uint16_t)t, .head = (uint8_t)head };
+	if (tp->last != 0)
+		hub_slot(tp->last)->next = seq;
+	else
+		tp->first = seq;
+	tp->last = seq;
+	tp->kept++;
+	tp->kept_bytes += len;
+	tp->published++;
+	while (tp->kept > srv.cfg.history ||
+	       (tp->kept > 1 && tp->kept_bytes > srv.cfg.history_bytes))
+		hub_forget(tp, tp->first);
+	hub.sh->pos = pos + need;
+	__atomic_store_n(&s->seq, seq, __ATOMIC_RELEASE);
+	__atomic_store_n(&hub.sh->head, seq, __ATOMIC_RELEASE);
+	hub_unlock();
+	hub_wake_all();
+	return seq;
+}
+
+/* -- the shared ring: reading --------------------------------------------- */
+
+static uint64_t hub_read_begin(void)
+{
+	uint64_t v;
+
+	while ((v = __atomic_load_n(&hub.sh->sl, __ATOMIC_ACQUIRE)) & 1)
+		sched_yield();
+	return v;
+}
+
+static bool hub_read_end(uint64_t v)
+{
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(&hub.sh->sl, __ATOMIC_RELAXED) == v;
+}
+
+static bool hub_is(uint64_t seq, unsigned t)
+{
+	const struct hub_slot *s = hub_slot(seq);
+
+	return s->seq == seq && s->topic == t && seq > hub.topics[t].born;
+}
+
+/* The next event of topic t after cursor c: its seq, 0 if none yet,
+ * HUB_UNKNOWN if only a walk can tell.  *lost when t lost one after c. */
+static uint64_t hub_next_of(unsigned t, uint64_t c, bool *lost)
+{
+	const struct hub_topic *tp = &hub.topics[t];
+
+	if (c < tp->evicted)
+		*lost = true;
+	if (tp->last <= c)
+		return 0;
+	if (tp->first > c)
+		return tp->first;
+	if (hub_is(c, t))
+		return hub_slot(c)->next;
+	if (hub_slot(tp->last)->prev <= c)
+		return tp->last;
+	return HUB_UNKNOWN;
+}
+
+/* The next event after c for subscriber s, 0 if none; *lost if one of its
+ * topics lost an event it had not sent.  With several topics a link may
+ * not tell: then the slots after c are walked, HUB_WALK at most, and a
+ * walk that found nothing returns how far it went with bit 63 set. */
+static uint64_t hub_next(const struct stream *s, uint64_t c, bool *lost)
+{
+	uint64_t best = 0, limit, n;
+	bool unknown = false;
+
+	for (unsigned i = 0; i < s->hub_topics; i++) {
+		n = hub_next_of(s->hub.topic[i], c, lost);
+		if (n == HUB_UNKNOWN)
+			unknown = true;
+		else if (n != 0 && (best == 0 || n < best))
+			best = n;
+	}
+	if (!unknown || *lost)
+		return best;
+	limit = best != 0 ? best : hub.sh->head;
+	if (limit > c + HUB_WALK)
+		limit = c + HUB_WALK;
+	for (n = c + 1; n <= limit; n++)
+		for (unsigned j = 0; j < s->hub_topics; j++)
+			if (hub_is(n, s->hub.topic[j]))
+				return n;
+	return limit | 1ull << 63;
+}
+
+/* -- subscribers ------------------------------------------------------------ */
+
+static bool hub_sub_valid(struct hub_ref r)
+{
+	const struct conn *c = &srv.conns[r.fd];
+
+	return c->src.kind == KIND_CONN && c->state == CONN_STREAM &&
+	       c->stream.format == FORMAT_HUB &&
+	       (c->stream.hub_flags & HUB_JOINED) && c->stream.hub.gen == r.gen;
+}
+
+/* Queues subscriber c to run in a coming turn (once). */
+static void hub_queue(struct conn *c)
+{
+	struct stream *s = &c->stream;
+
+	if (s->hub_flags & HUB_QUEUED)
+		return;
+	if (hub.qlen == hub.qcap) {
+		size_t cap = hub.qcap ? hub.qcap * 2 : 1024;
+		struct hub_ref *q = malloc(cap * sizeof(*q));
+
+		if (q == NULL)
+			return;	/* it runs when its socket or timer says */
+		for (size_t i = 0; i < hub.qlen; i++)
+			q[i] = hub.queue[(hub.qhead + i) % hub.qcap];
+		free(hub.queue);
+		hub.queue = q;
+		hub.qcap = cap;
+		hub.qhead = 0;
+	}
+	hub.queue[(hub.qhead + hub.qlen++) % hub.qcap] =
+		(struct hub_ref){ (uint32_t)c->src.fd, s->hub.gen };
+	s->hub_flags |= HUB_QUEUED;
+}
+
+/* Adds r to topic t's list of this worker; entries of subscriptions that
+ * ended are dropped on the way (the list is never longer than twice its
+ * live entries plus 16). */
+static bool hub_list_add(unsigned t, struct hub_ref r)
+{
+	struct hub_list *l = &hub.lists[t];
+
+	if (l->n == l->cap) {
+		uint32_t k = 0;
+
+		for (uint32_t i = 0; i < l->n; i++)
+			if (hub_sub_valid(l->v[i]))
+				l->v[k++] = l->v[i];
+		l->n = k;
+	}
+	if (l->n == l->cap || l->n * 2 + 16 > l->cap) {
+		uint32_t cap = l->n * 2 + 16;
+		struct hub_ref *v = realloc(l->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return false;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = r;
+	return true;
+}
+
+/* Fans the events published since the last call out to this worker's
+ * subscribers: each subscriber of their topics is queued once. */
+static void hub_fan_out(void)
+{
+	uint64_t head = __atomic_load_n(&hub.sh->head, __ATOMIC_ACQUIRE);
+	unsigned budget = HUB_TURN_EVENTS;
+
+	while (hub.seen < head && budget-- > 0) {
+		uint64_t seq = hub.seen + 1, v = hub_read_begin();
+		unsigned t = hub_slot(seq)->topic;
+		bool is = hub_is(seq, t);
+
+		if (!hub_read_end(v))
+			continue;	/* a writer was there: again */
+		hub.seen = seq;
+		if (!is)
+			continue;
+		struct hub_list *l = &hub.lists[t];
+		uint32_t k = 0;
+
+		for (uint32_t i = 0; i < l->n; i++) {
+			if (!hub_sub_valid(l->v[i]))
+				continue;
+			l->v[k++] = l->v[i];
+			hub_queue(&srv.conns[l->v[i].fd]);
+		}
+		l->n = k;
+	}
+}
+
+static void hub_count(const struct stream *s, size_t field, uint64_t n)
+{
+	for (unsigned i = 0; i < s->hub_topics; i++)
+		__atomic_fetch_add((uint64_t *)(void *)((char *)
+			&hub.topics[s->hub.topic[i]] + field), n,
+			__ATOMIC_RELAXED);
+}
+
+/* The subscription ends: its topics have one subscriber less. */
+static void hub_leave(struct conn *c)
+{
+	struct stream *s = &c->stream;
+
+	if (!(s->hub_flags & HUB_JOINED))
+		return;
+	s->hub_flags = 0;
+	for (unsigned i = 0; i < s->hub_topics; i++)
+		__atomic_fetch_sub(&hub.topics[s->hub.topic[i]].subscribers, 1,
+				   __ATOMIC_RELAXED);
+}
+
+/* Counts the delivery delay of an event, publish to send. */
+static void hub_delay_add(uint64_t us)
+{
+	size_t b = 0;
+
+	while (b < LATENESS_BUCKETS && us > lateness_le[b].us)
+		b++;
+	srv.stats->delay[b]++;
+	srv.stats->delay_sum_us += us;
+}
+
+/* Writes iov[0..n) to the subscriber: what the socket refuses waits in
+ * the tail.  Says whether it went, or the client is gone, or the rest
+ * would pass --max-output (it fell behind). */
+enum hub_sent { HUB_SENT, HUB_GONE, HUB_BEHIND };
+
+static enum hub_sent hub_writev(struct conn *c, struct iovec *iov, int n,
+				size_t bytes)
+{
+	ssize_t w = 0;
+
+	/* Behind a tail, the events join it: the order stays. */
+	while (!conn_tail_pending(c) &&
+	       (w = writev(c->src.fd, iov, n)) < 0 && errno == EINTR)
+		;
+	if (w < 0 && errno != EAGAIN)
+		return HUB_GONE;
+	if (w < 0)
+		w = 0;
+	if (bytes - (size_t)w > srv.cfg.max_output - (c->out.len - c->out.off))
+		return HUB_BEHIND;
+	for (int i = 0; i < n; i++) {
+		size_t took = (size_t)w < iov[i].iov_len ? (size_t)w
+							 : iov[i].iov_len;
+
+		w -= (ssize_t)took;
+		if (took < iov[i].iov_len &&
+		    !conn_send(c, (char *)iov[i].iov_base + took,
+			       iov[i].iov_len - took))
+			return HUB_GONE;
+	}
+	return HUB_SENT;
+}
+
+/* The subscriber ends its stream (a drain): what was published to it
+ * went out; now the end of the body. */
+static enum wait hub_end(struct conn *c)
+{
+	hub_leave(c);
+	c->keep_alive = false;
+	if (c->stream.chunked && !conn_send(c, "0\r\n\r\n", 5))
+		return conn_drop(c);
+	srv.stats->streams_completed++;
+	srv.stats->streams_active--;
+	return conn_response_end(c);
+}
+
+/* A subscriber fell behind: closed and counted; it comes back with its
+ * last id and gets the gap event. */
+static enum wait hub_behind(struct conn *c)
+{
+	hub_count(&c->stream, offsetof(struct hub_topic, behind), 1);
+	return conn_drop(c);
+}
+
+/* STREAM_HUB: sends the subscriber's next events, up to HUB_BATCH in one
+ * writev straight from the ring; queues it again if there are more; a
+ * heartbeat after silence; at a drain, the end once it has everything. */
+static enum wait hub_stream(struct conn *c)
+{
+	struct stream *s = &c->stream;
+	struct iovec iov[HUB_BATCH];
+	uint64_t seqs[HUB_BATCH], cur = s->hub.cursor, now_us, v;
+	int n = 0;
+	bool lost = false, more = false;
+
+	s->hub_flags &= (uint8_t)~HUB_QUEUED;
+	do {
+		v = hub_read_begin();
+		n = 0;
+		cur = s->hub.cursor;
+		lost = more = false;
+		while (n < HUB_BATCH) {
+			uint64_t next = hub_next(s, cur, &lost);
+			const struct hub_slot *sl;
+
+			if (lost || next == 0)
+				break;
+			if (next >> 63) {	/* walked this far: none */
+				cur = next & ~(1ull << 63);
+				more = cur < hub.sh->head;
+				break;
+			}
+			sl = hub_slot(next);
+			if (sl->pos + hub.size < hub.sh->pos + hub.guard) {
+				lost = true;	/* too near the tail to read */
+				break;
+			}
+			iov[n].iov_base = hub.data + sl->pos % hub.size +
+				(s->chunked ? 0 : sl->head);
+			iov[n].iov_len = sl->len + (s->chunked
+						    ? sl->head + 2u : 0);
+			seqs[n++] = cur = next;
+		}
+	} while (!hub_read_end(v));
+	if (lost)
+		return hub_behind(c);
+	if (n == HUB_BATCH)
+		more = true;
+	if (n > 0) {
+		size_t bytes = 0;
+
+		for (int i = 0; i < n; i++)
+			bytes += iov[i].iov_len;
+		switch (hub_writev(c, iov, n, bytes)) {
+		case HUB_SENT:
+			break;
+		case HUB_GONE:
+			return conn_drop(c);
+		case HUB_BEHIND:
+			return hub_behind(c);
+		}
+		/* The bytes sent were whole when sent (seqlock, after). */
+		if (__atomic_load_n(&hub.sh->tail, __ATOMIC_ACQUIRE) >
+		    seqs[0])
+			return hub_behind(c);
+		now_us = clock_us(CLOCK_MONOTONIC);
+		for (int i = 0; i < n; i++) {
+			uint64_t pub = hub_slot(seqs[i])->pub_us;
+
+			if (seqs[i] <= s->hub.live_from)
+				hub_count(s, offsetof(struct hub_topic,
+						      replayed), 1);
+			else
+				hub_delay_add(now_us - pub);
+		}
+		hub_count(s, offsetof(struct hub_topic, deliveries),
+			  (uint64_t)n);
+		srv.stats->events += (uint64_t)n;
+		c->bytes += bytes;
+		s->quiet_since_ms = srv.now_ms;
+	}
+	s->hub.cursor = cur;
+	if (more)
+		hub_queue(c);
+	else if (srv.draining && !conn_tail_pending(c))
+		return hub_end(c);
+	if (s->hub.heartbeat_ms == 0)
+		return WAIT_TIMER;
+	if (n == 0 && srv.now_ms >= s->quiet_since_ms + s->hub.heartbeat_ms) {
+		if (!conn_send(c, s->chunked ? "3\r\n:\n\n\r\n" : ":\n\n",
+			       s->chunked ? 10 : 3))
+			return conn_drop(c);
+		s->quiet_since_ms = srv.now_ms;
+	}
+	tw_add(&srv.wheel, &c->timer, s->quiet_since_ms + s->hub.heartbeat_ms);
+	return WAIT_TIMER;
+}
+
+/* -- routes ------------------------------------------------------------------ */
+
+static bool hub_name_ok(const char *p, size_t n)
+{
+	if (n == 0 || n > HUB_NAME)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(((p[i] | 0x20) >= 'a' && (p[i] | 0x20) <= 'z') ||
+		      (p[i] >= '0' && p[i] <= '9') || p[i] == '_' ||
+		      p[i] == '.' || p[i] == '-'))
+			return false;
+	return true;
+}
+
+/* Is p[0..n) UTF-8 without NUL (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF)? */
+static bool hub_utf8_ok(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned b = p[i], need, min, cp;
+
+		if (b == 0)
+			return false;
+		if (b < 0x80) {
+			i++;
+			continue;
+		}
+		if (b >= 0xc2 && b <= 0xdf)
+			need = 1, min = 0x80, cp = b & 0x1f;
+		else if (b >= 0xe0 && b <= 0xef)
+			need = 2, min = 0x800, cp = b & 0x0f;
+		else if (b >= 0xf0 && b <= 0xf4)
+			need = 3, min = 0x10000, cp = b & 0x07;
+		else
+			return false;
+		if (n - i <= need)
+			return false;
+		for (unsigned k = 1; k <= need; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += need + 1;
+	}
+	return true;
+}
+
+/* An event type: 1 to 64 bytes of an HTTP token. */
+static bool hub_type_ok(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (n == 0 || n > HUB_NAME)
+		return false;
+	for (; *p != '\0'; p++)
+		if (!((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z') &&
+		    !(*p >= '0' && *p <= '9') &&
+		    strchr("!#$%&'*+-.^_`|~", *p) == NULL)
+			return false;
+	return true;
+}
+
+/* The token, compared in constant time: every byte of the longer. */
+static bool hub_token_ok(const struct http_request *req)
+{
+	const struct http_header *h = http_header(req, "Authorization");
+	const char *p;
+	size_t n, diff;
+
+	if (h == NULL || h->value.len < 7 ||
+	    !http_span_eq((struct http_span){ h->value.p, 7 }, "bearer "))
+		return false;
+	p = h->value.p + 7;
+	n = h->value.len - 7;
+	diff = n ^ hub.token_len;
+	for (size_t i = 0; i < sizeof(hub.token); i++)
+		diff |= (size_t)((i < n ? (uint8_t)p[i] : 0) ^
+				 (uint8_t)hub.token[i]);
+	return diff == 0 && n < sizeof(hub.token);
+}
+
+/* POST /topics/NAME: the body, one event. */
+static enum wait hub_route_publish(struct conn *c, struct http_request *req,
+				   const char *name, size_t len)
+{
+	char type[HUB_NAME + 2], body[64];
+	bool typed = query_value(req->query, "event", type, sizeof(type));
+	uint64_t seq;
+
+	if (srv.cfg.token_file == NULL && !srv.cfg.publish_open)
+		return answer_error(c, req, 403, NULL, "publishing is off: "
+			"start the server with --publish-token-file FILE "
+			"or --publish-open");
+	if (srv.cfg.token_file != NULL && !hub_token_ok(req))
+		return answer_error(c, req, 401, "WWW-Authenticate: Bearer\r\n",
+				    "a valid bearer token is required");
+	if (srv.draining)
+		return answer_error(c, req, 503, NULL, "shutting down");
+	if (typed && !hub_type_ok(type))
+		return answer_error(c, req, 400, NULL,
+				    "event must be 1 to 64 token characters");
+	if (!hub_utf8_ok((const unsigned char *)req->body, req->body_len))
+		return answer_error(c, req, 400, NULL,
+				    "the body must be UTF-8 text without NUL");
+	seq = hub_publish(name, len, typed ? type : NULL, req->body,
+			  req->body_len);
+	if (seq == UINT64_MAX)
+		return answer_error(c, req, 503, NULL, "too many topics");
+	if (seq == 0)
+		return answer_error(c, req, 413, NULL,
+				    "event too large for --hub-memory");
+	http_format(body, sizeof(body), "{\"id\":\"%llu-%llu\"}",
+		    (unsigned long long)hub.sh->epoch, (unsigned long long)seq);
+	return answer_json(c, req, 200, NULL, body);
+}
+
+/* The resume id a request asks for: the header, else the query in any of
+ * its three spellings.  False if none; *epoch is UINT64_MAX for one that
+ * is not shaped as an id (EPOCH-SEQ). */
+static bool hub_resume_id(const struct http_request *req, uint64_t *epoch,
+			  uint64_t *seq)
+{
+	static const char *const keys[] = { "lastEventId", "last_event_id",
+					    "lastEventID" };
+	const struct http_header *h = http_header(req, "Last-Event-ID");
+	uint64_t part[2] = { 0, 0 };
+	char v[48];
+	size_t n = 0, i, k = 0;
+
+	*epoch = UINT64_MAX;
+	*seq = 0;
+	if (h != NULL) {
+		n = h->value.len;
+		if (n >= sizeof(v))
+			return true;	/* too long for an id */
+		memcpy(v, h->value.p, n);
+	} else {
+		for (i = 0; i < 3; i++)
+			if (query_value(req->query, keys[i], v, sizeof(v)))
+				break;
+		if (i == 3)
+			return false;
+		n = strlen(v);
+	}
+	/* EPOCH-SEQ, each 1 to 19 digits. */
+	for (i = 0; i < n; i++) {
+		if (v[i] == '-' && k == 0 && i > 0) {
+			k = i;
+			continue;
+		}
+		if (v[i] < '0' || v[i] > '9' || i - k > 19)
+			return true;
+		part[k != 0] = part[k != 0] * 10 + (uint64_t)(v[i] - '0');
+	}
+	if (k != 0 && k + 1 < n) {
+		*epoch = part[0];
+		*seq = part[1];
+	}
+	return true;
+}
+
+/* GET /topics/A,B,C: a stream of those topics' events, resumed after an
+ * id when asked, with the gap event first when that cannot be exact. */
+static enum wait hub_route_subscribe(struct conn *c, struct http_request *req,
+				     const uint16_t *topics, unsigned nt,
+				     uint32_t hb)
+{
+	struct stream *s = &c->stream;
+	struct out o = out_begin();
+	bool head = req->method == HTTP_HEAD, gap = false, asked;
+	uint64_t epoch, seq, cursor, oldest = 0, v;
+	char hist[8];
+	size_t at;
+
+	asked = hub_resume_id(req, &epoch, &seq);
+	do {
+		v = hub_read_begin();
+		cursor = hub.sh->head;
+		if (asked) {
+			gap = epoch != hub.sh->epoch || seq > hub.sh->head ||
+			      seq + 1 < hub.sh->tail;
+			for (unsigned i = 0; i < nt; i++)
+				gap |= seq < hub.topics[topics[i]].evicted;
+			if (!gap)
+				cursor = seq;
+		}
+		if (gap || (!asked && query_value(req->query, "history", hist,
+						  sizeof(hist)) &&
+			    flag_true(hist))) {
+			cursor = hub.sh->tail - 1;
+			for (unsigned i = 0; i < nt; i++) {
+				const struct hub_topic *t =
+					&hub.topics[topics[i]];
+
+				if (cursor < t->evicted)
+					cursor = t->evicted;
+			}
+		}
+		for (unsigned i = 0; i < nt; i++) {
+			uint64_t f = hub.topics[topics[i]].first;
+
+			if (f != 0 && (oldest == 0 || f < oldest))
+				oldest = f;
+		}
+	} while (!hub_read_end(v));
+	tw_cancel(&srv.wheel, &c->timer);
+	*s = (struct stream){
+		.quiet_since_ms = srv.now_ms,
+		.state = STREAM_HUB,
+		.format = FORMAT_HUB,
+		.chunked = req->minor == 1,
+		.hub_topics = (uint8_t)nt,
+		.hub_flags = head ? 0 : HUB_JOINED,
+		.hub = { .live_from = hub.sh->head, .cursor = cursor,
+			 .gen = ++hub.gen,
+			 .heartbeat_ms = hb },
+	};
+	memcpy(s->hub.topic, topics, nt * sizeof(*topics));
+	conn_request_done(c);	/* req is gone from here on */
+	if (c->in != NULL && !head)
+		conn_hold_in(c);
+	if (!s->chunked)
+		c->keep_alive = false;
+	c->status = 200;
+	out_head(&o, c, 200, "text/event-stream", "Cache-Control: no-cache\r\n");
+	out_printf(&o, "%sX-Accel-Buffering: no\r\n\r\n",
+		   s->chunked ? "Transfer-Encoding: chunked\r\n" : "");
+	if (head) {
+		if (!conn_send_out(c, &o))
+			return conn_close(c);
+		return conn_response_end(c);
+	}
+	at = chunk_open(&o);
+	hub.rng = hub.rng * 1103515245u + 12345u + (uint32_t)srv.now_ms;
+	out_printf(&o, "retry: %u\n:ok\n\n", srv.cfg.retry_ms +
+		   (hub.rng >> 8) % (srv.cfg.retry_ms / 2 + 1));
+	if (gap) {
+		out_printf(&o, "event: gap\ndata: {\"asked\":");
+		if (epoch != UINT64_MAX)
+			out_printf(&o, "\"%llu-%llu\"", (unsigned long long)epoch,
+				   (unsigned long long)seq);
+		else
+			out_printf(&o, "null");
+		if (oldest != 0)
+			out_printf(&o, ",\"oldest\":\"%llu-%llu\"}\n\n",
+				   (unsigned long long)hub.sh->epoch,
+				   (unsigned long long)oldest);
+		else
+			out_printf(&o, ",\"oldest\":null}\n\n");
+		hub_count(s, offsetof(struct hub_topic, gaps), 1);
+	}
+	c->bytes += o.len - at - CHUNK_ROOM;
+	chunk_close(&o, at, s->chunked);
+	for (unsigned i = 0; i < nt; i++)
+		if (!hub_list_add(topics[i], (struct hub_ref){
+				(uint32_t)c->src.fd, s->hub.gen })) {
+			hub_leave(c);	/* out of memory: as if it left */
+			return conn_close(c);
+		}
+	c->state = CONN_STREAM;
+	srv.stats->streams_active++;
+	if (!conn_send_out(c, &o))
+		return conn_drop(c);
+	hub_queue(c);	/* its replay, if any, in the coming turns */
+	hub_wake_self();
+	return WAIT_TIMER;
+}
+
+/* /topics/...: the topics named, then publish or subscribe.  A stream's
+ * topics are made (if need be) and counted as subscribed under the lock,
+ * so that no worker takes one back for a new name meanwhile. */
+static enum wait route_topics(struct conn *c, struct http_request *req)
+{
+	const char *p = req->path.p + 8, *end = req->path.p + req->path.len;
+	const char *names[HUB_STREAM_TOPICS];
+	size_t lens[HUB_STREAM_TOPICS];
+	uint16_t topics[HUB_STREAM_TOPICS];
+	unsigned nt = 0, got = 0;
+	bool full = false;
+	uint32_t hb = srv.cfg.heartbeat_ms;
+	char why[96];
+
+	for (;;) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		const char *e = comma ? comma : end;
+
+		if (!hub_name_ok(p, (size_t)(e - p)))
+			return answer_error(c, req, 400, NULL, "a topic is 1 to "
+				"64 bytes of A-Z, a-z, 0-9, _, . and -");
+		if (nt == HUB_STREAM_TOPICS ||
+		    (req->method == HTTP_POST && comma != NULL))
+			return answer_error(c, req, 400, NULL, req->method ==
+				HTTP_POST ? "publish to one topic at a time"
+					  : "at most 8 topics in one stream");
+		names[nt] = p;
+		lens[nt++] = (size_t)(e - p);
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	if (req->method == HTTP_POST)
+		return hub_route_publish(c, req, names[0], lens[0]);
+	if (!shape_param(req->query, "heartbeat", 0, DAY_MS, &hb, why,
+			 sizeof(why)) ||
+	    (hb != 0 && hb < srv.cfg.min_interval_ms))
+		return answer_error(c, req, 400, NULL, "heartbeat must be 0 or "
+				    "from --min-interval to 86400000");
+	hub_lock();
+	for (unsigned i = 0; i < nt; i++) {
+		int t = hub_topic_get(names[i], lens[i]);
+		bool dup = false;
+
+		if ((full = t < 0))
+			break;
+		for (unsigned j = 0; j < got; j++)
+			dup |= topics[j] == t;
+		if (dup)
+			continue;
+		topics[got++] = (uint16_t)t;
+		hub.topics[t].subscribers++;
+	}
+	hub_unlock();
+	if (req->method == HTTP_HEAD || full)	/* no subscriber after all */
+		for (unsigned j = 0; j < got; j++)
+			__atomic_fetch_sub(&hub.topics[topics[j]].subscribers,
+					   1, __ATOMIC_RELAXED);
+	if (full)
+		return answer_error(c, req, 503, NULL, "too many topics");
+	return hub_route_subscribe(c, req, topics, got, hb);
+}
+
+/* -- standard input --------------------------------------------------------- */
+
+/* A whole line from --stdin, CR LF or LF taken off: one event, or a line
+ * on stderr saying why not. */
+static void hub_stdin_line(void)
+{
+	size_t n = hub.line_len;
+	uint64_t seq;
+
+	hub.in_lines++;
+	if (n > 0 && hub.line[n - 1] == '\r')
+		n--;
+	if (hub.line_long || n > srv.cfg.limits.max_body) {
+		stderr_line("sse: --stdin: line %llu is longer than --max-body "
+			    "(%zu bytes): skipped",
+			    (unsigned long long)hub.in_lines,
+			    srv.cfg.limits.max_body);
+	} else if (!hub_utf8_ok((const unsigned char *)hub.line, n)) {
+		stderr_line("sse: --stdin: line %llu is not UTF-8 text without "
+			    "NUL: skipped", (unsigned long long)hub.in_lines);
+	} else if ((seq = hub_publish(srv.cfg.stdin_topic,
+				      strlen(srv.cfg.stdin_topic), NULL,
+				      hub.line, n)) == 0 || seq == UINT64_MAX) {
+		stderr_line("sse: --stdin: line %llu: %s: skipped",
+			    (unsigned long long)hub.in_lines, seq ?
+			    "too many topics" : "too large for --hub-memory");
+	}
+	hub.line_len = 0;
+	hub.line_long = false;
+}
+
+/* Reads what standard input has, HUB_STDIN_SLICE bytes at most (a
+ * regular file comes back next turn), publishing each whole line.  At
+ * its end the server goes on serving. */
+static void hub_stdin_read(void)
+{
+	size_t cap = srv.cfg.limits.max_body + 1;	/* and a CR */
+	char buf[8192];
+	size_t budget = HUB_STDIN_SLICE;
+	ssize_t r;
+
+	while (budget > 0 && !hub.in_eof) {
+		r = read(STDIN_FILENO, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return;		/* the pipe is empty for now */
+		if (r <= 0) {
+			if (r < 0)
+				stderr_line("sse: --stdin: %s", strerror(errno));
+			hub.in_eof = true;
+			if (hub.line_len > 0 || hub.line_long)
+				hub_stdin_line();
+			if (!hub.in_file)
+				epoll_ctl(srv.epfd, EPOLL_CTL_DEL,
+					  STDIN_FILENO, NULL);
+			return;
+		}
+		budget -= (size_t)r < budget ? (size_t)r : budget;
+		for (const char *p = buf, *end = buf + r; p < end;) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t k = (size_t)((nl ? nl : end) - p);
+
+			if (hub.line_len + k > cap)
+				hub.line_long = true;
+			else if (!hub.line_long)
+				memcpy(hub.line + hub.line_len, p, k);
+			hub.line_len += hub.line_long ? 0 : k;
+			if (nl == NULL)
+				break;
+			hub_stdin_line();
+			p = nl + 1;
+		}
+	}
+}
+
+/* -- the loop's side -------------------------------------------------------- */
+
+/* The wake eventfd (or standard input) is ready: news in the ring, or
+ * work left from the last turn.  One turn's share, then yield. */
+static void hub_event(struct source *src)
+{
+	uint64_t count;
+	unsigned budget = HUB_TURN_SUBS;
+
+	if (src == &hub.in) {
+		hub_stdin_read();
+		return;
+	}
+	if (read(hub.wake.fd, &count, sizeof(count)) < 0)
+		errno = 0;
+	if (hub.in_file && !hub.in_eof)
+		hub_stdin_read();
+	hub_fan_out();
+	while (hub.qlen > 0 && budget-- > 0) {
+		struct hub_ref r = hub.queue[hub.qhead];
+
+		hub.qhead = (hub.qhead + 1) % hub.qcap;
+		hub.qlen--;
+		if (hub_sub_valid(r)) {
+			struct conn *c = &srv.conns[r.fd];
+
+			conn_update(c, conn_run(c));
+		}
+	}
+	if (hub.qlen > 0 || hub.seen < hub.sh->head ||
+	    (hub.in_file && !hub.in_eof))
+		hub_wake_self();
+}
+
+/* A drain: every subscriber gets what was published, then its end. */
+static void hub_drain(void)
+{
+	for (size_t fd = 0; fd < srv.conn_cap; fd++) {
+		struct conn *c = &srv.conns[fd];
+
+		if (c->src.kind == KIND_CONN && c->state == CONN_STREAM &&
+		    c->stream.format == FORMAT_HUB)
+			hub_queue(c);
+	}
+	hub_wake_all();
+}
+
+/* Before the workers exist: the token, the mapping, the wake-ups. */
+static void hub_setup(size_t workers)
+{
+	const struct config *cfg = &srv.cfg;
+	uint64_t mem = cfg->hub_memory, nslots = 64;
+	size_t tsize = cfg->max_topics * sizeof(struct hub_topic), size;
+	char *m;
+
+	if (cfg->token_file != NULL) {
+		struct stat st;
+		int fd = open(cfg->token_file, O_RDONLY | O_CLOEXEC);
+		ssize_t n = 0;
+		char *p = hub.token;
+
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			stderr_line("sse: --publish-token-file %s: %s",
+				    cfg->token_file, strerror(errno));
+			exit(1);
+		}
+		if (st.st_mode & 077) {
+			stderr_line("sse: --publish-token-file %s: readable or "
+				    "writable by others (chmod 600 it)",
+				    cfg->token_file);
+			exit(1);
+		}
+		n = read(fd, hub.token, sizeof(hub.token));
+		close(fd);
+		if (n < 0 || (size_t)n == sizeof(hub.token)) {
+			stderr_line("sse: --publish-token-file %s: %s",
+				    cfg->token_file, n < 0 ? strerror(errno)
+				    : "longer than 255 bytes");
+			exit(1);
+		}
+		while (n > 0 && (p[n - 1] == ' ' || (p[n - 1] >= '\t' &&
+						     p[n - 1] <= '\r')))
+			n--;
+		while (n > 0 && (*p == ' ' || (*p >= '\t' && *p <= '\r')))
+			p++, n--;
+		memmove(hub.token, p, (size_t)n);
+		memset(hub.token + n, 0, sizeof(hub.token) - (size_t)n);
+		hub.token_len = (size_t)n;
+		if (n == 0) {
+			stderr_line("sse: --publish-token-file %s: empty",
+				    cfg->token_file);
+			exit(1);
+		}
+	}
+	while (nslots * 2 <= mem / 512)
+		nslots *= 2;
+	hub.nbuckets = 16;
+	while (hub.nbuckets < cfg->max_topics)
+		hub.nbuckets *= 2;
+	hub.nslots = nslots;
+	hub.size = mem - nslots * sizeof(struct hub_slot);
+	hub.guard = workers > 1 ? hub.size / 8 : 0;
+	hub.workers = workers;
+	size = sizeof(struct hub_shared) + tsize + hub.nbuckets * 4 +
+	       nslots * sizeof(struct hub_slot) + hub.size;
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED)
+		die("mmap");
+	hub.sh = (struct hub_shared *)(void *)m;
+	hub.slots = (struct hub_slot *)(void *)(m + sizeof(*hub.sh));
+	hub.topics = (struct hub_topic *)(void *)(hub.slots + nslots);
+	hub.buckets = (int32_t *)(void *)((char *)hub.topics + tsize);
+	hub.data = (char *)(hub.buckets + hub.nbuckets);
+	memset(hub.buckets, 0xff, hub.nbuckets * 4);
+	hub.sh->tail = 1;
+	hub.sh->epoch = clock_us(CLOCK_REALTIME);
+	for (size_t w = 0; w < workers; w++)
+		if ((hub.sh->wake[w] = eventfd(0, EFD_NONBLOCK |
+					       EFD_CLOEXEC)) < 0)
+			die("eventfd");
+	if (cfg->stdin_topic != NULL) {
+		size_t n = strlen(cfg->stdin_topic);
+
+		if (!hub_name_ok(cfg->stdin_topic, n)) {
+			stderr_line("sse: --stdin %s: a topic is 1 to 64 bytes "
+				    "of A-Z, a-z, 0-9, _, . and -",
+				    cfg->stdin_topic);
+			exit(2);
+		}
+	}
+}
+
+/* In each worker: its wake-up, its lists, and standard input in worker 0
+ * (a pipe, FIFO or terminal through epoll; a regular file, which epoll
+ * refuses, in slices, one a turn). */
+static void hub_init(size_t w)
+{
+	hub.w = w;
+	hub.seen = hub.sh->head;
+	hub.rng = (uint32_t)clock_us(CLOCK_REALTIME) ^ (uint32_t)getpid();
+	hub.lists = calloc(srv.cfg.max_topics, sizeof(*hub.lists));
+	if (hub.lists == NULL)
+		die("calloc");
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &hub.wake };
+
+	hub.wake = (struct source){ KIND_HUB, hub.sh->wake[w] };
+	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, hub.wake.fd, &ev) < 0)
+		die("epoll_ctl");
+	if (srv.cfg.stdin_topic == NULL || w != 0)
+		return;
+	hub.line = malloc(srv.cfg.limits.max_body + 1);
+	if (hub.line == NULL)
+		die("malloc");
+	fcntl(STDIN_FILENO, F_SETFL,
+	      fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
+	ev.data.ptr = &hub.in;
+	hub.in.kind = KIND_HUB;
+	hub.in.fd = STDIN_FILENO;
+	/* EPERM: a regular file (or /dev/null), always ready. */
+	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0) {
+		uint64_t one = 1;
+
+		hub.in_file = true;
+		if (write(hub.wake.fd, &one, sizeof(one)) < 0)
+			errno = 0;
+	}
+}
+
+/* /stats: "topics":{NAME:{...},...}; /metrics: one family per counter,
+ * labelled by topic.  Topics that do not fit the body are left out. */
+static void hub_stats(struct out *o, bool prometheus)
+{
+	static const struct {
+		const char *name;
+		size_t field;
+		const char *help;
+	} f[] = {
+		{ "subscribers", offsetof(struct hub_topic, subscribers),
+		  "Open subscribers." },
+		{ "published", offsetof(struct hub_topic, published),
+		  "Events published." },
+		{ "deliveries", offsetof(struct hub_topic, deliveries),
+		  "Events handed to a subscriber's socket." },
+		{ "behind", offsetof(struct hub_topic, behind),
+		  "Subscribers closed for falling behind." },
+		{ "gaps", offsetof(struct hub_topic, gaps),
+		  "Gap events sent." },
+		{ "replayed", offsetof(struct hub_topic, replayed),
+		  "Events sent from the kept history." },
+	};
+	uint32_t n = hub.sh->ntopics;
+
+	for (size_t k = 0; k < (prometheus ? 6 : 1); k++) {
+		if (prometheus)
+			out_printf(o, "# HELP sse_topic_%s %s\n# TYPE "
+				   "sse_topic_%s %s\n", f[k].name, f[k].help,
+				   f[k].name, k == 0 ? "gauge" : "counter");
+		for (uint32_t i = 0; i < n; i++) {
+			const struct hub_topic *t = &hub.topics[i];
+			char name[HUB_NAME + 1];
+
+			if (o->cap - o->len < 512)
+				break;
+			memcpy(name, t->name, t->len);
+			name[t->len] = '\0';
+			if (t->len == 0 ||
+			    (t->subscribers == 0 && t->first == 0 &&
+			     t->published == 0))
+				continue;
+			if (prometheus) {
+				out_printf(o, "sse_topic_%s{topic=\"%s\"} "
+					   "%llu\n", f[k].name, name,
+					   (unsigned long long)*(const uint64_t *)
+					   (const void *)((const char *)t +
+							  f[k].field));
+				continue;
+			}
+			out_printf(o, "%s\"%s\":{", o->p[o->len - 1] == '{'
+				   ? "" : ",", name);
+			for (size_t j = 0; j < 6; j++)
+				out_printf(o, "%s\"%s\":%llu", j ? "," : "",
+					   f[j].name, (unsigned long long)
+					   *(const uint64_t *)(const void *)
+					   ((const char *)t + f[j].field));
+			out_printf(o, "}");
+		}
+	}
 }
 
 /* ==== main ============================================================== */
@@ -2375,7 +3931,18 @@ static void usage(int fd)
 "  --max-events N           largest n (1000000)\n"
 "  --min-interval MS        smallest interval and heartbeat (1)\n"
 "  --max-event-size BYTES   largest size (65536)\n"
-"  --heartbeat MS           a \":\" comment after MS of silence (0: none)\n";
+"  --heartbeat MS           a \":\" comment after MS of silence (0: none)\n"
+"\n"
+"  The hub: POST /topics/NAME publishes, GET /topics/NAME[,NAME...] follows.\n"
+"  --publish-token-file F   publishing needs \"Authorization: Bearer\" and\n"
+"                           F's content (F readable by its owner only)\n"
+"  --publish-open           anyone may publish (default: nobody, 403)\n"
+"  --stdin TOPIC            each line of standard input, one event on TOPIC\n"
+"  --history N              events kept per topic for resuming (100)\n"
+"  --history-bytes BYTES    bytes kept per topic (1048576)\n"
+"  --hub-memory BYTES       all topics' events and index (67108864)\n"
+"  --max-topics N           topics at once; more get 503 (1024)\n"
+"  --retry MS               the streams' retry:, plus up to half (2000)\n";
 
 	write_text(fd, text);
 }
@@ -2385,6 +3952,8 @@ enum {
 	OPT_REQUEST_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_SEND_TIMEOUT,
 	OPT_MAX_OUTPUT, OPT_LINGER_TIMEOUT, OPT_CORS, OPT_MAX_EVENTS,
 	OPT_MIN_INTERVAL, OPT_MAX_EVENT_SIZE, OPT_HEARTBEAT, OPT_DRAIN_TIMEOUT,
+	OPT_TOKEN_FILE, OPT_PUBLISH_OPEN, OPT_STDIN, OPT_HISTORY,
+	OPT_HISTORY_BYTES, OPT_HUB_MEMORY, OPT_MAX_TOPICS, OPT_RETRY,
 };
 
 /* The options by name: each one's code (its letter, if it has one) and
@@ -2418,6 +3987,14 @@ static const struct long_option {
 	{ "min-interval", OPT_MIN_INTERVAL, true },
 	{ "max-event-size", OPT_MAX_EVENT_SIZE, true },
 	{ "heartbeat", OPT_HEARTBEAT, true },
+	{ "publish-token-file", OPT_TOKEN_FILE, true },
+	{ "publish-open", OPT_PUBLISH_OPEN, false },
+	{ "stdin", OPT_STDIN, true },
+	{ "history", OPT_HISTORY, true },
+	{ "history-bytes", OPT_HISTORY_BYTES, true },
+	{ "hub-memory", OPT_HUB_MEMORY, true },
+	{ "max-topics", OPT_MAX_TOPICS, true },
+	{ "retry", OPT_RETRY, true },
 };
 
 /* The options that take a whole number: the field of struct config each
@@ -2454,6 +4031,12 @@ static const struct number_option {
 	NUMBER(OPT_MAX_EVENT_SIZE, "--max-event-size", max_event_size,
 	       64, 16 * MIB),
 	NUMBER(OPT_HEARTBEAT, "--heartbeat", heartbeat_ms, 0, DAY_MS),
+	NUMBER(OPT_HISTORY, "--history", history, 1, 10000000),
+	NUMBER(OPT_HISTORY_BYTES, "--history-bytes", history_bytes, 1,
+	       1024 * MIB),
+	NUMBER(OPT_HUB_MEMORY, "--hub-memory", hub_memory, 65536, 4095 * MIB),
+	NUMBER(OPT_MAX_TOPICS, "--max-topics", max_topics, 1, 65535),
+	NUMBER(OPT_RETRY, "--retry", retry_ms, 0, DAY_MS),
 };
 
 /* Sets a number option's field from text s, or exits 2 with one line if
@@ -2504,6 +4087,15 @@ static void option_set(struct config *cfg, int opt, const char *value)
 		break;
 	case OPT_CORS:
 		cfg->cors = value;
+		break;
+	case OPT_TOKEN_FILE:
+		cfg->token_file = value;
+		break;
+	case OPT_PUBLISH_OPEN:
+		cfg->publish_open = true;
+		break;
+	case OPT_STDIN:
+		cfg->stdin_topic = value;
 		break;
 	case 'q':
 		cfg->quiet = true;
@@ -2641,6 +4233,11 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		.max_events = 1000000,
 		.min_interval_ms = 1,
 		.max_event_size = 65536,
+		.retry_ms = 2000,
+		.history = 100,
+		.history_bytes = MIB,
+		.hub_memory = 64 * MIB,
+		.max_topics = 1024,
 	};
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
@@ -2841,7 +4438,9 @@ static void server_init(int fd, size_t w)
 	srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	srv.now_ms = clock_ms(CLOCK_MONOTONIC);
 	srv.armed_ms = UINT64_MAX;
+	srv.wait_ms = -1;
 	tw_init(&srv.wheel, srv.now_ms);
+	hub_init(w);
 }
 
 /* ==== workers =========================================================== */
@@ -2970,6 +4569,7 @@ static int supervise(size_t n)
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	srv.shared = shared_map(n);
+	hub_setup(n);
 	/* A plain bind first: SO_REUSEPORT would share a port in use. */
 	fd = open_listener(srv.cfg.addr, srv.cfg.port, false, false);
 	port = (int)bound_port(fd);
@@ -3016,6 +4616,7 @@ int main(int argc, char **argv)
 	if (srv.cfg.workers > 1)
 		return supervise(srv.cfg.workers);
 	srv.shared = shared_map(1);
+	hub_setup(1);
 	int fd = open_listener(srv.cfg.addr, srv.cfg.port, false, true);
 
 	announce(fd);

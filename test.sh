@@ -122,8 +122,10 @@ run routes ./tests/routes ./sse
 run minify ./tests/minify.sh
 run runner ./tests/runner.sh
 run shapes ./tests/shapes ./sse
+run hub ./tests/hub ./sse
 run swarm ./tests/swarm ./sse
 run faults ./tests/faults ./sse
+run syscall-faults ./tests/syscall_faults ./sse
 run fdlimit ./tests/fdlimit.sh
 run browser ./tests/browser/run.sh
 run workers ./tests/workers.sh ./sse
@@ -153,8 +155,10 @@ if wanted sanitizers; then
 		run san-wire ./tests/wire ./$san/sse
 		run san-routes ./tests/routes ./$san/sse
 		run san-shapes ./tests/shapes ./$san/sse
+		run san-hub ./tests/hub ./$san/sse
 		run san-swarm ./tests/swarm ./$san/sse
 		run san-faults ./tests/faults ./$san/sse
+		run san-syscall-faults ./tests/syscall_faults ./$san/sse
 		run san-workers ./tests/workers.sh ./$san/sse
 		unset ASAN_OPTIONS UBSAN_OPTIONS
 		run sanitizers san_reports

@@ -1,7 +1,7 @@
 /* floor.c - what sending sse's events costs with no server around them.
  *
  *	usage: bench/floor [-c CONNS] [-i MS] [-d SECONDS] [-s BYTES]
- *	                   [-r READERS]
+ *	                   [-r READERS] [-b]
  *
  * The floor beside which bench/run's "events" scenario sets sse's CPU time
  * per event.  It does only what the kernel must do for each event: a
@@ -15,7 +15,10 @@
  * 2, as bench/run gives sseload), which open CONNS connections between
  * them (default 10,000) and drain them on an epoll loop each, counting
  * bytes.  The parent accepts them, then sends one event a connection
- * every MS milliseconds (default 20) for SECONDS (default 5).
+ * every MS milliseconds (default 20) for SECONDS (default 5).  With -b
+ * (burst) every connection's event is due at the same moment, as one
+ * publish reaches every subscriber of a hub: the floor beside which
+ * bench/run's "fanout" scenario sets sse's CPU time per delivery.
  *
  * The schedule is sse's: the connections are spread over the interval in
  * 1 ms slots, as streams opened over a ramp are in sse's 1 ms timer wheel,
@@ -52,6 +55,7 @@
 #define READERS_MAX 16
 
 static unsigned conns = 10000, interval_ms = 20, seconds = 5, readers = 2;
+static int burst;	/* -b: every connection in the first slot */
 static size_t chunk_len = 67;
 
 /* sse's lateness buckets (sse.c lateness_le_us), and one for the rest. */
@@ -193,7 +197,7 @@ static void reader(uint16_t port, unsigned count, int out)
 static void usage(void)
 {
 	fputs("usage: bench/floor [-c CONNS] [-i MS] [-d SECONDS] "
-	      "[-s BYTES] [-r READERS]\n", stderr);
+	      "[-s BYTES] [-r READERS] [-b]\n", stderr);
 	exit(2);
 }
 
@@ -201,10 +205,11 @@ static void options(int argc, char **argv)
 {
 	int ch;
 
-	while ((ch = getopt(argc, argv, "c:i:d:s:r:h")) != -1) {
-		long v = optarg ? strtol(optarg, NULL, 10) : 0;
+	while ((ch = getopt(argc, argv, "c:i:d:s:r:bh")) != -1) {
+		long v = optarg ? strtol(optarg, NULL, 10) : 1;
 
 		switch (ch) {
+		case 'b': burst = 1; break;
 		case 'c': conns = (unsigned)v; break;
 		case 'i': interval_ms = (unsigned)v; break;
 		case 'd': seconds = (unsigned)v; break;
@@ -304,7 +309,8 @@ int main(int argc, char **argv)
 		if (now > ticks)
 			now = ticks;
 		wakeups++;
-		for (unsigned slot = 1; slot <= interval_ms; slot++) {
+		for (unsigned slot = 1; slot <= (burst ? 1 : interval_ms);
+		     slot++) {
 			/* Events due by tick t: (t - slot) / interval + 1. */
 			unsigned before = done < slot ? 0 :
 					  (done - slot) / interval_ms + 1;
@@ -312,8 +318,8 @@ int main(int argc, char **argv)
 					  (now - slot) / interval_ms + 1;
 			unsigned k = by_now - before;
 
-			for (unsigned i = slot - 1; k > 0 && i < conns;
-			     i += interval_ms) {
+			for (unsigned i = burst ? 0 : slot - 1; k > 0 &&
+			     i < conns; i += burst ? 1 : interval_ms) {
 				int64_t sent_us = now_us() - t0;
 				ssize_t w = send(fds[i], chunks, k * chunk_len,
 						 MSG_NOSIGNAL | MSG_DONTWAIT);

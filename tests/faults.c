@@ -296,7 +296,7 @@ static ssize_t client_fill_stamped(struct client *c, int64_t *mono,
 	}
 }
 
-/* xfer_recv() of testlib.h, with the chunks stamped by their arrival. */
+/* xfer_recv() of testlib.c, with the chunks stamped by their arrival. */
 static void xfer_recv_stamped(struct xfer *x)
 {
 	int64_t mono, wall;

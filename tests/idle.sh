@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # idle.sh - an idle server makes no wakeups (docs/protocol.md section 5):
-# with no connections it sleeps in epoll_wait with no timer armed, so the kernel
-# never switches to it.  Checked by its context switches (voluntary and
-# involuntary, from /proc/PID/task/*/status) over 3 s:
+# with no connections it sleeps in epoll_wait with no timer armed, so the
+# kernel never switches to it.  Checked by its context switches (voluntary
+# and involuntary, from /proc/PID/task/*/status) over 3 s:
 #
 #   - just started;
 #   - after traffic that armed and cancelled timers of every kind: a
@@ -16,95 +16,25 @@
 # Prints "pass NAME", "FAIL NAME: why" or "skip NAME: reason" per case and
 # exits 0 if nothing failed.
 set -u
+. "$(dirname "$0")/lib.sh"
 
-if [ $# -ne 1 ]; then
-	echo "usage: tests/idle.sh PATH-TO-SSE" >&2
-	exit 2
-fi
-sse=$1
-if [ ! -x "$sse" ]; then
-	echo "FAIL idle: $sse is not an executable"
-	exit 1
-fi
+sse_arg idle "$@"
 if [ ! -r /proc/self/status ] ||
 	! grep -q '^voluntary_ctxt_switches:' /proc/self/status; then
-	echo "skip idle: no context switch counts in /proc/PID/status"
+	skip "idle: no context switch counts in /proc/PID/status"
 	exit 0
 fi
-if ! command -v curl >/dev/null; then
-	echo "skip idle: curl is not installed"
-	exit 0
-fi
+need curl idle
 
 WINDOW=3	# seconds measured
-failed=0
-tmp=$(mktemp -d)
-pids=()
 
-cleanup() {
-	local p
-	exec 3>&-
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${pids[@]}"; do
-		for _ in $(seq 50); do
-			[ -e "/proc/$p" ] || break
-			sleep 0.1
-		done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+# A keep-alive connection the suite may hold open on exit.
+on_exit() { exec 3>&-; }
 
-pass() { echo "pass $*"; }
-fail() { echo "FAIL $*"; failed=1; }
-
-running() {
-	local st
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "${st:0:1}" != Z ]
-}
-
-# Stops process $1 with SIGTERM (SIGKILL after 5 s); its exit status is
-# then in $status.
-stop() {
-	local p keep=()
-	kill -TERM "$1" 2>/dev/null
-	for _ in $(seq 50); do
-		running "$1" || break
-		sleep 0.1
-	done
-	kill -KILL "$1" 2>/dev/null
-	wait "$1"
-	status=$?
-	for p in "${pids[@]}"; do
-		[ "$p" = "$1" ] || keep+=("$p")
-	done
-	pids=("${keep[@]}")
-}
-
-# start NAME ARGS...: starts sse on a free loopback port; sets pid and
-# port, or fails NAME and returns 1.
-start() {
-	local name=$1
-	shift
-	port=
-	"$sse" -b 127.0.0.1 -p 0 -q "$@" 2>"$tmp/$name.err" &
-	pid=$!
-	pids+=("$pid")
-	for _ in $(seq 100); do
-		port=$(sed -n 's/^sse: listening on .*:\([0-9]*\)$/\1/p' \
-			"$tmp/$name.err" 2>/dev/null)
-		[ -n "$port" ] && return 0
-		running "$pid" || break
-		sleep 0.1
-	done
-	fail "$name: sse did not start: $(head -3 "$tmp/$name.err")"
-	return 1
+# start_sse NAME ARGS...: sse with ARGS on a free loopback port; sets pid
+# and port, or fails NAME.
+start_sse() {
+	start "$1" "$sse" -b 127.0.0.1 -p 0 -q "${@:2}"
 }
 
 # switches PID: the context switches of all its threads so far.
@@ -116,20 +46,6 @@ switches() {
 # rss PID: its resident memory in KiB.
 rss() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null
-}
-
-# children PID: its child processes, by the parent field of /proc/*/stat
-# (/proc/PID/task/*/children is not in every kernel).
-children() {
-	local f st state ppid
-	for f in /proc/[0-9]*/stat; do
-		st=$(sed 's/.*) //' "$f" 2>/dev/null) || continue
-		read -r state ppid _ <<<"$st"
-		if [ "$ppid" = "$1" ] && [ "$state" != Z ]; then
-			f=${f%/stat}
-			echo "${f#/proc/}"
-		fi
-	done
 }
 
 # settle PIDS...: waits (up to 5 s) until none of PIDS has switched for
@@ -164,7 +80,7 @@ idle_check() {
 }
 
 # --- a server just started ---------------------------------------------------
-if start idle; then
+if start_sse idle; then
 	idle_check idle-wakeups "$pid"
 	if [ "$total" -eq 0 ]; then
 		pass "idle-wakeups: $total context switches in $WINDOW s" \
@@ -177,7 +93,7 @@ if start idle; then
 fi
 
 # --- the same server after traffic -------------------------------------------
-if start after -n 2 -i 100 --idle-timeout 500; then
+if start_sse after -n 2 -i 100 --idle-timeout 500; then
 	base=http://127.0.0.1:$port
 	problems=
 	# A stream to its end, then the connection closed by the client.
@@ -236,7 +152,7 @@ if start after -n 2 -i 100 --idle-timeout 500; then
 fi
 
 # --- -w 2: the parent and its workers ----------------------------------------
-if start workers -w 2; then
+if start_sse workers -w 2; then
 	kids=
 	for _ in $(seq 50); do
 		kids=$(children "$pid" | tr '\n' ' ')

@@ -8,91 +8,15 @@
 # Prints "pass NAME", "FAIL NAME: why" or "skip NAME: reason" per case and
 # exits 0 if nothing failed.  Skips everything where ::1 cannot be used.
 set -u
+. "$(dirname "$0")/lib.sh"
 
-if [ $# -ne 1 ]; then
-	echo "usage: tests/ipv6.sh PATH-TO-SSE" >&2
-	exit 2
-fi
-sse=$1
-if ! command -v curl >/dev/null; then
-	echo "skip ipv6: curl is not installed"
-	exit 0
-fi
-if [ ! -x "$sse" ]; then
-	echo "FAIL ipv6: $sse is not an executable"
-	exit 1
-fi
+sse_arg ipv6 "$@"
+need curl ipv6
 
-failed=0
-tmp=$(mktemp -d)
-pids=()
-
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${pids[@]}"; do
-		for _ in $(seq 50); do
-			[ -e "/proc/$p" ] || break
-			sleep 0.1
-		done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-pass() { echo "pass $*"; }
-fail() { echo "FAIL $*"; failed=1; }
-
-# True while process $1 runs (bash reaps its children as they exit, so an
-# exited child is gone from /proc; a zombie counts as exited too).
-running() {
-	local st
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "${st:0:1}" != Z ]
-}
-
-# Stops process $1 with SIGTERM (SIGKILL after 5 s); its exit status is
-# then in $status.
-stop() {
-	local p keep=()
-	kill -TERM "$1" 2>/dev/null
-	for _ in $(seq 50); do
-		running "$1" || break
-		sleep 0.1
-	done
-	kill -KILL "$1" 2>/dev/null
-	wait "$1"
-	status=$?
-	for p in "${pids[@]}"; do
-		[ "$p" = "$1" ] || keep+=("$p")
-	done
-	pids=("${keep[@]}")
-}
-
-# start NAME ADDR: starts sse on ADDR, port 0; sets pid, port and line
-# (the start-up line), or returns 1 with the server's stderr in $tmp/NAME.
-start() {
-	local name=$1 addr=$2
-	port='' line=''
-	"$sse" -b "$addr" -p 0 -n 3 -i 100 2>"$tmp/$name" &
-	pid=$!
-	pids+=("$pid")
-	for _ in $(seq 100); do
-		line=$(grep -m1 '^sse: listening on ' "$tmp/$name" 2>/dev/null)
-		if [ -n "$line" ]; then
-			port=${line##*:}
-			return 0
-		fi
-		running "$pid" || break
-		sleep 0.1
-	done
-	stop "$pid"
-	return 1
+# start_on NAME ADDR: sse on ADDR, port 0; sets pid, port and line (the
+# start-up line), or returns 1 with the server's stderr in $tmp/NAME.err.
+start_on() {
+	try_start "$1" "$sse" -b "$2" -p 0 -n 3 -i 100
 }
 
 # stream URL: one POST /api stream; prints its shape (each non-blank line,
@@ -113,12 +37,12 @@ if ! grep -qs '^00000000000000000000000000000001 ' /proc/net/if_inet6; then
 fi
 
 # --- -b ::1 ----------------------------------------------------------------
-if ! start v6 ::1; then
-	if grep -q 'cannot listen' "$tmp/v6"; then
-		echo "skip ipv6: no ::1 on this machine ($(head -1 "$tmp/v6"))"
+if ! start_on v6 ::1; then
+	if grep -q 'cannot listen' "$tmp/v6.err"; then
+		echo "skip ipv6: no ::1 on this machine ($(head -1 "$tmp/v6.err"))"
 		exit 0
 	fi
-	fail "ipv6-listen: sse -b ::1 did not start: $(head -3 "$tmp/v6")"
+	fail "ipv6-listen: sse -b ::1 did not start: $(head -3 "$tmp/v6.err")"
 	exit 1
 fi
 if [[ $line =~ ^sse:\ listening\ on\ \[::1\]:[0-9]+$ ]] && [ "$port" -gt 0 ]; then
@@ -133,7 +57,7 @@ else
 	fail "ipv6-stream: $(printf '%q' "$shape")"
 fi
 # The access log names the client by its IPv6 address.
-logline=$(grep -m1 '"POST /api ' "$tmp/v6")
+logline=$(grep -m1 '"POST /api ' "$tmp/v6.err")
 if [[ $logline == '::1 - - ['* ]]; then
 	pass "ipv6-log: $logline"
 else
@@ -156,8 +80,8 @@ else
 fi
 
 # --- -b :: -------------------------------------------------------------------
-if ! start any ::; then
-	fail "ipv6-any: sse -b :: did not start: $(head -3 "$tmp/any")"
+if ! start_on any ::; then
+	fail "ipv6-any: sse -b :: did not start: $(head -3 "$tmp/any.err")"
 	exit 1
 fi
 if [[ $line =~ ^sse:\ listening\ on\ \[::\]:[0-9]+$ ]]; then
@@ -178,7 +102,7 @@ if [ "$v6only" = 1 ]; then
 else
 	shape=$(stream "http://127.0.0.1:$port/api")
 	if [ "$shape" = "$want" ]; then
-		logline=$(grep '"POST /api ' "$tmp/any" | tail -1)
+		logline=$(grep '"POST /api ' "$tmp/any.err" | tail -1)
 		pass "ipv6-any-v4: -b :: streams to 127.0.0.1:$port too" \
 			"(logged as '${logline%% *}')"
 	else

@@ -19,89 +19,15 @@
 # (master_process off) with every file it writes in a temporary directory,
 # so the test needs no root and leaves /etc/nginx and /var alone.
 set -u
+. "$(dirname "$0")/lib.sh"
 
-if [ $# -ne 1 ]; then
-	echo "usage: tests/nginx.sh PATH-TO-SSE" >&2
-	exit 2
-fi
-sse=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 conf=$(cd "$(dirname "$0")" && pwd)/nginx
-
-if ! command -v nginx >/dev/null; then
-	echo "skip nginx-proxy: nginx is not installed"
-	echo "skip nginx-balance: nginx is not installed"
-	exit 0
-fi
-for tool in curl python3; do
-	if ! command -v $tool >/dev/null; then
-		echo "skip nginx-proxy: $tool is not installed"
-		echo "skip nginx-balance: $tool is not installed"
-		exit 0
-	fi
+for tool in nginx curl python3; do
+	need $tool nginx-proxy nginx-balance
 done
-if [ ! -x "$sse" ]; then
-	echo "FAIL nginx: $1 is not an executable"
-	exit 1
-fi
+sse_arg nginx "$@"
 
 INTERVAL=300 EVENTS=5	# the streams: 5 events 300 ms apart
-failed=0
-tmp=$(mktemp -d)
-pids=()
-
-# On any exit: stop what is still running (each by its pid), then remove
-# the temporary directory.
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${pids[@]}"; do
-		for _ in $(seq 50); do
-			running "$p" || break
-			sleep 0.1
-		done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-pass() { echo "pass $*"; }
-fail() { echo "FAIL $*"; failed=1; }
-
-# True while process $1 runs (not yet exited: a zombie counts as exited).
-running() {
-	local st
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "${st:0:1}" != Z ]
-}
-
-# Waits up to $2 tenths of a second for process $1 to exit; then its exit
-# status is in $status (255 if it did not exit).
-wait_exit() {
-	local i
-	status=255
-	for ((i = 0; i < $2; i++)); do
-		running "$1" || break
-		sleep 0.1
-	done
-	running "$1" && return 1
-	wait "$1"
-	status=$?
-	forget "$1"
-}
-
-# Takes process $1, reaped, off the list that cleanup stops.
-forget() {
-	local p keep=()
-	for p in "${pids[@]}"; do
-		[ "$p" = "$1" ] || keep+=("$p")
-	done
-	pids=("${keep[@]}")
-}
 
 # A port that is free now (nginx cannot listen on port 0 and say which).
 free_port() {
@@ -114,21 +40,8 @@ print(s.getsockname()[1])'
 # start_sse NAME ARGS...: starts sse on a free loopback port; sets
 # sse_pid and sse_port, or fails NAME and returns 1.
 start_sse() {
-	local name=$1 i
-	shift
-	sse_port=
-	"$sse" -b 127.0.0.1 -p 0 -q "$@" 2>"$tmp/$name.err" &
-	sse_pid=$!
-	pids+=("$sse_pid")
-	for i in $(seq 100); do
-		sse_port=$(sed -n 's/^sse: listening on .*:\([0-9]*\)$/\1/p' \
-			"$tmp/$name.err" 2>/dev/null)
-		[ -n "$sse_port" ] && return 0
-		running "$sse_pid" || break
-		sleep 0.1
-	done
-	fail "$name: sse did not start: $(head -3 "$tmp/$name.err")"
-	return 1
+	start "$1" "$sse" -b 127.0.0.1 -p 0 -q "${@:2}" || return 1
+	sse_pid=$pid sse_port=$port
 }
 
 # start_nginx NAME TEMPLATE SED-ARGS...: fills in the template, starts
@@ -163,15 +76,6 @@ start_nginx() {
 	fail "$name: nginx did not start: $(grep -v '^$' "$dir/error.log" |
 		tail -3 | tr '\n' ' ')"
 	return 1
-}
-
-# Stops process $1 with SIGTERM (SIGKILL after 5 s).
-stop() {
-	kill -TERM "$1" 2>/dev/null
-	wait_exit "$1" 50 && return
-	kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-	forget "$1"
 }
 
 # counter PORT KEY: a counter from sse's /stats, asked directly.

@@ -25,7 +25,11 @@
  *		 HEAD /message-stream starts no stream
  *	page/	 the page served is web/index.min.html, byte for byte
  *	stats/	 /stats has its keys and counts exactly what a fresh server
- *		 was asked
+ *		 was asked; asked as a stream (Accept: text/event-stream, or
+ *		 ?stream), it sends the counters at once and then each
+ *		 second on schedule, showing a stream run in between, counts
+ *		 itself in neither streams nor events, and ends at its next
+ *		 event after SIGTERM
  *	metrics/ /metrics is valid Prometheus text (names, HELP and TYPE
  *		 before each family, a cumulative histogram ending in +Inf
  *		 equal to its _count) and counts exactly too
@@ -58,7 +62,7 @@
 static const char *const stats_keys[] = {
 	"connections", "streams", "requests", "events", "streams_completed",
 	"streams_aborted", "streams_dropped", "streams_stalled", "accepted",
-	"shed", "responses", "uptime_seconds",
+	"shed", "responses", "lateness_us", "uptime_seconds",
 };
 
 static const char *sse = "./sse";
@@ -261,21 +265,48 @@ static bool json_error_ok(const struct response *r)
 	return true;
 }
 
+/* The page as the server stores and sends it, gzipped, made text again
+ * by gzip(1) into out (cap bytes, NUL-terminated).  Returns its length,
+ * or -1 with a note. */
+static ssize_t gunzip(const struct response *r, char *out, size_t cap)
+{
+	char path[] = "/tmp/sse-routes-page-XXXXXX", err[512];
+	char *const argv[] = { "/bin/sh", "-c", "exec gzip -dc \"$0\"", path,
+			       NULL };
+	int fd = mkstemp(path), code = -1;
+
+	if (fd < 0)
+		return t_note("mkstemp: %s", strerror(errno)), -1;
+	if (write(fd, r->body, r->body_len) == (ssize_t)r->body_len)
+		code = run_capture(argv, out, err, cap, mono_ms() + 5000);
+	close(fd);
+	unlink(path);
+	if (code != 0)
+		return t_note("gzip -dc of the page's %zu bytes: exit %d: %s",
+			      r->body_len, code, err), -1;
+	return (ssize_t)strlen(out);
+}
+
 /* The page of docs/protocol.md section 3: the seed's EventSource client,
- * showing `user: text`, and a button that streams POST /api with fetch(). */
+ * showing `user: text`, and a button that streams POST /api with fetch();
+ * the chat on topic chat (section 8) and the live counters of
+ * /stats?stream. */
 static bool page_ok(const struct response *r)
 {
 	static const char *const anchors[] = {
-		"new EventSource(", "\"/message-stream\"", ".user", ".text",
-		"<button", "fetch(\"/api\"", "\"POST\"",
+		"new EventSource(", "\"/message-stream", ".user", ".text",
+		"<button", "fetch(", "\"/api", "\"POST\"", "\"/topics/chat\"",
+		"\"/stats?stream\"", "<link rel=\"icon\" href=\"data:,\">",
+		"href=\"/stats\"", "href=\"/metrics\"",
 	};
+	static char page[1 << 16];
+	ssize_t n = gunzip(r, page, sizeof page);
 
-	for (size_t i = 0; i < NELEM(anchors); i++)
-		if (memmem(r->body, r->body_len, anchors[i],
-			   strlen(anchors[i])) == NULL)
+	for (size_t i = 0; n >= 0 && i < NELEM(anchors); i++)
+		if (strstr(page, anchors[i]) == NULL)
 			return t_note("the page has no %s: %s", anchors[i],
-				      esc(r->body, r->body_len));
-	return true;
+				      esc(page, (size_t)n));
+	return n >= 0;
 }
 
 /* ---------------------------------------------------------- counters -- */
@@ -1021,12 +1052,13 @@ struct route_row {
 	const char *allow;	/* the Allow list it must be, or NULL */
 	enum body body;
 	const char *says;	/* a word the body must hold, or NULL */
-	const char *want[4];	/* header specs for headers_ok() */
+	const char *want[5];	/* header specs for headers_ok() */
 	const char *why;
 };
 
 #define R(...) { __LINE__, __VA_ARGS__ }
-#define HTML "Content-Type: text/html; charset=utf-8"
+#define HTML "Content-Type: text/html; charset=utf-8", \
+	"Content-Encoding: gzip", "Vary: Accept-Encoding"
 #define JSON "Content-Type: application/json; charset=utf-8"
 #define PROMETHEUS "Content-Type: text/plain; version=0.0.4*"
 #define LENGTH "Content-Length: #"
@@ -1052,6 +1084,10 @@ static const struct route_row route_rows[] = {
 	  { PROMETHEUS, LENGTH }, "HEAD: GET's headers, no body"),
 	R("head-message-stream", "HEAD " MS, 200, NULL, NO_BODY, NULL,
 	  { STREAM_HEAD }, "HEAD: GET's headers, no body, no stream"),
+	R("stats-stream-0", "GET /stats?stream=0", 200, NULL, STATS, NULL,
+	  { JSON, LENGTH }, "stream=0 does not ask for the stream"),
+	R("head-stats-stream", "HEAD /stats?stream", 200, NULL, NO_BODY, NULL,
+	  { STREAM_HEAD }, "HEAD: the stream's headers, no body, no stream"),
 	R("options-api", "OPTIONS /api", 204, "POST, OPTIONS", NO_BODY, NULL,
 	  { "!Content-Length", "!Access-Control-*" },
 	  "204 with Allow, and no CORS without --cors "
@@ -1434,42 +1470,73 @@ static void test_head_no_stream(void)
 	server_stop(&s, 2000);
 }
 
-/* The page served is web/index.min.html, byte for byte: web/index.html
- * as make minifies it (web/minify.awk, checked by tests/minify.sh), found
- * from this program's own place in the source tree (tests/routes),
- * whichever server binary is under test. */
+/* Accept-Encoding and the page: gzip when the client takes it, or says
+ * nothing (then any coding will do, RFC 9110 section 12.5.3), else 406. */
+static const struct {
+	const char *name, *headers;
+	int status;
+} page_codings[] = {
+	{ "page/gzip-without-accept-encoding", NULL, 200 },
+	{ "page/gzip-as-browsers-ask", "Accept-Encoding: gzip, deflate, br, "
+	  "zstd\r\n", 200 },
+	{ "page/gzip-any-case", "Accept-Encoding: br;q=1.0, GZip;q=0.5\r\n",
+	  200 },
+	{ "page/gzip-by-asterisk", "Accept-Encoding: *\r\n", 200 },
+	{ "page/406-identity", "Accept-Encoding: identity\r\n", 406 },
+	{ "page/406-gzip-q0", "Accept-Encoding: gzip;q=0, br\r\n", 406 },
+	{ "page/406-gzip-q0.000", "Accept-Encoding: gzip; Q=0.000\r\n", 406 },
+};
+
+/* The page served is web/index.min.html, byte for byte once gunzipped:
+ * web/index.html as make minifies it (web/minify.awk, checked by
+ * tests/minify.sh), found from this program's own
+ * place in the source tree (tests/routes), whichever server binary is
+ * under test.  Then the answers to each Accept-Encoding. */
 static void test_page_file(int port)
 {
-	static char file[1 << 20];
+	static char file[1 << 16], page[1 << 16];
 	char path[4096];
 	struct client c;
 	struct response r = { 0 };
 	ssize_t n = readlink("/proc/self/exe", path, sizeof path - 32);
 	char *slash = n > 0 ? memrchr(path, '/', (size_t)n) : NULL;
+	FILE *f = NULL;
+	size_t len = 0;
 
-	if (slash == NULL) {
-		t_note("cannot find this program's directory");
-		t_result("page/is-web-index-min-html", false);
-		return;
+	if (slash != NULL) {
+		strcpy(slash, "/../web/index.min.html");
+		f = fopen(path, "rb");
 	}
-	strcpy(slash, "/../web/index.min.html");
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
-		t_note("cannot read %s", path);
-		t_result("page/is-web-index-min-html", false);
-		return;
+	if (f != NULL) {
+		len = fread(file, 1, sizeof file, f);
+		fclose(f);
 	}
-	size_t len = fread(file, 1, sizeof file, f);
-	fclose(f);
-	if (client_open(&c, port) == 0) {
+	if (f == NULL)
+		t_note("cannot read web/index.min.html beside this program");
+	else if (client_open(&c, port) == 0) {
 		if (ask_line(&c, "GET /", NULL, &r) && status_is(&r, 200) &&
-		    (r.body_len != len || memcmp(r.body, file, len) != 0))
-			t_note("the page (%zu bytes) differs from %s (%zu "
-			       "bytes)", r.body_len, path, len);
+		    (n = gunzip(&r, page, sizeof page)) >= 0 &&
+		    ((size_t)n != len || memcmp(page, file, len) != 0))
+			t_note("the page (%zd bytes gunzipped) differs from %s "
+			       "(%zu bytes)", n, path, len);
 		client_close(&c);
 	}
-	resp_free(&r);
 	t_result("page/is-web-index-min-html", true);
+	for (size_t i = 0; i < NELEM(page_codings); i++) {
+		static const char *const gzipped[] = {
+			"Content-Encoding: gzip", "Vary: Accept-Encoding",
+			NULL,
+		};
+		if (client_open(&c, port) == 0) {
+			if (ask_line(&c, "GET /", page_codings[i].headers, &r) &&
+			    status_is(&r, page_codings[i].status) &&
+			    headers_ok(&r, gzipped + (r.status == 406)))
+				r.status == 406 ? json_error_ok(&r) : page_ok(&r);
+			client_close(&c);
+		}
+		t_result(page_codings[i].name, true);
+	}
+	resp_free(&r);
 }
 
 /* ---------------------------------------------------------- counting -- */
@@ -1542,6 +1609,120 @@ static void test_stats(void)
 	client_close(&c);
 	client_close(&c2);
 	resp_free(&r);
+	server_stop(&s, 2000);
+}
+
+/* The events in /stats's lateness histogram: its buckets added up. */
+static double lateness_count(const struct counters *k)
+{
+	double n = 0;
+
+	for (int i = 0; i < k->n; i++)
+		if (strncmp(k->e[i].key, "lateness_us.", 12) == 0)
+			n += k->e[i].v;
+	return n;
+}
+
+/* Is chunk j of r the event `data: {counters}`, within the schedule: due
+ * j - 1 seconds after sent_ms (chunk 0 is retry and :ok)?  Its counters
+ * go into k. */
+static bool stats_event(const struct response *r, int j, int64_t sent_ms,
+			struct counters *k)
+{
+	const struct chunk *ch = &r->ch[j];
+	const char *p = r->body + ch->off;
+	struct response data = { .body = (char *)p + 6, .body_len = ch->len - 8 };
+	long long at = (long long)(ch->mono_ms - sent_ms);
+
+	if (r->nch <= j)
+		return t_note("%d chunks, expected at least %d: %s", r->nch,
+			      j + 1, esc(r->body, r->body_len));
+	if (ch->len < 8 || memcmp(p, "data: ", 6) != 0 ||
+	    memcmp(p + ch->len - 2, "\n\n", 2) != 0 ||
+	    memchr(p, '\n', ch->len - 2) != NULL)
+		return t_note("chunk %d is %s, expected one data: line",
+			      j, esc(p, ch->len));
+	if (at < (j - 1) * 1000 - EARLY_MS || at > (j - 1) * 1000 + LATE_MS)
+		return t_note("chunk %d came %lld ms after the request, "
+			      "expected %d (-%d, +%d)", j, at, (j - 1) * 1000,
+			      EARLY_MS, LATE_MS);
+	return stats_parse(&data, k);
+}
+
+/* GET /stats as a stream on a fresh server: the counters at once, then a
+ * second later, with a whole /message-stream run in between on another
+ * connection; the same by ?stream; then SIGTERM ends both streams with
+ * their next event, and the server exits. */
+static void test_stats_stream(void)
+{
+	static const char *const head[] = {
+		"Content-Type: text/event-stream", "Cache-Control: no-cache",
+		"Transfer-Encoding: chunked", "!Content-Length", NULL,
+	};
+	struct server s;
+	struct client c = { .fd = -1 }, c2 = { .fd = -1 }, c3 = { .fd = -1 };
+	struct response r = { 0 }, r2 = { 0 }, r3 = { 0 };
+	struct counters k;
+	char *req = request("GET /stats", "Accept: text/html, "
+			    "Text/Event-Stream; q=0.9\r\n");
+	int64_t sent = mono_ms();
+	bool ok;
+
+	if (!start(&s, "stats/stream-server", NULL)) {
+		free(req);
+		return;
+	}
+	ok = client_open(&c, s.port) == 0 &&
+	     client_send(&c, req, strlen(req), 0, sent + 2000) == 0 &&
+	     client_more(&c, &r, sent + 2000, 2) == 0 &&
+	     status_is(&r, 200) && headers_ok(&r, head) &&
+	     (glob("retry: 1000\n:ok\n\n", r.body, r.ch[0].len) ||
+	      t_note("chunk 0 is %s", esc(r.body, r.ch[0].len))) &&
+	     stats_event(&r, 1, sent, &k) &&
+	     counters_expect(&k, "connections=1 streams=0 requests=1 "
+			     "events=0 responses=0", "responses.");
+	free(req);
+	if (step_result("stats/stream-by-accept", &ok)) {
+		/* A whole stream, 250 ms, before the next second's counters. */
+		ok = client_open(&c2, s.port) == 0 &&
+		     ask_line(&c2, "GET " MS, NULL, &r2) &&
+		     client_more(&c, &r, sent + 1000 + LATE_MS + 500, 3) == 0 &&
+		     stats_event(&r, 2, sent, &k) &&
+		     counters_expect(&k, "connections=2 streams=0 requests=2 "
+				     "events=5 streams_completed=1 "
+				     "streams_aborted=0 responses.200=1 "
+				     "lateness_us=14", "responses.") &&
+		     (lateness_count(&k) == 5 ||
+		      t_note("lateness_us holds %g events, expected 5",
+			     lateness_count(&k)));
+	}
+	if (step_result("stats/stream-each-second", &ok)) {
+		req = request("GET /stats?stream", NULL);
+		sent = mono_ms();
+		ok = client_open(&c3, s.port) == 0 &&
+		     client_send(&c3, req, strlen(req), 0, sent + 2000) == 0 &&
+		     client_more(&c3, &r3, sent + 2000, 2) == 0 &&
+		     status_is(&r3, 200) && headers_ok(&r3, head) &&
+		     stats_event(&r3, 1, sent, &k) &&
+		     counters_expect(&k, "connections=3 streams=0 requests=3",
+				     NULL);
+		free(req);
+	}
+	if (step_result("stats/stream-by-query", &ok)) {
+		/* The drain ends each stream after its next event. */
+		kill(s.pid, SIGTERM);
+		ok = client_more(&c, &r, mono_ms() + 1000 + LATE_MS, 0) == 0 &&
+		     client_more(&c3, &r3, mono_ms() + 1000 + LATE_MS, 0) == 0 &&
+		     (server_wait(&s, 2000) == 0 ||
+		      t_note("the server did not exit 0 after SIGTERM"));
+	}
+	step_result("stats/stream-ends-on-sigterm", &ok);
+	client_close(&c);
+	client_close(&c2);
+	client_close(&c3);
+	resp_free(&r);
+	resp_free(&r2);
+	resp_free(&r3);
 	server_stop(&s, 2000);
 }
 
@@ -1625,6 +1806,7 @@ int main(int argc, char **argv)
 	}
 	test_head_no_stream();
 	test_stats();
+	test_stats_stream();
 	test_metrics();
 	fprintf(stderr, "routes: %d passed, %d failed, %d skipped\n", t_passed,
 		t_failed, t_skipped);

@@ -156,7 +156,8 @@ static const struct row good_rows[] = {
 	  .path = "/api", .query = "x=1", .minor = 1, .keep_alive = true,
 	  .n_headers = 1 },
 	/* RFC 9110 2.5: a recipient takes a higher minor version of the
-	 * major it speaks as the highest minor it speaks (SPEC 4). */
+	 * major it speaks as the highest minor it speaks (docs/protocol.md
+	 * section 4). */
 	{ __LINE__, "HTTP/1.2 is read as HTTP/1.1",
 	  B("GET / HTTP/1.2\r\nHost: a\r\n\r\n"), HTTP_DONE,
 	  .method = HTTP_GET, .path = "/", .minor = 1, .keep_alive = true,

@@ -4,34 +4,17 @@
 # and a graceful stop.  Any memcheck error or leaked block fails it.
 set -u
 cd "$(dirname "$0")/.."
+. tests/lib.sh
 
-if ! command -v valgrind >/dev/null; then
-	echo "skip valgrind: valgrind is not installed"
-	exit 0
-fi
-if ! command -v curl >/dev/null; then
-	echo "skip valgrind: curl is not installed"
-	exit 0
-fi
-dir=$(mktemp -d)
-trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
-valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
+need valgrind valgrind
+need curl valgrind
+start valgrind valgrind --quiet --leak-check=full \
+	--show-leak-kinds=definite,indirect \
 	--errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
-	--log-file="$dir/vg" ./sse -b 127.0.0.1 -p 0 -q -n 3 -i 100 \
-	2>"$dir/err" &
-pid=$!
-for _ in $(seq 100); do
-	port=$(sed -n 's/^sse: listening on .*:\([0-9]*\)$/\1/p' "$dir/err" 2>/dev/null)
-	[ -n "$port" ] && break
-	sleep 0.1
-done
-if [ -z "$port" ]; then
-	echo "FAIL valgrind: the server did not start under valgrind"
-	exit 1
-fi
+	--log-file="$tmp/vg" ./sse -b 127.0.0.1 -p 0 -q -n 3 -i 100 || exit 1
 url=http://127.0.0.1:$port
 curl -s "$url/api" -d '{"stream":false}' >/dev/null
-curl -s -N "$url/api" -d '{"stream":true}' >"$dir/stream"
+curl -s -N "$url/api" -d '{"stream":true}' >"$tmp/stream"
 curl -s -N "$url/message-stream?size=300" >/dev/null
 curl -s "$url/api" -d '{"stream":tru' >/dev/null
 curl -s "$url/nowhere" "$url/stats" "$url/metrics" "$url/" >/dev/null
@@ -39,14 +22,14 @@ printf 'GET / HTTP/1.1\r\nHost: a\r\n Folded: x\r\n\r\n' |
 	curl -s --max-time 5 telnet://127.0.0.1:$port >/dev/null
 # Leaves in the middle of a stream.
 curl -s -N --max-time 0.15 "$url/api" -d '{"stream":true}' >/dev/null
-kill -TERM $pid
-wait $pid
-status=$?
-if [ "$(grep -c '^data: ' "$dir/stream")" != 3 ]; then
-	echo "FAIL valgrind: the stream under valgrind was not whole"
-elif [ $status -ne 0 ] || [ -s "$dir/vg" ]; then
-	echo "FAIL valgrind: exit status $status; memcheck said:"
-	sed 's/^/    /' "$dir/vg" | head -40
+# memcheck's leak check runs after the server's own exit.
+stop $pid 300
+if [ "$(grep -c '^data: ' "$tmp/stream")" != 3 ]; then
+	fail "valgrind: the stream under valgrind was not whole"
+elif [ $status -ne 0 ] || [ -s "$tmp/vg" ]; then
+	fail "valgrind: exit status $status; memcheck said:"
+	sed 's/^/    /' "$tmp/vg" | head -40
 else
-	echo "pass valgrind: no memcheck errors, no leaks"
+	pass "valgrind: no memcheck errors, no leaks"
 fi
+exit $failed

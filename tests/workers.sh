@@ -33,68 +33,37 @@
 # exits 0 if nothing failed.
 set -u
 export LC_ALL=C
+. "$(dirname "$0")/lib.sh"
 
-if [ $# -ne 1 ]; then
-	echo "usage: tests/workers.sh PATH-TO-SSE" >&2
-	exit 2
-fi
-sse=$1
-if [ ! -x "$sse" ]; then
-	echo "FAIL workers: $sse is not an executable"
-	exit 1
-fi
+sse_arg workers "$@"
+sse_exe=$(readlink -f "$sse")
 if [ ! -r /proc/net/tcp ] || [ ! -r /proc/self/stat ]; then
-	echo "skip workers: no /proc/net/tcp or /proc/PID/stat"
+	skip "workers: no /proc/net/tcp or /proc/PID/stat"
 	exit 0
 fi
 if (exec 3<>/dev/tcp/127.0.0.1/1) 2>&1 | grep -q 'No such file'; then
-	echo "skip workers: this bash has no /dev/tcp"
+	skip "workers: this bash has no /dev/tcp"
 	exit 0
 fi
-sse_exe=$(readlink -f "$sse")
 
 NSTREAMS=40	# concurrent streams in workers-both-serve
-failed=0
-tmp=$(mktemp -d)
-servers=()	# parents started, to stop on exit
 workers=()	# every worker pid seen, to make sure none is left
 fds=()		# client connections held by this shell
 
-cleanup() {
+# On exit: the connections first, then the parents (pids), then any worker
+# left behind.
+on_exit() {
 	local p fd
 	for fd in "${fds[@]}"; do
 		exec {fd}>&- 2>/dev/null
 	done
-	for p in "${servers[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${servers[@]}"; do
-		for _ in $(seq 50); do
-			running "$p" || break
-			sleep 0.1
-		done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	stop_all
 	for p in "${workers[@]}"; do
 		ours "$p" && kill -KILL "$p" 2>/dev/null
 	done
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
 # A write to a connection the server closed fails instead of killing us.
 trap '' PIPE
-
-pass() { echo "pass $*"; }
-fail() { echo "FAIL $*"; failed=1; }
-
-# running PID: it exists and is not a zombie.
-running() {
-	local st
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "${st:0:1}" != Z ]
-}
 
 # ours PID: it is running and is this sse (not a reused pid).
 ours() {
@@ -102,15 +71,6 @@ ours() {
 }
 
 now_ms() { date +%s%3N; }
-
-# children PID: its live child processes, by the ppid field of
-# /proc/*/stat (after the command name, which may hold spaces and
-# parentheses: state, then ppid).
-children() {
-	cat /proc/[0-9]*/stat 2>/dev/null | awk -v parent="$1" '{
-		pid = $1; sub(/.*\) /, ""); if ($2 == parent && $1 != "Z") print pid
-	}'
-}
 
 # wait_kids PARENT N MS [NOT]: waits (up to MS ms) until PARENT has N
 # children, none of them NOT; sets the array kids.
@@ -132,49 +92,17 @@ wait_kids() {
 	[ $ok = 1 ]
 }
 
-# start NAME: starts sse -w 2 on a free loopback port; sets pid, port,
-# porthex and kids, or fails NAME and returns 1.
-start() {
+# start_workers NAME: starts sse -w 2 on a free loopback port; sets pid,
+# port, porthex and kids, or fails NAME and returns 1.
+start_workers() {
 	local name=$1
-	port=
-	"$sse" -w 2 -b 127.0.0.1 -p 0 -q -n 5 -i 200 2>"$tmp/$name.err" &
-	pid=$!
-	servers+=("$pid")
-	for _ in $(seq 100); do
-		port=$(sed -n 's/^sse: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' \
-			"$tmp/$name.err" 2>/dev/null)
-		[ -n "$port" ] && break
-		running "$pid" || break
-		sleep 0.1
-	done
-	if [ -z "$port" ]; then
-		fail "$name: sse did not start: $(head -3 "$tmp/$name.err")"
-		return 1
-	fi
+	start "$name" "$sse" -w 2 -b 127.0.0.1 -p 0 -q -n 5 -i 200 || return 1
 	porthex=$(printf '%04X' "$port")
 	if ! wait_kids "$pid" 2 5000; then
 		fail "$name: expected 2 worker processes, found ${#kids[@]}:" \
 			"${kids[*]}"
 		return 1
 	fi
-}
-
-# stop PID: SIGTERM, then up to 10 s for it to exit (SIGKILL after);
-# sets status.
-stop() {
-	local p keep=()
-	kill -TERM "$1" 2>/dev/null
-	for _ in $(seq 100); do
-		running "$1" || break
-		sleep 0.1
-	done
-	kill -KILL "$1" 2>/dev/null
-	wait "$1"
-	status=$?
-	for p in "${servers[@]}"; do
-		[ "$p" = "$1" ] || keep+=("$p")
-	done
-	servers=("${keep[@]}")
 }
 
 # left PIDS...: the ones still running as sse.
@@ -404,7 +332,7 @@ close_all() {
 
 # ==== one server: start, both serve, /stats, replace =========================
 
-if start workers; then
+if start_workers workers; then
 	# --- workers-start --------------------------------------------------
 	listen=$(tcp_table | awk -v ph="$porthex" '
 		$3 == "0A" && $1 == ph { print $4 }')
@@ -585,7 +513,7 @@ if start workers; then
 	if [ -n "$why" ]; then
 		fail "workers-replace: $why"
 	else
-		stop "$pid"
+		stop "$pid" 100
 		rest=$(left "${workers[@]}")
 		if [ -n "$rest" ]; then
 			fail "workers-replace: after SIGTERM the parent exited" \
@@ -602,7 +530,7 @@ if start workers; then
 				"$status)"
 		fi
 	fi
-	[ ${#servers[@]} -gt 0 ] && stop "$pid"
+	[ ${#pids[@]} -gt 0 ] && stop "$pid" 100
 fi
 
 # open_streams: 10 streams of 5 events 600 ms apart, each on a keep-alive
@@ -641,7 +569,7 @@ end_streams() {
 # A fresh one, since the parent exits 1 after a drain if one of its workers
 # was ever killed (see the status in workers-replace).
 
-if start drain; then
+if start_workers drain; then
 	why=
 	open_streams
 	if [ -z "$why" ]; then
@@ -669,7 +597,7 @@ if start drain; then
 		else
 			wait "$pid"
 			status=$?
-			servers=()
+			forget "$pid"
 			[ $status -eq 0 ] ||
 				why+="the parent exited $status, expected 0; "
 		fi
@@ -690,7 +618,7 @@ fi
 # A parent killed outright (SIGKILL, the OOM killer) forwards nothing: each
 # worker's PR_SET_PDEATHSIG turns its parent's death into its own SIGTERM.
 
-if start orphan; then
+if start_workers orphan; then
 	why=
 	orphans=("${kids[@]}")
 	open_streams
@@ -698,7 +626,7 @@ if start orphan; then
 		t0=$(now_ms)
 		kill -KILL "$pid"
 		wait "$pid" 2>/dev/null
-		servers=()
+		forget "$pid"
 		end_streams orphan
 		ended=$(($(now_ms) - t0))
 		for _ in $(seq 100); do

@@ -46,6 +46,40 @@
 //                     the browser refuses both, as it must (EventSource
 //                     error and CLOSED with no message; fetch rejects with
 //                     a TypeError), and the POST itself is never sent.
+//   fetch-one-stream  "POST /api" pressed twice: the second run stops the
+//                     first, and the list holds one stream (7 lines, one
+//                     ":done"), not both interleaved.
+//   size-and-heartbeat  size=200: each line of the EventSource says
+//                     "200 B, +T ms", T an interval apart, and the end is
+//                     called the normal end; heartbeat=100 on the fetch()
+//                     stream shows ":" lines between the events.
+//   stall-reconnect   stall=1: event 1, the reset when the stream would
+//                     have ended, then a reconnect after event 1 and the
+//                     rest, each message once.
+//   no-favicon        The page links /stats and /metrics, and loading it
+//                     asks for no /favicon.ico (the access log has none).
+//   live-chart        The tiles drawn from /stats?stream while 40 streams
+//                     of POST /api run from this script (and chat messages
+//                     are published, with the hub): some second shows all
+//                     40 open, events and deliveries a second, a lateness
+//                     p99; the lines move; the open streams fall back after.
+//   chat-two-pages    (These four need the hub: without it, /topics/chat a
+//                     404, they are skipped.)  Two pages, each in its own
+//                     browser context; one posts with the form, and both
+//                     show "ann: hello from A" once.
+//   chat-rights       Without --publish-open the post is refused (403) and
+//                     the page says how to allow it; with
+//                     --publish-token-file (401) it shows the token field,
+//                     and with the token typed in the post goes through.
+//                     The token is not in the server's log.
+//   chat-resume       The page loads through a relay here, which cuts its
+//                     chat stream after three messages; three more are
+//                     published meanwhile.  The browser comes back with
+//                     Last-Event-ID (the relay sees it) and the page shows
+//                     all six once each.
+//   chat-gap          The same with --history 2, one message before the cut
+//                     and four during it: the page's gap listener shows the
+//                     gap, then the two messages still kept.
 //   graceful-exit     Every server started here exits 0 on SIGTERM.
 //
 // Each case prints one line on stdout, "pass NAME", "FAIL NAME: why" or
@@ -56,12 +90,15 @@
 // a downloaded one; Playwright gives it a fresh temporary profile each run.
 //
 // With --update-docs the screenshot of the page is also written to
-// docs/page.png (the one in the README); otherwise only to out/page.png.
-// drop-reconnect leaves its own in out/page-drop.png.
+// docs/page.png (the one in the README): chat-two-pages takes it, or
+// same-origin-page on a server without the hub.  Each case's own pictures
+// are in out/ (page.png, page-drop.png, page-live.png, page-chat.png).
 
 import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import http from "node:http";
+import net from "node:net";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -80,7 +117,7 @@ const CHROMIUM_ARGS = [
 const EVENTS = 5;		// -n: events per stream
 const INTERVAL = 300;		// -i: ms between events, and the retry delay
 const WAIT = 10_000;		// bound on any one wait for the page
-const RUN_LIMIT = 55_000;	// bound on the whole run
+const RUN_LIMIT = 150_000;	// bound on the whole run
 
 const argv = process.argv.slice(2);
 const updateDocs = argv.includes("--update-docs");
@@ -117,6 +154,7 @@ const show = (v) => JSON.stringify(v);
 /* ---- the sse server -------------------------------------------------- */
 
 const servers = [];
+let hub = false;		// the server has the hub (/topics/...)
 
 // Starts ./sse on a free loopback port with the access log on (no -q): the
 // log tells which requests reached the server.  Resolves once the server
@@ -346,10 +384,8 @@ async function sameOriginPage(browser, server, seen) {
 		await page.evaluate(() => document.activeElement?.blur());
 		mkdirSync(OUT_DIR, { recursive: true });
 		await page.screenshot({ path: path.join(OUT_DIR, "page.png") });
-		if (updateDocs) {
-			mkdirSync(path.join(ROOT, "docs"), { recursive: true });
+		if (updateDocs && !hub)		// else chat-two-pages takes it
 			await page.screenshot({ path: path.join(ROOT, "docs", "page.png") });
-		}
 	} finally {
 		await context.close();
 	}
@@ -415,7 +451,7 @@ function watchRequests(page, target) {
 // Fills in the demo page's form ("" leaves a field empty) and presses
 // "Open stream".
 async function openShaped(page, fields) {
-	for (const name of ["n", "interval", "size", "drop"])
+	for (const name of ["n", "interval", "size", "heartbeat", "drop", "stall"])
 		await page.fill(`#shape-${name}`, fields[name] ?? "", { timeout: WAIT });
 	await page.click("#open-button", { timeout: WAIT });
 }
@@ -465,8 +501,9 @@ async function dropReconnect(browser, server) {
 		check(show(lines) === show(wantLines),
 		      `list ${show(lines)}, expected ${show(wantLines)}`);
 		check(st.readyState === 2, `readyState ${st.readyState}, expected 2`);
-		check(st.info === `connection 2, last event id ${EVENTS}`,
-		      `info ${show(st.info)}`);
+		check(st.info === `${EVENTS} events, then the normal end: the ` +
+		      "server answered the browser's reconnect with 204 " +
+		      "(connection 2)", `info ${show(st.info)}`);
 
 		await requests.settled();
 		const got = requests.map(({ type, lastEventId, status }) =>
@@ -601,6 +638,407 @@ async function crossOriginRefused(browser, origin, server) {
 	      `the browser sent the POST though the preflight failed: ${show(log)}`);
 }
 
+/* ---- the page's panels ----------------------------------------------- */
+
+// Waits for fn (run in the page, with arg) to be true; a timeout says what
+// the page showed instead, from state().
+async function waitFor(page, fn, arg, state, what) {
+	try {
+		await page.waitForFunction(fn, arg, { timeout: WAIT });
+	} catch {
+		throw new Error(`${what} not within ${WAIT} ms: ` +
+				show(await page.evaluate(state, arg)));
+	}
+}
+
+// The lines of the page's list #id, as the page shows them (run in the
+// page: page.evaluate(lines, id)).
+const lines = (id) => [...document.querySelectorAll(`#${id} li`)].map((li) =>
+	({ text: li.textContent, meta: li.dataset.meta, className: li.className }));
+
+// "POST /api" pressed twice: the second run stops the first, and the list
+// holds the second stream alone (not both, interleaved).
+async function fetchOneStream(browser, server) {
+	const context = await browser.newContext();
+	try {
+		const page = await context.newPage();
+		await page.goto(server.url + "/", { timeout: WAIT });
+		await page.click("#fetch-button", { timeout: WAIT });
+		await page.waitForFunction(() =>
+			document.querySelectorAll("#fetch-events li").length >= 2,
+			null, { timeout: WAIT });	// the first is running
+		await page.click("#fetch-button", { timeout: WAIT });
+		const state = () => ({
+			status: document.getElementById("fetch-status").textContent,
+			lines: [...document.querySelectorAll("#fetch-events li")]
+				.map((li) => li.textContent),
+		});
+		await waitFor(page, () => /finished/.test(
+			document.getElementById("fetch-status").textContent),
+			null, state, "a finished stream");
+		await page.waitForTimeout(2 * INTERVAL);	// the first one's rest, if it ran on
+		const st = await page.evaluate(state);
+		check(st.status === `stream 2 finished: ${EVENTS} events`,
+		      `status ${show(st.status)}`);
+		check(st.lines.length === EVENTS + 2 && st.lines[0] === ":ok" &&
+		      st.lines.filter((l) => l === ":done").length === 1 &&
+		      st.lines.at(-1) === ":done",
+		      `list ${show(st.lines)}: expected one stream, ${EVENTS + 2} lines`);
+	} finally {
+		await context.close();
+	}
+}
+
+// size=200 on the EventSource: each line says "200 B, +T ms", T one
+// interval apart; the end is called the normal end.  heartbeat=100 on the
+// fetch() stream: the comments show there, between the events.
+async function sizeAndHeartbeat(browser, server) {
+	const context = await browser.newContext();
+	try {
+		const page = await context.newPage();
+		await page.goto(server.url + "/", { timeout: WAIT });
+		await openShaped(page, { n: "3", size: "200" });
+		const st = await closedState(page, "/message-stream?n=3&size=200");
+		const metas = (await page.evaluate(lines, "messages")).map((l) => l.meta);
+		const times = metas.map((m) => Number(/^200 B, \+(\d+) ms$/.exec(m)?.[1]));
+		check(metas.length === 3 && times.every((t, i) =>
+			t >= (i + 1) * INTERVAL - 50 && (i === 0 || t - times[i - 1] >= INTERVAL / 2)),
+		      `meta ${show(metas)}: expected "200 B, +T ms", T an interval apart`);
+		check(/^3 events, then the normal end/.test(st.info), `info ${show(st.info)}`);
+
+		await openShaped(page, { n: "2", heartbeat: "100" });
+		await page.click("#fetch-button", { timeout: WAIT });
+		await waitFor(page, () => /finished/.test(
+			document.getElementById("fetch-status").textContent), null,
+			() => document.getElementById("fetch-events").innerText,
+			"the fetch() stream's end");
+		const blocks = (await page.evaluate(lines, "fetch-events")).map((l) => l.text);
+		const beats = blocks.filter((l) => l === ":").length;
+		check(beats >= 2 && blocks[0] === ":ok" && blocks.at(-1) === ":done" &&
+		      blocks.filter((l) => l.startsWith("data: ")).length === 2,
+		      `fetch list ${show(blocks)}: expected heartbeats between two events`);
+		check(await page.textContent("#fetch-url") === "POST /api?n=2&heartbeat=100",
+		      `fetch-url ${show(await page.textContent("#fetch-url"))}`);
+	} finally {
+		await context.close();
+	}
+}
+
+// stall=1: event 1, silence, a reset when the stream would have ended; the
+// browser reconnects after event 1 and gets the rest.
+async function stallReconnect(browser, server) {
+	const context = await browser.newContext();
+	try {
+		const page = await context.newPage();
+		await page.goto(server.url + "/", { timeout: WAIT });
+		await openShaped(page, { n: "3", stall: "1" });
+		const st = await closedState(page, "/message-stream?n=3&stall=1");
+		const want = ["sse: Hello, world! (1/3)", "reconnected after event 1",
+			      "sse: Hello, world! (2/3)", "sse: Hello, world! (3/3)"];
+		check(show(st.lines.map((l) => l.text)) === show(want),
+		      `list ${show(st.lines)}, expected ${show(want)}`);
+	} finally {
+		await context.close();
+	}
+}
+
+// The page asks for no /favicon.ico (its icon is an empty data: URL) and
+// links the counters.
+async function noFavicon(browser, server) {
+	const context = await browser.newContext();
+	try {
+		const page = await context.newPage();
+		await page.goto(server.url + "/", { timeout: WAIT });
+		await page.waitForTimeout(3 * INTERVAL);
+		const links = await page.$$eval("a", (as) => as.map((a) => a.getAttribute("href")));
+		check(links.includes("/stats") && links.includes("/metrics"),
+		      `links ${show(links)}, expected /stats and /metrics`);
+	} finally {
+		await context.close();
+	}
+	await stopServer(server);
+	const asked = accessLog(server).map((r) => r.target);
+	check(!asked.includes("/favicon.ico"), `the browser asked ${show(asked)}`);
+}
+
+// The live tiles while a load runs: LOAD streams of POST /api from here
+// (a browser would allow six), and with a hub chat messages too.  Some
+// second shows them all open, hundreds of events a second and a lateness
+// p99; the lines move; after the load the open streams fall back.
+async function liveChart(browser, server, hub) {
+	const LOAD = 40, N = 30, EVERY = 100;	// 3 s of 400 events a second
+	const context = await browser.newContext();
+	const tiles = () => Object.fromEntries(["streams", "events", "deliveries", "p99"]
+		.map((k) => [k, {
+			value: document.querySelector(`#live-${k} b`).textContent,
+			points: document.querySelector(`#live-${k} polyline`).getAttribute("points"),
+		}]));
+	try {
+		const page = await context.newPage();
+		await page.goto(server.url + "/", { timeout: WAIT });
+		await waitFor(page, () => document.querySelector("#live-streams b")
+			?.textContent !== "-", null, () => document.body.innerText,
+			"a first value in the live tiles");
+		const first = await page.evaluate(tiles);
+
+		const load = Array.from({ length: LOAD }, () => new Promise((resolve) => {
+			const req = http.request(`${server.url}/api?n=${N}&interval=${EVERY}`,
+				{ method: "POST", agent: false,
+				  headers: { "Content-Type": "application/json" } },
+				(res) => { res.resume(); res.on("end", resolve); res.on("error", resolve); });
+			req.on("error", resolve);
+			req.end('{"stream":true}');
+		}));
+		let chats = 0;
+		const publisher = hub ? setInterval(() => publish(server, "load", `m${++chats}`, "chat")
+			.catch(() => {}), 200) : null;
+		const samples = [];
+		const done = Promise.all(load).then(() => true);
+		const deadline = Date.now() + N * EVERY + 5000;
+		while (Date.now() < deadline) {
+			samples.push(await page.evaluate(tiles));
+			if (await Promise.race([done, sleep(250)]) === true)
+				break;
+		}
+		clearInterval(publisher);
+		const num = (s, k) => Number(s[k].value);
+		check(samples.some((s) => num(s, "streams") >= LOAD),
+		      `open streams never reached ${LOAD}: ` +
+		      show(samples.map((s) => s.streams.value)));
+		check(samples.some((s) => num(s, "events") >= LOAD * 1000 / EVERY / 4),
+		      `events a second ${show(samples.map((s) => s.events.value))}`);
+		check(samples.some((s) => /^[\d.]+$/.test(s.p99.value)),
+		      `lateness p99 ${show(samples.map((s) => s.p99.value))}`);
+		if (hub)
+			check(samples.some((s) => num(s, "deliveries") > 0),
+			      `deliveries a second ${show(samples.map((s) => s.deliveries.value))}`);
+		const last = samples.at(-1);
+		for (const k of ["streams", "events", "p99"])
+			check(last[k].points !== first[k].points,
+			      `the ${k} line did not move: ${show(first[k].points)}`);
+		await waitFor(page, (n) => Number(document.querySelector("#live-streams b")
+			.textContent) < n, LOAD, () => document.querySelector("#live").innerText,
+			"the open streams falling back after the load");
+		await page.screenshot({ path: path.join(OUT_DIR, "page-live.png") });
+	} finally {
+		await context.close();
+	}
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/* ---- the chat -------------------------------------------------------- */
+
+// Publishes {"user":...,"text":...} on a topic; resolves to its id.
+async function publish(server, user, text, topic = "chat") {
+	const response = await fetch(`${server.url}/topics/${topic}`, {
+		method: "POST", body: JSON.stringify({ user, text }),
+		signal: AbortSignal.timeout(WAIT),
+	});
+	check(response.status === 200, `POST /topics/${topic} answered ${response.status}`);
+	return (await response.json()).id;
+}
+
+// Does the server have the hub?  Without it /topics/chat is a 404.
+async function hasHub(server) {
+	const response = await fetch(`${server.url}/topics/chat`,
+				     { method: "HEAD", signal: AbortSignal.timeout(WAIT) });
+	return response.status !== 404;
+}
+
+// A relay in front of a server: the page loads from it, and a case can cut
+// the relayed connections of a stream as a network failure would.  It
+// keeps each request head that passes.
+function startRelay(server) {
+	const conns = new Set(), heads = [];
+	const relay = net.createServer((client) => {
+		const up = net.connect(server.port, "127.0.0.1");
+		const conn = { client, up, request: "" };
+		conns.add(conn);
+		client.on("data", (d) => {
+			const text = d.toString("latin1");
+			if (/^[A-Z]+ \//.test(text)) {
+				conn.request = text;
+				heads.push(text);
+			}
+		});
+		client.pipe(up);
+		up.pipe(client);
+		const end = () => { client.destroy(); up.destroy(); conns.delete(conn); };
+		for (const s of [client, up]) {
+			s.on("close", end);
+			s.on("error", end);
+		}
+	});
+	relay.heads = heads;
+	relay.cut = (prefix) => {
+		let n = 0;
+		for (const c of conns)
+			if (c.request.startsWith(prefix)) {
+				c.client.resetAndDestroy();
+				c.up.destroy();
+				n++;
+			}
+		return n;
+	};
+	return new Promise((resolve) => relay.listen(0, "127.0.0.1", () => {
+		relay.url = `http://127.0.0.1:${relay.address().port}`;
+		resolve(relay);
+	}));
+}
+
+const chatLines = () => [...document.querySelectorAll("#chat li")].map((li) =>
+	({ text: li.textContent, className: li.className }));
+
+// Opens the page at url and waits until its chat stream is open.
+async function chatPage(context, url) {
+	const page = await context.newPage();
+	await page.goto(url + "/", { timeout: WAIT });
+	await waitFor(page, () => chat.readyState === 1, null,
+		      () => ({ readyState: chat.readyState,
+			       note: document.getElementById("chat-note").textContent }),
+		      "the chat stream open");
+	return page;
+}
+
+async function chatPost(page, user, text) {
+	await page.fill("#chat-user", user, { timeout: WAIT });
+	await page.fill("#chat-text", text, { timeout: WAIT });
+	await page.click("#chat-form button", { timeout: WAIT });
+}
+
+// Waits until the chat shows n lines, then a little longer, and returns
+// them: a line shown twice would be there by then.
+async function chatSettled(page, n) {
+	await waitFor(page, (n) => document.querySelectorAll("#chat li").length >= n,
+		      n, chatLines, `${n} chat lines`);
+	await page.waitForTimeout(3 * INTERVAL);
+	return page.evaluate(chatLines);
+}
+
+// Two pages on the chat, each its own browser context (its own
+// connections); one posts with the form, and both show it once.
+async function chatTwoPages(browser, server) {
+	const a = await browser.newContext({ viewport: { width: 900, height: 700 } });
+	const b = await browser.newContext();
+	try {
+		const pa = await chatPage(a, server.url), pb = await chatPage(b, server.url);
+		await chatPost(pa, "ann", "hello from A");
+		for (const [name, page] of [["the other page", pb], ["the poster", pa]]) {
+			const lines = await chatSettled(page, 1);
+			check(show(lines.map((l) => l.text)) === show(["ann: hello from A"]),
+			      `${name} shows ${show(lines)}`);
+		}
+		check(await pa.textContent("#chat-note") === "" &&
+		      await pa.inputValue("#chat-text") === "",
+		      `after the post: note ${show(await pa.textContent("#chat-note"))}`);
+		await chatPost(pb, "bob", "hi ann");
+
+		// The picture in the README: both streams done, a chat, a load.
+		await pa.click("#fetch-button");
+		await chatSettled(pa, 2);
+		await waitFor(pa, () => /finished/.test(document.getElementById(
+			"fetch-status").textContent), null, () => null, "the fetch() stream");
+		await pa.mouse.move(0, 0);
+		await pa.evaluate(() => document.activeElement?.blur());
+		await pa.screenshot({ path: path.join(OUT_DIR, "page-chat.png"), fullPage: true });
+		if (updateDocs)
+			await pa.screenshot({ path: path.join(ROOT, "docs", "page.png"), fullPage: true });
+	} finally {
+		await a.close();
+		await b.close();
+	}
+}
+
+// Publishing off (403) and by token (401): the page says how to allow it;
+// with the token typed in, the post goes through.
+async function chatRights(browser, off, tokened, token) {
+	const context = await browser.newContext();
+	try {
+		let page = await chatPage(context, off.url);
+		await chatPost(page, "ann", "nobody may post");
+		await waitFor(page, () => document.getElementById("chat-note").textContent,
+			      null, () => null, "a note");
+		const note = await page.textContent("#chat-note");
+		check(/^Publishing is off: start the server with --publish-open/.test(note),
+		      `403 note ${show(note)}`);
+		check((await page.evaluate(chatLines)).length === 0, "a line appeared");
+
+		page = await chatPage(context, tokened.url);
+		await chatPost(page, "ann", "with a token");
+		await waitFor(page, () => document.getElementById("chat-note").textContent,
+			      null, () => null, "a note");
+		const note401 = await page.textContent("#chat-note");
+		check(/token/.test(note401) && await page.isVisible("#chat-token"),
+		      `401 note ${show(note401)}, token field visible: ` +
+		      await page.isVisible("#chat-token"));
+		await page.fill("#chat-token", token);
+		await page.click("#chat-form button");
+		const lines = await chatSettled(page, 1);
+		check(show(lines.map((l) => l.text)) === show(["ann: with a token"]) &&
+		      await page.textContent("#chat-note") === "",
+		      `with the token: ${show(lines)}, note ` +
+		      show(await page.textContent("#chat-note")));
+	} finally {
+		await context.close();
+	}
+	check(!tokened.stderr.includes(token), "the token is in the server's log");
+}
+
+// The page's chat stream is cut (through a relay) after three messages;
+// three more are published while it is away.  It comes back with
+// Last-Event-ID and shows all six once each, with no gap.
+async function chatResume(browser, server) {
+	const relay = await startRelay(server);
+	const context = await browser.newContext();
+	try {
+		const page = await chatPage(context, relay.url);
+		const ids = [];
+		for (let i = 1; i <= 3; i++)
+			ids.push(await publish(server, "pub", `m${i}`));
+		await chatSettled(page, 3);
+		check(relay.cut("GET /topics/chat") === 1, "no chat stream to cut");
+		for (let i = 4; i <= 6; i++)
+			ids.push(await publish(server, "pub", `m${i}`));
+		const lines = await chatSettled(page, 6);
+		const want = [1, 2, 3, 4, 5, 6].map((i) => `pub: m${i}`);
+		check(show(lines.map((l) => l.text)) === show(want),
+		      `chat ${show(lines)}, expected ${show(want)}`);
+		const again = relay.heads.filter((h) => h.startsWith("GET /topics/chat"));
+		check(again.length === 2 &&
+		      new RegExp(`\r\nlast-event-id: ${ids[2]}\r\n`, "i").test(again[1]),
+		      `requests for the chat ${show(again)}; expected the second ` +
+		      `with Last-Event-ID: ${ids[2]}`);
+	} finally {
+		await context.close();
+		relay.close();
+	}
+}
+
+// --history 2: the stream is cut after one message and four more are
+// published, so the message after the page's last is no longer kept.  It
+// comes back to the gap event (the page's listener shows it), then the
+// two kept messages.
+async function chatGap(browser, server) {
+	const relay = await startRelay(server);
+	const context = await browser.newContext();
+	try {
+		const page = await chatPage(context, relay.url);
+		await publish(server, "pub", "m1");
+		await chatSettled(page, 1);
+		check(relay.cut("GET /topics/chat") === 1, "no chat stream to cut");
+		for (let i = 2; i <= 5; i++)
+			await publish(server, "pub", `m${i}`);
+		const lines = await chatSettled(page, 4);
+		const texts = lines.map((l) => l.className === "gap" ? "(gap)" : l.text);
+		check(show(texts) === show(["pub: m1", "(gap)", "pub: m4", "pub: m5"]),
+		      `chat ${show(lines)}, expected m1, the gap, m4 and m5`);
+	} finally {
+		await context.close();
+		relay.close();
+	}
+}
+
 /* ---- the run --------------------------------------------------------- */
 
 async function main() {
@@ -623,6 +1061,7 @@ async function main() {
 
 		// Cases 1 and 2 share one server, /stats read around case 1.
 		const plain = await startServer([]);
+		hub = await hasHub(plain);
 		const seen = { requests: [] };
 		let before = null, after = null;
 		await runCase("same-origin-page", async () => {
@@ -644,6 +1083,44 @@ async function main() {
 		});
 		await runCase("shape-bad-parameter", async () => {
 			await shapeBadParameter(browser, await startServer([]));
+		});
+
+		await runCase("fetch-one-stream", async () => {
+			await fetchOneStream(browser, await startServer([]));
+		});
+		await runCase("size-and-heartbeat", async () => {
+			await sizeAndHeartbeat(browser, await startServer([]));
+		});
+		await runCase("stall-reconnect", async () => {
+			await stallReconnect(browser, await startServer([]));
+		});
+		await runCase("no-favicon", async () => {
+			await noFavicon(browser, await startServer([]));
+		});
+		await runCase("live-chart", async () => {
+			const args = hub ? ["--publish-open"] : [];
+			await liveChart(browser, await startServer(args), hub);
+		});
+
+		// The chat needs the hub: without it these are skipped.
+		const chatCase = (name, body) => hub ? runCase(name, body)
+			: report(`skip ${name}: server has no hub`);
+		const open = ["--publish-open", "--retry", "1000"];
+		await chatCase("chat-two-pages", async () => {
+			await chatTwoPages(browser, await startServer(open));
+		});
+		await chatCase("chat-rights", async () => {
+			const token = "t0ken-" + process.pid;
+			const file = path.join(mkdtempSync(path.join(tmpdir(), "sse-e2e-")), "token");
+			writeFileSync(file, token + "\n", { mode: 0o600 });
+			await chatRights(browser, await startServer([]),
+				await startServer(["--publish-token-file", file]), token);
+		});
+		await chatCase("chat-resume", async () => {
+			await chatResume(browser, await startServer(open));
+		});
+		await chatCase("chat-gap", async () => {
+			await chatGap(browser, await startServer([...open, "--history", "2"]));
 		});
 
 		await runCase("cross-origin-cors", async () => {

@@ -1,0 +1,472 @@
+/* syscall_faults.c - the server when its system calls fail: short and
+ * refused writes, one-byte and interrupted reads, failing accepts, NULL
+ * from malloc, interrupted waits, failing epoll_ctl and timerfd_settime.
+ *
+ * Usage: tests/syscall_faults PATH-TO-SSE [CASE]
+ *
+ * Each case starts its own server with tests/faultshim.so preloaded and
+ * SSE_FAULTS set (in the server's environment only: this program's own
+ * calls are never faulted), runs the churn of churn.h through it (streams
+ * of both routes, sized, dropped, reset and half-closed by their clients,
+ * plain and pipelined requests, 96 clients, 12 at once), and checks:
+ *
+ *	bytes		every client's bytes match its transcript; each is
+ *			exact, or, where the fault may cost a connection
+ *			(a failed allocation, a failed epoll_ctl, an accept
+ *			that meets EMFILE and sheds), closed or shed, and then
+ *			most are still exact.  Never a wrong byte, never hung.
+ *	descriptors	back to the idle count once the clients are gone
+ *	no spin		the idle server takes (almost) no CPU time
+ *	counters	/stats has no connection or stream left; every request
+ *			was answered once; where all were exact, every
+ *			counter is what the clients saw
+ *	no crash	SIGTERM ends the server with status 0, and the shim's
+ *			report shows that every fault asked for happened
+ *
+ *	write		40% short, 15% EAGAIN, 5% EINTR on send and write
+ *	read		40% one byte, 10% EAGAIN, 10% EINTR
+ *	accept		ECONNABORTED, ENOMEM, ENOBUFS, 20% each
+ *	accept-emfile	EMFILE 20%, ENFILE 10%: newcomers may be shed
+ *	malloc		15% of malloc, calloc and realloc return NULL,
+ *			with 30% of writes short, so that the server needs
+ *			memory for what the socket did not take (skipped
+ *			under AddressSanitizer, whose malloc is linked into
+ *			the server, out of the shim's reach)
+ *	epoll		epoll_wait EINTR 20%, epoll_ctl fails 5%
+ *	timerfd		timerfd_settime fails 20%
+ *	all		all of the above at once, at lower rates
+ *	accept-pause	accept4 fails with ENOMEM or ENOBUFS every time for
+ *			3 s while a client waits: the server must not spin
+ *			(at most a tenth of that time on the CPU), and
+ *			answers the client once accepting works again
+ *
+ * One line per case on stdout; measurements on stderr.  Exit 0 iff no
+ * FAIL.
+ */
+#include "testlib.h"
+#include "churn.h"
+
+static const char *sse;
+static char shim[4096];
+static bool asan;	/* the server is built with AddressSanitizer */
+
+#define SERVER_ARGS \
+	((const char *const[]){ "-b", "127.0.0.1", "-p", "0", "-q", \
+				"--idle-timeout", "1000", "--send-timeout", \
+				"2000", "--linger-timeout", "1000", \
+				"--request-timeout", "3000", NULL })
+
+/* ---------------------------------------------------- the server's side -- */
+
+/* The server's CPU time so far, user and system, in ms; -1 if unknown. */
+static int64_t cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long utime, stime;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* After the command name in parentheses: state (field 3) and on;
+	 * utime and stime are fields 14 and 15. */
+	char *p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+				"%*u %*u %llu %llu", &utime, &stime) != 2)
+		return -1;
+	return (int64_t)((utime + stime) * 1000 /
+			 (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+/* Starts the server with the shim and these faults in its environment. */
+static bool start_faulty(struct server *s, const char *faults)
+{
+	const char *asan_env = getenv("ASAN_OPTIONS");
+	char asan_opts[1024];
+
+	/* A sanitized server checks that its runtime comes first among the
+	 * libraries; with the shim preloaded it does not, and need not. */
+	snprintf(asan_opts, sizeof asan_opts, "%s%sverify_asan_link_order=0",
+		 asan_env ? asan_env : "", asan_env && *asan_env ? ":" : "");
+	setenv("ASAN_OPTIONS", asan_opts, 1);
+	setenv("LD_PRELOAD", shim, 1);
+	setenv("SSE_FAULTS", faults, 1);
+	int r = server_start(s, sse, SERVER_ARGS);
+	unsetenv("LD_PRELOAD");
+	unsetenv("SSE_FAULTS");
+	if (asan_env != NULL)
+		setenv("ASAN_OPTIONS", asan_env, 1);
+	else
+		unsetenv("ASAN_OPTIONS");
+	return r == 0;
+}
+
+/* Stops the server with SIGTERM and keeps what it wrote to stderr in out
+ * (the shim's report is its last line).  Returns its exit code, -1 if it
+ * did not end within 10 s (it is then killed). */
+static int stop_reading(struct server *s, char *out, size_t cap)
+{
+	size_t len = s->err_len < cap - 1 ? s->err_len : cap - 1;
+	char *bufs[1] = { out };
+	size_t lens[1];
+	int fd = s->err_fd;
+
+	memcpy(out, s->err, len);
+	out[len] = '\0';
+	lens[0] = len;
+	kill(s->pid, SIGTERM);
+	int code = wait_child(s->pid, &fd, bufs, lens, cap, 1,
+			      mono_ms() + 10000);
+	if (code < 0) {
+		kill(s->pid, SIGKILL);
+		waitpid(s->pid, NULL, 0);
+	}
+	close(s->err_fd);
+	s->pid = -1;
+	s->err_fd = -1;
+	return code;
+}
+
+/* Did the shim inject every kind that faults asks for?  Notes the first
+ * that it never did.  A malloc kind is let off under AddressSanitizer. */
+static bool faults_happened(const char *faults, const char *err)
+{
+	const char *report = strstr(err, "faultshim: injected");
+
+	if (report == NULL)
+		return t_note("no report from the shim on the server's stderr:"
+			      " %s", escs(err));
+	for (const char *f = faults; *f != '\0';) {
+		size_t n = strcspn(f, ","), colon;
+		char kind[64];
+
+		snprintf(kind, sizeof kind, "%.*s", (int)n, f);
+		f += n + (f[n] == ',');
+		colon = strcspn(kind, ":");
+		if (kind[colon] != ':' ||
+		    (strncmp(kind, "malloc", 6) == 0 && asan))
+			continue;
+		kind[strcspn(kind, "=")] = '.';
+		kind[colon] = '=';
+		kind[colon + 1] = '\0';
+		const char *at = strstr(report, kind);
+		if (at == NULL || atol(at + strlen(kind)) == 0)
+			return t_note("the shim never injected %.*s: %s",
+				      (int)colon, kind, escs(report));
+	}
+	return true;
+}
+
+/* Waits until the server holds want descriptors. */
+static bool fds_become(pid_t pid, int want, int64_t deadline)
+{
+	int n;
+
+	while ((n = fd_count(pid)) != want) {
+		if (mono_ms() >= deadline)
+			return t_note("the server holds %d descriptors, %d when "
+				      "idle", n, want);
+		poll(NULL, 0, 10);
+	}
+	return true;
+}
+
+/* The server's descriptors with no client: asked once /stats has been
+ * answered (the server is up, its descriptors all made) and its
+ * connection is gone. */
+static int idle_fds(struct server *s)
+{
+	struct churn_stats st;
+	int n = -1, same = 0;
+
+	if (!churn_stats_get(s->port, &st, mono_ms() + 10000))
+		return -1;
+	/* The GET's connection closes when the server sees the client's
+	 * close: the count is idle once it holds still for 200 ms. */
+	for (int64_t end = mono_ms() + 5000; mono_ms() < end && same < 20;) {
+		int now = fd_count(s->pid);
+
+		same = now == n ? same + 1 : 0;
+		n = now;
+		poll(NULL, 0, 10);
+	}
+	if (same < 20)
+		return t_note("the descriptor count never settled"), -1;
+	return n;
+}
+
+/* The server, alone, for a second: CPU time at most 50 ms. */
+static bool sleeps(pid_t pid)
+{
+	int64_t c0 = cpu_ms(pid);
+
+	poll(NULL, 0, 1000);
+	int64_t used = cpu_ms(pid) - c0;
+	if (c0 < 0 || used > 50)
+		return t_note("the idle server used %lld ms of CPU in 1 s",
+			      (long long)used);
+	return true;
+}
+
+/* --------------------------------------------------------------- cases -- */
+
+static const struct fcase {
+	const char *name;
+	const char *faults;
+	bool may_close;		/* a fault may cost a client its connection */
+	bool only_malloc;	/* nothing to test without malloc faults */
+} fcases[] = {
+	{ "write", "seed=1,write=short:40,write=eagain:15,write=eintr:5",
+	  false, false },
+	{ "read", "seed=2,read=one:40,read=eagain:10,read=eintr:10",
+	  false, false },
+	{ "accept", "seed=3,accept=econnaborted:20,accept=enomem:20,"
+	  "accept=enobufs:20", false, false },
+	{ "accept-emfile", "seed=4,accept=emfile:20,accept=enfile:10",
+	  true, false },
+	{ "malloc", "seed=5,malloc=null:15,write=short:30", true, true },
+	{ "epoll", "seed=6,epoll_wait=eintr:20,epoll_ctl=fail:5", true,
+	  false },
+	{ "timerfd", "seed=7,timerfd=fail:20", false, false },
+	{ "all", "seed=8,write=short:20,write=eagain:5,write=eintr:2,"
+	  "read=one:20,read=eagain:5,read=eintr:5,accept=econnaborted:5,"
+	  "accept=emfile:5,accept=enfile:2,accept=enomem:5,accept=enobufs:5,"
+	  "malloc=null:15,epoll_wait=eintr:10,epoll_ctl=fail:2,timerfd=fail:10",
+	  true, false },
+};
+
+/* The counters after the churn against the clients' outcomes.  With
+ * exact set, every client was exact and each counter must be what they
+ * saw; else only what no fault can excuse. */
+static bool counters_ok(const struct churn *ch, const struct churn_stats *st0,
+			const struct churn_stats *st1, bool exact)
+{
+	struct churn_stats want;
+
+	churn_expect(ch, 1, &want);
+	if (st1->connections != 1 || st1->streams != 0)
+		return t_note("/stats: %lld connections and %lld streams "
+			      "left, expected 1 (its own) and 0",
+			      st1->connections, st1->streams);
+	if (st1->responses != st1->requests - 1)
+		return t_note("/stats: %lld requests but %lld responses "
+			      "(every request is answered once)",
+			      st1->requests - 1, st1->responses);
+#define DELTA(f) (st1->f - st0->f)
+#define CHECK(f, cmp, what)                                                 \
+	do {                                                                 \
+		if (!(DELTA(f) cmp want.f))                                  \
+			return t_note("/stats: %s went up by %lld, "         \
+				      "expected %s %lld", what, DELTA(f),    \
+				      #cmp, (long long)want.f);              \
+	} while (0)
+	if (!exact) {
+		CHECK(completed, >=, "streams_completed");
+		CHECK(dropped, >=, "streams_dropped");
+		CHECK(events, >=, "events");
+		return true;
+	}
+	want.responses = want.ok200 = want.requests;	/* the GET before */
+	CHECK(requests, ==, "requests");
+	CHECK(responses, ==, "responses");
+	CHECK(ok200, ==, "200 responses");
+	CHECK(completed, ==, "streams_completed");
+	CHECK(aborted, ==, "streams_aborted");
+	CHECK(dropped, ==, "streams_dropped");
+	CHECK(stalled, ==, "streams_stalled");
+	CHECK(events, ==, "events");
+	CHECK(accepted, ==, "accepted");
+	CHECK(shed, ==, "shed");
+#undef CHECK
+#undef DELTA
+	return true;
+}
+
+static const struct fcase *the_case;
+
+static void run_case(void)
+{
+	const struct fcase *fc = the_case;
+	char name[128], line[2048];
+	static char err[65536];
+	struct server s;
+	struct churn_stats st0, st1;
+	struct churn ch = {
+		.interval = 25, .slots = 12, .limit = 96, .client_ms = 15000,
+		.weight = { 1, 1, 1, 1, 1, 1, 1, 1 },
+	};
+
+	snprintf(name, sizeof name, "syscall-faults/%s", fc->name);
+	if (fc->only_malloc && asan) {
+		t_skip(name, "AddressSanitizer's malloc is linked into the "
+		       "server, where the shim cannot reach it");
+		return;
+	}
+	if (!start_faulty(&s, fc->faults))
+		goto out;
+	int idle = idle_fds(&s);
+	if (idle < 0 || !churn_stats_get(s.port, &st0, mono_ms() + 10000))
+		goto out;
+	ch.port = s.port;
+	churn_run(&ch, mono_ms() + 60000);
+	churn_describe(&ch, line, sizeof line);
+	fprintf(stderr, "%s: %s\n", name, line);
+	long exact = churn_total(&ch, O_EXACT);
+	if (ch.first_bad[0] != '\0') {
+		t_note("%s", ch.first_bad);
+		goto out;
+	}
+	if (!fc->may_close && exact != ch.started) {
+		t_note("only %ld of %ld clients were exact; %s", exact,
+		       ch.started, line);
+		goto out;
+	}
+	if (exact * 2 < ch.started) {
+		t_note("only %ld of %ld clients were exact; %s", exact,
+		       ch.started, line);
+		goto out;
+	}
+	if (!fds_become(s.pid, idle, mono_ms() + 10000) || !sleeps(s.pid))
+		goto out;
+	if (!churn_stats_get(s.port, &st1, mono_ms() + 10000) ||
+	    !counters_ok(&ch, &st0, &st1, !fc->may_close))
+		goto out;
+	int code = stop_reading(&s, err, sizeof err);
+	if (code != 0)
+		t_note("the server ended with %d on SIGTERM; its stderr: %s",
+		       code, escs(err));
+	else
+		faults_happened(fc->faults, err);
+	const char *report = strstr(err, "faultshim:");
+	if (report != NULL)
+		fprintf(stderr, "%s: %.*s\n", name, (int)strcspn(report, "\n"),
+			report);
+out:
+	if (s.pid > 0) {
+		int code = stop_reading(&s, err, sizeof err);
+
+		if (code != 0 && !t_noted())
+			t_note("the server ended with %d", code);
+		else if (code != 0)
+			t_prefix("(the server then ended with %d; stderr: %s) ",
+				 code, escs(err));
+	}
+	t_result(name, true);
+}
+
+/* accept4() failing with ENOMEM or ENOBUFS, every time, for 3 s: errors
+ * that repeat until the system has memory again.  A server that tries
+ * again at once spins on the listener, which stays readable; one that
+ * pauses, as it does at EMFILE, sleeps, then serves the waiting client. */
+static void test_accept_pause(void)
+{
+	static const char name[] = "syscall-faults/accept-pause";
+	static const char faults[] =
+		"seed=9,accept=enomem:50,accept=enobufs:50,for=3000";
+	static const char req[] = "POST /api HTTP/1.1\r\nHost: t\r\n"
+				  "Content-Length: 0\r\nConnection: close\r\n\r\n";
+	static char err[65536];
+	struct server s;
+	struct client c = { .fd = -1 };
+	struct response r = { 0 };
+
+	if (!start_faulty(&s, faults))
+		goto out;
+	int64_t t0 = mono_ms();
+	if (client_open(&c, s.port) != 0 ||
+	    client_send(&c, req, sizeof req - 1, 0, t0 + 2000) != 0)
+		goto out;
+	int64_t c0 = cpu_ms(s.pid), w0 = mono_ms();
+	poll(NULL, 0, (int)(t0 + 2500 - w0));
+	int64_t used = cpu_ms(s.pid) - c0, window = mono_ms() - w0;
+	fprintf(stderr, "%s: %lld ms of CPU in %lld ms while accept4() "
+		"failed\n", name, (long long)used, (long long)window);
+	if (c0 < 0 || used * 10 > window) {
+		t_note("the server spun: %lld ms of CPU in %lld ms while "
+		       "accept4() failed with ENOMEM and ENOBUFS",
+		       (long long)used, (long long)window);
+		goto out;
+	}
+	if (client_read(&c, &r, t0 + 10000) != 0) {
+		t_prefix("the client waiting through the failures: ");
+		goto out;
+	}
+	if (r.status != 200)
+		t_note("the waiting client got %s", escs(r.status_line));
+	int code = stop_reading(&s, err, sizeof err);
+	if (code != 0)
+		t_note("the server ended with %d on SIGTERM; its stderr: %s",
+		       code, escs(err));
+	else
+		faults_happened(faults, err);
+out:
+	client_close(&c);
+	resp_free(&r);
+	if (s.pid > 0)
+		stop_reading(&s, err, sizeof err);
+	t_result(name, true);
+}
+
+/* --------------------------------------------------------------- main -- */
+
+/* Is the file at path built with AddressSanitizer? */
+static bool built_with_asan(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	static char buf[1 << 16];
+	bool found = false;
+	size_t keep = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	while (!found && (n = read(fd, buf + keep, sizeof buf - keep)) > 0) {
+		size_t len = keep + (size_t)n;
+
+		found = memmem(buf, len, "__asan_init", 11) != NULL;
+		keep = len < 16 ? len : 16;
+		memmove(buf, buf + len - keep, keep);
+	}
+	close(fd);
+	return found;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || argc > 3) {
+		fprintf(stderr, "usage: %s PATH-TO-SSE [CASE]\n", argv[0]);
+		return 2;
+	}
+	sse = argv[1];
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	/* The shim lies beside this program; LD_PRELOAD wants its whole
+	 * path, as the server may run elsewhere. */
+	const char *slash = strrchr(argv[0], '/');
+	char rel[4096];
+	snprintf(rel, sizeof rel, "%.*sfaultshim.so",
+		 slash ? (int)(slash - argv[0] + 1) : 0, argv[0]);
+	if (realpath(rel, shim) == NULL)
+		snprintf(shim, sizeof shim, "%s", rel);
+	if (access(shim, R_OK) != 0) {
+		printf("FAIL syscall-faults: no %s (make tests builds it)\n",
+		       shim);
+		return 1;
+	}
+	asan = built_with_asan(sse);
+	for (size_t i = 0; i < sizeof fcases / sizeof fcases[0]; i++) {
+		if (argc == 3 && strcmp(argv[2], fcases[i].name) != 0)
+			continue;
+		the_case = &fcases[i];
+		run_in_child(fcases[i].name, run_case);
+	}
+	if (argc < 3 || strcmp(argv[2], "accept-pause") == 0)
+		run_in_child("accept-pause", test_accept_pause);
+	collect_children(mono_ms() + 240000);
+	return t_failed > 0 ? 1 : 0;
+}
