@@ -6,6 +6,7 @@
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib.sh
+need curl fdlimit
 
 # The limit applies to the server alone: limited_sse, which start runs in a
 # subshell, lowers it, opens 20 descriptors the server inherits (and knows
