@@ -157,7 +157,7 @@ fi
 # one process or with -w 2 (the workers' wake-ups are eventfds).
 for w in 1 2; do
 	name=idle-hub-w$w
-	start "$name" -w $w --publish-open || continue
+	start_sse "$name" -w $w --publish-open || continue
 	base=http://127.0.0.1:$port
 	followers=()
 	for i in 1 2 3 4; do
