@@ -6,18 +6,21 @@
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib.sh
+need curl fdlimit
 
 # The limit applies to the server alone: limited_sse, which start runs in a
 # subshell, lowers it, opens 20 descriptors the server inherits (and knows
 # nothing of), then execs the server.  So the server runs out of
 # descriptors (accept() fails with EMFILE) with a dozen connections, long
 # before -c, whose default is the limit minus 16: this is the path of a box
-# whose descriptors are short, not of -c, which tests/faults.c floods.
+# whose descriptors are short, not of -c, which tests/faults.c floods.  The
+# idle timeout is long, so that the connections held stay open however
+# slowly this script runs on a busy machine.
 limit=40
 limited_sse() {
 	ulimit -n $limit || exit 1
 	for _ in $(seq 20); do exec {fd}</dev/null; done
-	exec ./sse -b 127.0.0.1 -p 0 -q -n 4 -i 1000
+	exec ./sse -b 127.0.0.1 -p 0 -q -n 4 -i 1000 --idle-timeout 60000
 }
 start fdlimit limited_sse || exit 1
 server=$pid
@@ -53,7 +56,12 @@ done
 # Every descriptor the server may have is open: it is at the limit.  (A
 # descriptor the shell had above the limit before lowering it, inherited
 # like the 20, is not counted.)
-open=$(ls "/proc/$server/fd" | awk -v l=$limit '$1 < l' | wc -l)
+open_fds() { ls "/proc/$server/fd" | awk -v l=$limit '$1 < l' | wc -l; }
+for _ in $(seq 50); do
+	open=$(open_fds)
+	[ "$open" -eq $limit ] && break
+	sleep 0.1
+done
 # A window to measure: the server, at its limit, must be asleep.
 before=$(cpu)
 sleep 2

@@ -3,11 +3,16 @@
 #
 #	stream_check NAME COMMAND...   (COMMAND runs the server; it is given
 #	                                -b 127.0.0.1 -p 0 -q -n 3 -i 100)
-# Prints "pass NAME" or "FAIL NAME: why".
+# Prints "pass NAME", "FAIL NAME: why", or "skip NAME: curl is not
+# installed".
 
 stream_check() {
 	local name=$1 dir pid port body status i
 	shift
+	if ! command -v curl >/dev/null; then
+		echo "skip $name: curl is not installed"
+		return
+	fi
 	dir=$(mktemp -d)
 	"$@" -b 127.0.0.1 -p 0 -q -n 3 -i 100 2>"$dir/err" &
 	pid=$!

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 . tests/lib.sh
 
 need valgrind valgrind
+need curl valgrind
 start valgrind valgrind --quiet --leak-check=full \
 	--show-leak-kinds=definite,indirect \
 	--errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
