@@ -20,7 +20,7 @@
  *	slow/	 a subscriber that never reads beside 1,000 that do: it is
  *		 closed and counted, the others get every event
  *	fair/	 a POST /api stream keeps its schedule while a publish goes
- *		 out to 2,000 subscribers many times over
+ *		 out to 12,000 subscribers many times over
  *	retry/	 retry: is --retry plus a share of up to half, per stream
  *	drain/	 SIGTERM: a publish on an open connection gets 503, a
  *		 subscriber gets what was published, then the end
@@ -770,7 +770,10 @@ static void test_slow(void)
 
 /* --------------------------------------------------------------- fair -- */
 
-#define FAIR_SUBS 2000
+/* 12,000: with the fan-out's per-turn budget removed, one turn's sends to
+ * that many made /api events 360 to 590 ms late here; with it they stay
+ * within LATE_MS. */
+#define FAIR_SUBS 12000
 #define FAIR_EVENTS 30
 
 static void test_fair(void)
@@ -819,7 +822,7 @@ static void test_fair(void)
 		client_close(&api);
 	}
 	resp_free(&ar);
-	int64_t deadline = mono_ms() + 30000;
+	int64_t deadline = mono_ms() + 90000;
 	for (int i = 0; i < opened && !t_noted(); i++)
 		while (count_of(&r[i], "id: ") < FAIR_EVENTS && !t_noted())
 			if (client_more(&c[i], &r[i], deadline, r[i].nch + 1))
