@@ -365,6 +365,32 @@ static void test_multi(int port)
 	}
 	t_result("pub/several-topics", true);
 	resp_free(&r);
+
+	/* A replay of two topics, interleaved: publishing order. */
+	static const char *const seq[][2] = {
+		{ "wa", "1" }, { "wb", "2" }, { "wa", "3" }, { "wa", "4" },
+		{ "wb", "5" }, { "wa", "6" }, { "wc", "7" }, { "wa", "8" },
+	};
+	size_t n = 0;
+
+	for (size_t i = 0; i < NELEM(seq); i++) {
+		char id[64];
+
+		publish(port, seq[i][0], seq[i][1], 1, "", id);
+		if (strcmp(seq[i][0], "wc") != 0)
+			n += (size_t)snprintf(want + n, sizeof want - n,
+					      "id: %s\ndata: %s\n\n", id,
+					      seq[i][1]);
+	}
+	if (follow(&c, &r, port, "wa,wb?history=1", "")) {
+		until_events(&c, &r, 7);
+		if (strcmp(after_ok(&r), want) != 0)
+			t_note("got %s, expected %s", escs(after_ok(&r)),
+			       escs(want));
+		client_close(&c);
+	}
+	t_result("pub/several-topics-replay", true);
+	resp_free(&r);
 }
 
 /* ------------------------------------------------------------- rights -- */
