@@ -3422,9 +3422,11 @@ static void hub_stdin_line(void)
 	hub.line_long = false;
 }
 
-/* Reads what standard input has, HUB_STDIN_SLICE bytes at most (a
- * regular file comes back next turn), publishing each whole line.  At
- * its end the server goes on serving. */
+/* Reads standard input, publishing each whole line: one read() when epoll
+ * says a pipe, FIFO or terminal is readable (so it never waits, and its
+ * file flags, which other processes may share, stay as they are), or
+ * HUB_STDIN_SLICE bytes of a regular file, the rest in the next turns.
+ * At its end the server goes on serving. */
 static void hub_stdin_read(void)
 {
 	size_t cap = srv.cfg.limits.max_body + 1;	/* and a CR */
@@ -3464,6 +3466,8 @@ static void hub_stdin_read(void)
 			hub_stdin_line();
 			p = nl + 1;
 		}
+		if (!hub.in_file)
+			return;
 	}
 }
 
@@ -3621,9 +3625,6 @@ static void hub_init(size_t w)
 	hub.line = malloc(srv.cfg.limits.max_body + 1);
 	if (hub.line == NULL)
 		die("malloc");
-	/* A terminal or pipe read without waiting; a file does not wait. */
-	(void)fcntl(STDIN_FILENO, F_SETFL,
-		    fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
 	ev.data.ptr = &hub.in;
 	hub.in.kind = KIND_HUB;
 	hub.in.fd = STDIN_FILENO;
