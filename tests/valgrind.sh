@@ -13,7 +13,7 @@ dir=$(mktemp -d)
 trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
 	--errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
-	--log-file="$dir/vg" ./sse -b 127.0.0.1 -p 0 -q -n 3 -i 100 \
+	--log-file="$dir/vg" ./sse -b 127.0.0.1 -p 0 -q -n 3 -i 100 --publish-open \
 	2>"$dir/err" &
 pid=$!
 for _ in $(seq 100); do
@@ -35,11 +35,22 @@ printf 'GET / HTTP/1.1\r\nHost: a\r\n Folded: x\r\n\r\n' |
 	curl -s --max-time 5 telnet://127.0.0.1:$port >/dev/null
 # Leaves in the middle of a stream.
 curl -s -N --max-time 0.15 "$url/api" -d '{"stream":true}' >/dev/null
+# The hub: a subscriber of two topics, publishes, a resume with a gap.
+curl -s "$url/topics/v" -d 'before' >/dev/null
+curl -s -N --max-time 3 "$url/topics/v,w?history=1" >"$dir/hub" &
+follower=$!
+sleep 1
+curl -s "$url/topics/v" -d 'a' >/dev/null
+curl -s "$url/topics/w?event=x" --data-binary $'b\r\nc' >/dev/null
+curl -s -N --max-time 0.5 -H 'Last-Event-ID: junk' "$url/topics/v" >/dev/null
+wait $follower
 kill -TERM $pid
 wait $pid
 status=$?
 if [ "$(grep -c '^data: ' "$dir/stream")" != 3 ]; then
 	echo "FAIL valgrind: the stream under valgrind was not whole"
+elif [ "$(grep -c '^id: ' "$dir/hub")" != 3 ]; then
+	echo "FAIL valgrind: the hub's stream under valgrind was not whole"
 elif [ $status -ne 0 ] || [ -s "$dir/vg" ]; then
 	echo "FAIL valgrind: exit status $status; memcheck said:"
 	sed 's/^/    /' "$dir/vg" | head -40
