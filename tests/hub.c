@@ -674,6 +674,9 @@ static void test_resume(void)
 			t_result(name, true);
 		}
 	}
+	char previous[64];	/* an id of this server, soon an earlier one */
+
+	snprintf(previous, sizeof previous, "%s", ids[SEQ - 1]);
 	server_stop(&s, 3000);
 
 	/* Evicted by --history: gap, then the kept ones. */
@@ -688,6 +691,9 @@ static void test_resume(void)
 	t_result("resume/gap/evicted", true);
 	resume_check(s.port, "r", 0, ids[SEQ - 4], ids, SEQ - 3, false);
 	t_result("resume/history-edge", true);
+	/* The last id of the server before: a gap, whatever its number. */
+	resume_check(s.port, "r", 0, previous, ids, SEQ - 3, true);
+	t_result("resume/gap/restarted", true);
 	{
 		struct client c;
 		struct response r = { 0 };
