@@ -12,6 +12,7 @@
  *	rights/	 off (403), a token (401 without or with a wrong one, 200
  *		 with it), --publish-open; the token file's checks at start,
  *		 and the token nowhere in what the server prints
+ *	cors/	 the preflight of a publish with a token; the origin on a stream
  *	topics/	 --max-topics: past it, 503
  *	resume/	 after every k of a sequence, by the header and each query
  *		 spelling: each event once; events published while away;
@@ -499,6 +500,42 @@ static void test_rights(void)
 		t_result("rights/open", true);
 		server_stop(&s, 3000);
 	}
+}
+
+/* With --cors: a page's preflight of a publish with a token, and the
+ * origin on the stream and the publish's answer. */
+static void test_cors(void)
+{
+	struct server s;
+	struct response r = { 0 };
+	struct client c;
+	const char *pre = "OPTIONS /topics/chat HTTP/1.1\r\nHost: t\r\n"
+		"Origin: http://o\r\nAccess-Control-Request-Method: POST\r\n"
+		"Access-Control-Request-Headers: authorization\r\n\r\n";
+	const char *v;
+
+	if (!start(&s, "cors/topics", OPTS("--publish-open", "--cors",
+					   "http://o")))
+		return;
+	if (ask(s.port, pre, strlen(pre), &r)) {
+		v = resp_header(&r, "Access-Control-Allow-Methods");
+		if (r.status != 204 || v == NULL || !strstr(v, "POST"))
+			t_note("preflight: %d, methods %s", r.status, escs(v));
+		v = resp_header(&r, "Access-Control-Allow-Headers");
+		if (v == NULL || !strstr(v, "Authorization") ||
+		    !strstr(v, "Last-Event-ID"))
+			t_note("preflight: headers %s", escs(v));
+	}
+	resp_free(&r);
+	if (follow(&c, &r, s.port, "chat", "Origin: http://o\r\n")) {
+		v = resp_header(&r, "Access-Control-Allow-Origin");
+		if (v == NULL || strcmp(v, "http://o") != 0)
+			t_note("stream: Access-Control-Allow-Origin %s", escs(v));
+		client_close(&c);
+	}
+	resp_free(&r);
+	t_result("cors/topics", true);
+	server_stop(&s, 3000);
 }
 
 static void test_max_topics(void)
@@ -1009,6 +1046,7 @@ int main(int argc, char **argv)
 		server_stop(&s, 3000);
 	}
 	test_rights();
+	test_cors();
 	test_max_topics();
 	test_resume();
 	test_retry();
