@@ -325,7 +325,7 @@ static enum wait hub_stream(struct conn *c);
 static void hub_leave(struct conn *c);
 static enum wait route_topics(struct conn *c, struct http_request *req);
 static void hub_stats(struct out *o, bool prometheus);
-static void hub_event(struct source *src);
+static void hub_event(const struct source *src);
 static void hub_drain(void);
 static void hub_setup(size_t workers);
 static void hub_init(size_t w);
@@ -2669,6 +2669,10 @@ static void loop_turn(void)
  *   subscriber Y (a,b):     cursor 41 -> 42, 43, 45, 46, found through each
  *                           topic's first/last/links, or by a walk
  *
+ * (A walk, slot by slot past other topics' events, is needed only by a
+ * stream of several topics with a backlog on more than one; it looks at
+ * HUB_WALK slots at most a step, a compare each.)
+ *
  * A slot holds an event's seq, where its bytes are, when it was published,
  * its topic and the previous and next event of that topic.  A topic holds
  * its first and last kept events, what it keeps (count, bytes: --history,
@@ -2694,10 +2698,12 @@ static void loop_turn(void)
  *
  * The budget: a wake runs at most HUB_TURN_SUBS subscribers (each one
  * writev of up to HUB_BATCH events) and fans out HUB_TURN_EVENTS new
- * events, then yields to the loop by waking itself again.  256 sends of a
- * small event take about a millisecond, so /api streams on the same
- * process stay well within their lateness tolerance while 19,000
- * subscribers are served over some 75 turns. */
+ * events, then yields to the loop by waking itself again.  A send to a
+ * loopback socket took 8 us on the development machine (bench/hub-fanout),
+ * so a turn's share is about 2 ms: /api streams on the same process stay
+ * well within their lateness tolerance (tests/hub.c's fair case) while
+ * 19,000 subscribers are served over some 75 turns, and the turns are few
+ * enough that the last send is not delayed much by the loop itself. */
 
 #define HUB_TURN_SUBS	256	/* subscribers run per loop turn */
 #define HUB_TURN_EVENTS	64	/* new events fanned out per loop turn */
@@ -2708,7 +2714,7 @@ static void loop_turn(void)
 #define HUB_STDIN_SLICE	65536	/* read from a regular file per turn */
 #define HUB_UNKNOWN	UINT64_MAX
 
-enum { HUB_JOINED = 1, HUB_QUEUED = 2, HUB_DONE = 4 };
+enum { HUB_JOINED = 1, HUB_QUEUED = 2 };	/* stream.hub_flags */
 
 struct hub_slot {
 	uint64_t seq;		/* 0 while it is written */
@@ -2875,10 +2881,14 @@ static int hub_topic_get(const char *name, size_t len)
 		*l = old->chain;
 	}
 	struct hub_topic *t = &hub.topics[i];
+	bool reused = t->len != 0;
 
 	*t = (struct hub_topic){ .born = hub.sh->head, .chain = *link,
 				 .len = (uint8_t)len };
-	t->evicted = t->born;	/* older ids: not this topic's */
+	/* A name that had an entry before may have lost events then; a
+	 * fresh entry's name never existed (entries are reused only once
+	 * all were taken). */
+	t->evicted = reused ? t->born : 0;
 	memcpy(t->name, name, len);
 	*link = i;
 	return i;
@@ -2902,6 +2912,14 @@ static void hub_wake_self(void)
 		errno = 0;
 }
 
+/* Copies n bytes to to; returns the end of what it wrote (the ring holds
+ * no NUL-terminated text). */
+static char *hub_put(char *to, const void *p, size_t n)
+{
+	memcpy(to, p, n);
+	return to + n;
+}
+
 /* The lines of a body: ended by CRLF, LF or CR; a line end at the very
  * end adds none; an empty body is one empty line.  Each becomes "data: "
  * LINE LF, written at to (if not NULL); returns their length. */
@@ -2915,11 +2933,9 @@ static size_t hub_lines(const char *p, size_t n, char *to)
 
 		while (e < end && *e != '\n' && *e != '\r')
 			e++;
-		if (to != NULL) {
-			memcpy(to + total, "data: ", 6);
-			memcpy(to + total + 6, p, (size_t)(e - p));
-			to[total + 6 + (size_t)(e - p)] = '\n';
-		}
+		if (to != NULL)
+			*hub_put(hub_put(to + total, "data: ", 6), p,
+				 (size_t)(e - p)) = '\n';
 		total += 7 + (size_t)(e - p);
 		if (e < end && *e == '\r' && e + 1 < end && e[1] == '\n')
 			e++;
@@ -2968,18 +2984,13 @@ static uint64_t hub_publish(const char *name, size_t namelen,
 		hub_evict_tail();
 	s = hub_slot(seq);
 	s->seq = 0;
-	to = hub.data + pos % hub.size;
-	memcpy(to, hdr, head);
-	memcpy(to + head, idl, idn);
-	to += head + idn;
+	to = hub_put(hub_put(hub.data + pos % hub.size, hdr, head), idl, idn);
 	if (type != NULL) {
-		memcpy(to, "event: ", 7);
-		memcpy(to + 7, type, typen);
-		to[7 + typen] = '\n';
-		to += typen + 8;
+		to = hub_put(hub_put(to, "event: ", 7), type, typen);
+		*to++ = '\n';
 	}
 	to += hub_lines(body, n, to);
-	memcpy(to, "\n\r\n", 3);
+	hub_put(to, "\n\r\n", 3);
 	*s = (struct hub_slot){ .pos = pos, .prev = tp->last,
 		.pub_us = clock_us(CLOCK_MONOTONIC), .len = (uint32_t)len,
 		.topic = (uint16_t)t, .head = (uint8_t)head };
@@ -3260,7 +3271,7 @@ static enum wait hub_stream(struct conn *c)
 {
 	struct stream *s = &c->stream;
 	struct iovec iov[HUB_BATCH];
-	uint64_t seqs[HUB_BATCH], cur = s->hub.cursor, now_us, v;
+	uint64_t seqs[HUB_BATCH], cur, v;
 	int n = 0;
 	bool lost = false, more = false;
 
@@ -3314,7 +3325,8 @@ static enum wait hub_stream(struct conn *c)
 		if (__atomic_load_n(&hub.sh->tail, __ATOMIC_ACQUIRE) >
 		    seqs[0])
 			return hub_behind(c);
-		now_us = clock_us(CLOCK_MONOTONIC);
+		uint64_t now_us = clock_us(CLOCK_MONOTONIC);
+
 		for (int i = 0; i < n; i++) {
 			uint64_t pub = hub_slot(seqs[i])->pub_us;
 
@@ -3661,7 +3673,8 @@ static enum wait route_topics(struct conn *c, struct http_request *req)
 		int t = hub_topic_get(names[i], lens[i]);
 		bool dup = false;
 
-		if ((full = t < 0))
+		full = t < 0;
+		if (full)
 			break;
 		for (unsigned j = 0; j < got; j++)
 			dup |= topics[j] == t;
@@ -3711,18 +3724,20 @@ static void hub_stdin_line(void)
 	hub.line_long = false;
 }
 
-/* Reads what standard input has, HUB_STDIN_SLICE bytes at most (a
- * regular file comes back next turn), publishing each whole line.  At
- * its end the server goes on serving. */
+/* Reads standard input, publishing each whole line: one read() when epoll
+ * says a pipe, FIFO or terminal is readable (so it never waits, and its
+ * file flags, which other processes may share, stay as they are), or
+ * HUB_STDIN_SLICE bytes of a regular file, the rest in the next turns.
+ * At its end the server goes on serving. */
 static void hub_stdin_read(void)
 {
 	size_t cap = srv.cfg.limits.max_body + 1;	/* and a CR */
 	char buf[8192];
 	size_t budget = HUB_STDIN_SLICE;
-	ssize_t r;
 
 	while (budget > 0 && !hub.in_eof) {
-		r = read(STDIN_FILENO, buf, sizeof(buf));
+		ssize_t r = read(STDIN_FILENO, buf, sizeof(buf));
+
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 && errno == EAGAIN)
@@ -3734,8 +3749,8 @@ static void hub_stdin_read(void)
 			if (hub.line_len > 0 || hub.line_long)
 				hub_stdin_line();
 			if (!hub.in_file)
-				epoll_ctl(srv.epfd, EPOLL_CTL_DEL,
-					  STDIN_FILENO, NULL);
+				(void)epoll_ctl(srv.epfd, EPOLL_CTL_DEL,
+						STDIN_FILENO, NULL);
 			return;
 		}
 		budget -= (size_t)r < budget ? (size_t)r : budget;
@@ -3753,6 +3768,8 @@ static void hub_stdin_read(void)
 			hub_stdin_line();
 			p = nl + 1;
 		}
+		if (!hub.in_file)
+			return;
 	}
 }
 
@@ -3760,7 +3777,7 @@ static void hub_stdin_read(void)
 
 /* The wake eventfd (or standard input) is ready: news in the ring, or
  * work left from the last turn.  One turn's share, then yield. */
-static void hub_event(struct source *src)
+static void hub_event(const struct source *src)
 {
 	uint64_t count;
 	unsigned budget = HUB_TURN_SUBS;
@@ -3859,7 +3876,7 @@ static void hub_setup(size_t workers)
 	hub.size = mem - nslots * sizeof(struct hub_slot);
 	hub.guard = workers > 1 ? hub.size / 8 : 0;
 	hub.workers = workers;
-	size = sizeof(struct hub_shared) + tsize + hub.nbuckets * 4 +
+	size = sizeof(struct hub_shared) + tsize + (size_t)hub.nbuckets * 4 +
 	       nslots * sizeof(struct hub_slot) + hub.size;
 	m = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -3870,7 +3887,7 @@ static void hub_setup(size_t workers)
 	hub.topics = (struct hub_topic *)(void *)(hub.slots + nslots);
 	hub.buckets = (int32_t *)(void *)((char *)hub.topics + tsize);
 	hub.data = (char *)(hub.buckets + hub.nbuckets);
-	memset(hub.buckets, 0xff, hub.nbuckets * 4);
+	memset(hub.buckets, 0xff, (size_t)hub.nbuckets * 4);
 	hub.sh->tail = 1;
 	hub.sh->epoch = clock_us(CLOCK_REALTIME);
 	for (size_t w = 0; w < workers; w++)
@@ -3910,8 +3927,6 @@ static void hub_init(size_t w)
 	hub.line = malloc(srv.cfg.limits.max_body + 1);
 	if (hub.line == NULL)
 		die("malloc");
-	fcntl(STDIN_FILENO, F_SETFL,
-	      fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
 	ev.data.ptr = &hub.in;
 	hub.in.kind = KIND_HUB;
 	hub.in.fd = STDIN_FILENO;
