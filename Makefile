@@ -212,7 +212,7 @@ tests/syscall_faults: tests/churn.h
 tests/faultshim.so: tests/faultshim.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ tests/faultshim.c -ldl
 
-tests: $(TESTS) tests/faultshim.so
+tests: $(TESTS) tests/faultshim.so bench/soak
 
 # The server and the unit tests again, under AddressSanitizer and UBSan,
 # in tests/out/san/.  Any finding aborts the program and leaves a report
@@ -248,7 +248,8 @@ sanitize: sanitize-build
 		./$(SAN)/test_smuggling && ./tests/faults $(SAN)/sse && \
 		./tests/syscall_faults $(SAN)/sse && \
 		./tests/wire $(SAN)/sse && ./tests/routes $(SAN)/sse && \
-		./tests/shapes $(SAN)/sse && ./tests/swarm $(SAN)/sse'
+		./tests/shapes $(SAN)/sse && ./tests/hub $(SAN)/sse && \
+		./tests/swarm $(SAN)/sse'
 	@! ls $(SAN)/report.* 2>/dev/null
 
 # Fuzzing: libFuzzer with AddressSanitizer and UBSan (clang only).  Each
@@ -294,6 +295,10 @@ bench/hold: bench/hold.c
 
 bench/sseload: bench/sseload.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/sseload.c
+
+# The long churn (not in test.sh, which runs it for 30 s): bench/soak -h.
+bench/soak: bench/soak.c tests/churn.h tests/testlib.c tests/testlib.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -Itests -o $@ bench/soak.c tests/testlib.c
 
 bench/floor: bench/floor.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/floor.c

@@ -149,14 +149,11 @@ static enum http_method method_of(struct http_span m)
 	return HTTP_OTHER;
 }
 
-static bool host_valid(struct http_span v);
-
 /* Splits the target into path and query.  Origin form "/p?q" is the usual
  * one; a server must also take the absolute form "http://host/p?q"
  * (RFC 9112 3.2.2), and OPTIONS may ask about "*".  The absolute form's
- * authority must be a host, as Host's value must: not empty (RFC 9110
- * 4.2.1) and without userinfo (4.2.4), so that no hop routes "http://a@b/"
- * by a and another by b. */
+ * authority must not be empty (RFC 9110 4.2.1) nor hold userinfo (4.2.4),
+ * so that no hop routes "http://a@b/" by a and another by b. */
 static bool split_target(struct http_request *req)
 {
 	const char *p = req->target.p, *end = p + req->target.len;
@@ -182,8 +179,8 @@ static bool split_target(struct http_request *req)
 		if (memchr(req->target.p, '#', req->target.len) != NULL)
 			return false;	/* no fragment in a request target */
 		if (p == req->target.p + n ||
-		    !host_valid((struct http_span){ req->target.p + n,
-			    (size_t)(p - req->target.p) - n }))
+		    memchr(req->target.p + n, '@', (size_t)(p - req->target.p)
+			   - n) != NULL)
 			return false;
 		if (p == end || *p == '?') {
 			/* An empty path is "/" (RFC 9110 4.2.3). */

@@ -252,12 +252,18 @@ struct stats {
 	uint64_t delay_sum_us;
 };
 
+#define MAX_WORKERS	64
+
 /* The counters of every worker process, in one shared mapping made before
  * they are forked: each adds only to its own slot, and /stats adds the
  * slots up.  Reads take no lock: a sum may be a moment old. */
 struct shared {
 	uint64_t started_ms;		/* CLOCK_MONOTONIC, for the uptime */
 	size_t workers;
+	/* A draining worker's connections and when its drain ends at the
+	 * latest (CLOCK_MONOTONIC; 0 until it knows), for the parent's one
+	 * line about the drain. */
+	uint64_t drain_conns[MAX_WORKERS], drain_end_ms[MAX_WORKERS];
 	struct stats slot[];
 };
 
@@ -311,7 +317,6 @@ struct out {
 #define SCRATCH_SIZE	((size_t)256 * 1024)
 #define PAD_MEMBER_LEN	9	/* ,"pad":"" */
 #define DAY_MS		86400000ull
-#define MAX_WORKERS	64
 #define MIB		(1024ull * 1024)
 
 /* The hub's entry points; it has a section of its own, after the loop. */
@@ -647,11 +652,16 @@ static bool conn_send(struct conn *c, const char *p, size_t n)
 	if (n > srv.cfg.max_output - t->len)
 		return false;
 	if (t->len + n > t->cap) {
+		/* malloc() and a copy, not realloc(): musl's realloc() is
+		 * 1.2 KB of the static build, for a copy seldom made. */
 		size_t cap = t->len + n < 4096 ? 4096 : t->len + n;
-		char *q = realloc(t->p, cap);
+		char *q = malloc(cap);
 
 		if (q == NULL)
 			return false;
+		if (t->p != NULL)
+			memcpy(q, t->p, t->len);
+		free(t->p);
 		t->p = q;
 		t->cap = (uint32_t)cap;
 	}
@@ -725,8 +735,11 @@ static enum read_result conn_read(struct conn *c)
 }
 
 /* The access log: Common Log Format, then the duration in milliseconds.
- * The request line may be long (--max-target), so the line goes out in
- * three pieces around it, in one writev() as write_text() would. */
+ * The line is written when the response ends and stamped with that time
+ * (as nginx stamps its log), so that the log stays in order however long
+ * a stream lasts; its start is the stamp less the duration.  The request
+ * line may be long (--max-target), so the line goes out in three pieces
+ * around it, in one writev() as write_text() would. */
 static void conn_log(const struct conn *c)
 {
 	char host[INET6_ADDRSTRLEN], when[32], head[96], tail[80];
@@ -738,7 +751,7 @@ static void conn_log(const struct conn *c)
 	http_addr_text(host, sizeof(host), &c->peer.addr,
 		       c->peer.family == AF_INET ? sizeof(c->peer.addr.v4)
 						 : sizeof(c->peer.addr.v6));
-	http_log_time(when, sizeof(when), time(NULL) - (time_t)(took / 1000));
+	http_log_time(when, sizeof(when), time(NULL));
 	struct iovec line[] = {
 		{ head, http_format(head, sizeof(head), "%s - - [%s] \"",
 				    host, when) },
@@ -1429,12 +1442,45 @@ static bool json_number(struct json *j)
 	return true;
 }
 
+/* No JSON value starts where one should: the error names what was found,
+ * a word ("invalid literal 'True'": letters and digits, at most 16) or a
+ * byte ("'}'", or "byte 39" for one that cannot be shown), and at the
+ * top the document is not JSON at all ("not JSON: starts with 's'"). */
+static bool json_bad_value(struct json *j)
+{
+	static char why[64];
+	char word[17], found[16];
+	size_t n = 0;
+	unsigned char c = (unsigned char)*j->p;
+
+	while (j->p + n < j->end && n < sizeof(word) - 1 &&
+	       (((j->p[n] | 0x20) >= 'a' && (j->p[n] | 0x20) <= 'z') ||
+		(j->p[n] >= '0' && j->p[n] <= '9'))) {
+		word[n] = j->p[n];
+		n++;
+	}
+	word[n] = '\0';
+	if (c > ' ' && c < 0x7f && c != '"' && c != '\\' && c != '\'')
+		http_format(found, sizeof(found), "'%s'",
+			    (char[]){ (char)c, '\0' });
+	else
+		http_format(found, sizeof(found), "byte %u", c);
+	if (j->depth == 0)
+		http_format(why, sizeof(why), "not JSON: starts with %s", found);
+	else if (n > 0)
+		http_format(why, sizeof(why), "invalid literal '%s'", word);
+	else
+		http_format(why, sizeof(why), "expected a JSON value, found %s",
+			    found);
+	return json_bad(j, why);
+}
+
 static bool json_word(struct json *j, const char *word)
 {
 	size_t n = strlen(word);
 
 	if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
-		return json_bad(j, "invalid JSON");
+		return json_bad_value(j);
 	j->p += n;
 	return true;
 }
@@ -1580,6 +1626,8 @@ static bool json_value(struct json *j)
 	case 'n':
 		return json_word(j, "null");
 	default:
+		if (*j->p != '-' && (*j->p < '0' || *j->p > '9'))
+			return json_bad_value(j);
 		return json_number(j);
 	}
 }
@@ -2335,6 +2383,8 @@ static void accept_retry(struct tw_timer *t)
 {
 	(void)t;
 	listener_resume();
+	if (accept_paused)	/* epoll_ctl() failed: in a second, again */
+		tw_add(&srv.wheel, &srv.accept_timer, srv.now_ms + 1000);
 }
 
 /* Stops watching the listener until a connection closes, or for a second
@@ -2363,13 +2413,15 @@ static void listener_resume(void)
 	}
 }
 
-/* Out of descriptors: the spare one, kept open for this moment, is given
- * up to accept the newcomer and turn it away, so that it does not wait in
- * the backlog and epoll does not report it again and again.  If even that
- * fails, accepting pauses until a connection closes. */
+/* accept4() failed with errno, and would fail again at once while epoll
+ * reported the newcomer again and again.  Out of descriptors (EMFILE,
+ * ENFILE), the spare one, kept open for this moment, is given up to accept
+ * the newcomer and turn it away, so that it does not wait in the backlog.
+ * If even that fails, or for any other such error (ENOMEM, ENOBUFS),
+ * accepting pauses until a connection closes. */
 static void shed_at_fd_limit(void)
 {
-	if (srv.spare_fd >= 0) {
+	if ((errno == EMFILE || errno == ENFILE) && srv.spare_fd >= 0) {
 		close(srv.spare_fd);
 		int fd = accept4(srv.listener.fd, NULL, NULL, SOCK_CLOEXEC);
 
@@ -2404,13 +2456,9 @@ static void listener_accept(void)
 		if (fd < 0) {
 			if (errno == EAGAIN)
 				return;	/* no more for now */
-			if (errno == EMFILE || errno == ENFILE)
-				shed_at_fd_limit();
-			else if (accept_error_passes(errno))
+			if (accept_error_passes(errno))
 				continue;
-			else	/* ENOMEM, ENOBUFS: it would fail again at
-				 * once, and epoll report the newcomer again */
-				listener_pause();
+			shed_at_fd_limit();
 			return;
 		}
 		if (srv.nconns >= srv.max_conns || (size_t)fd >= srv.conn_cap)
@@ -2432,12 +2480,50 @@ static void drain_expired(struct tw_timer *t)
 			conn_drop(&srv.conns[fd]);
 }
 
+/* When a drain that starts now is over at the latest: at the end of the
+ * last stream (its last event, or its reset), or at the deadline of what
+ * another connection waits for; --drain-timeout may come first. */
+static uint64_t drain_end(void)
+{
+	uint64_t end = srv.now_ms, due;
+
+	for (size_t fd = 0; fd < srv.conn_cap; fd++) {
+		const struct conn *c = &srv.conns[fd];
+
+		if (c->src.kind != KIND_CONN)
+			continue;
+		due = c->state == CONN_STREAM &&
+		      c->stream.state == STREAM_EVENTS
+			? stream_due(&c->stream, c->stream.shape.count)
+			: c->timer.due_ms;
+		end = due > end ? due : end;
+	}
+	due = srv.now_ms + srv.cfg.drain_timeout_ms;
+	return srv.cfg.drain_timeout_ms != 0 && due < end ? due : end;
+}
+
+/* The line that says a drain has begun, how long it may take and how not
+ * to wait: one for the whole server, with -w N the parent's. */
+static void drain_line(uint64_t conns, size_t workers, uint64_t ms)
+{
+	char in[32] = "";
+
+	if (workers > 1)
+		http_format(in, sizeof(in), " in %zu workers", workers);
+	stderr_line("sse: draining %llu connection%s%s for up to %llu.%llu s; "
+		    "a second signal exits at once", (unsigned long long)conns,
+		    conns == 1 ? "" : "s", in, (unsigned long long)ms / 1000,
+		    (unsigned long long)ms % 1000 / 100);
+}
+
 /* The first SIGINT or SIGTERM: stop listening at once, close idle
  * connections, and let every request and stream in progress finish; the
  * loop ends when the last connection has (or at --drain-timeout).  A
  * second signal exits at once. */
 static void server_drain(void)
 {
+	size_t w = (size_t)(srv.stats - srv.shared->slot);
+
 	if (srv.draining && srv.worker)
 		return;		/* the parent says when to stop at once */
 	if (srv.draining) {
@@ -2454,8 +2540,13 @@ static void server_drain(void)
 		if (c->src.kind == KIND_CONN && c->state == CONN_IDLE)
 			conn_close(c);
 	}
-	stderr_line("sse: draining %zu connection%s", srv.nconns,
-		srv.nconns == 1 ? "" : "s");
+	if (srv.worker) {	/* the parent says it, for all */
+		srv.shared->drain_conns[w] = srv.nconns;
+		__atomic_store_n(&srv.shared->drain_end_ms[w], drain_end(),
+				 __ATOMIC_RELEASE);
+	} else {
+		drain_line(srv.nconns, 1, drain_end() - srv.now_ms);
+	}
 	if (srv.cfg.drain_timeout_ms != 0) {
 		tw_timer_init(&srv.drain_timer, drain_expired);
 		tw_add(&srv.wheel, &srv.drain_timer,
@@ -4208,6 +4299,17 @@ static int short_options(struct config *cfg, int argc, char **argv, int i)
 	return i;
 }
 
+/* Two options that contradict each other are a mistake: one line that
+ * names both, and exit 2. */
+static void options_agree(bool agree, const char *a, unsigned long long va,
+			  const char *how, const char *b, unsigned long long vb)
+{
+	if (agree)
+		return;
+	stderr_line("sse: %s (%llu) must be %s %s (%llu)", a, va, how, b, vb);
+	exit(2);
+}
+
 /* The command line, read the way getopt_long() reads it; not by
  * getopt_long() itself, which in a static build brings stdio and wide
  * characters along for its messages.  Options may come in any order, also
@@ -4260,12 +4362,19 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		stderr_line("sse: unexpected argument '%s'", stray);
 		usage_exit();
 	}
-	if (cfg->max_output < cfg->max_event_size) {
-		stderr_line("sse: --max-output (%zu) must be at least "
-			    "--max-event-size (%u)", cfg->max_output,
-			    cfg->max_event_size);
-		exit(2);
-	}
+	options_agree(cfg->max_output >= cfg->max_event_size, "--max-output",
+		      cfg->max_output, "at least", "--max-event-size",
+		      cfg->max_event_size);
+	/* The defaults must be shapes a request could ask for. */
+	options_agree(cfg->heartbeat_ms == 0 ||
+		      cfg->heartbeat_ms >= cfg->min_interval_ms, "--heartbeat",
+		      cfg->heartbeat_ms, "0 or at least", "--min-interval",
+		      cfg->min_interval_ms);
+	options_agree(cfg->interval_ms >= cfg->min_interval_ms, "-i",
+		      cfg->interval_ms, "at least", "--min-interval",
+		      cfg->min_interval_ms);
+	options_agree(cfg->events <= cfg->max_events, "-n", cfg->events,
+		      "at most", "--max-events", cfg->max_events);
 }
 
 /* Opens a socket bound to addr:port, listening unless told not to.  With
@@ -4529,23 +4638,45 @@ static bool workers_reap(struct worker *wk, size_t n)
 	return clean;
 }
 
-/* Waits for a signal, or until the earliest restart that is due. */
+/* Waits for a signal, or until the earliest restart that is due, or
+ * with poll for 10 ms at most. */
 static int supervise_wait(const struct worker *wk, size_t n,
-			  const sigset_t *mask)
+			  const sigset_t *mask, bool poll)
 {
 	uint64_t now = clock_ms(CLOCK_MONOTONIC), next = UINT64_MAX;
 	struct timespec wait;
 	siginfo_t si;
 
-	for (size_t w = 0; w < n; w++)
+	for (size_t w = 0; w < n && !srv.draining; w++)
 		if (wk[w].pid == 0 && wk[w].restart_ms < next)
 			next = wk[w].restart_ms;
-	if (next == UINT64_MAX || srv.draining)
+	if (poll)
+		next = now + 10;
+	if (next == UINT64_MAX)
 		return sigwaitinfo(mask, &si);
 	next = next > now ? next - now : 0;
 	wait.tv_sec = (time_t)(next / 1000);
 	wait.tv_nsec = (long)(next % 1000) * 1000000;
 	return sigtimedwait(mask, &si, &wait);
+}
+
+/* The workers have said how their drains go, or not within a second
+ * (report_by): the parent's line adds them up.  False until then. */
+static bool drain_report(const struct worker *wk, size_t n, uint64_t report_by)
+{
+	uint64_t conns = 0, end = 0, now = clock_ms(CLOCK_MONOTONIC);
+
+	for (size_t w = 0; w < n; w++) {
+		uint64_t e = __atomic_load_n(&srv.shared->drain_end_ms[w],
+					     __ATOMIC_ACQUIRE);
+
+		if (e == 0 && wk[w].pid > 0 && now < report_by)
+			return false;
+		conns += e != 0 ? srv.shared->drain_conns[w] : 0;
+		end = e > end ? e : end;
+	}
+	drain_line(conns, n, end > now ? end - now : 0);
+	return true;
 }
 
 /* -w N: the parent binds the port (learning it, if -p 0, and finding it
@@ -4560,6 +4691,7 @@ static int supervise(size_t n)
 {
 	struct worker wk[MAX_WORKERS] = { 0 };
 	bool clean = true;
+	uint64_t report_by = 0;		/* the drain's line is due */
 	sigset_t mask;
 	int port, fd;
 
@@ -4579,7 +4711,7 @@ static int supervise(size_t n)
 	for (size_t w = 0; w < n; w++)
 		worker_spawn(&wk[w], fd, port, w);
 	for (;;) {
-		int sig = supervise_wait(wk, n, &mask);
+		int sig = supervise_wait(wk, n, &mask, report_by != 0);
 		size_t alive = 0;
 
 		if ((sig == SIGINT || sig == SIGTERM) && srv.draining) {
@@ -4591,10 +4723,13 @@ static int supervise(size_t n)
 		}
 		if (sig == SIGINT || sig == SIGTERM) {
 			srv.draining = true;
+			report_by = clock_ms(CLOCK_MONOTONIC) + 1000;
 			for (size_t w = 0; w < n; w++)
 				if (wk[w].pid > 0)
 					kill(wk[w].pid, sig);
 		}
+		if (report_by != 0 && drain_report(wk, n, report_by))
+			report_by = 0;
 		clean &= workers_reap(wk, n);
 		for (size_t w = 0; w < n; w++) {
 			if (wk[w].pid == 0 && !srv.draining &&

@@ -126,9 +126,12 @@ run hub ./tests/hub ./sse
 run swarm ./tests/swarm ./sse
 run faults ./tests/faults ./sse
 run syscall-faults ./tests/syscall_faults ./sse
+run soak ./bench/soak -d 30 -c 16 --check ./sse
 run fdlimit ./tests/fdlimit.sh
 run browser ./tests/browser/run.sh
 run workers ./tests/workers.sh ./sse
+run hub-stdin ./tests/hub-stdin.sh ./sse
+run hub-workers ./tests/hub-workers.sh ./sse
 run sseload ./tests/sseload-smoke.sh ./sse
 run nginx ./tests/nginx.sh ./sse
 run ipv6 ./tests/ipv6.sh ./sse
@@ -160,6 +163,7 @@ if wanted sanitizers; then
 		run san-faults ./tests/faults ./$san/sse
 		run san-syscall-faults ./tests/syscall_faults ./$san/sse
 		run san-workers ./tests/workers.sh ./$san/sse
+		run san-hub-workers ./tests/hub-workers.sh ./$san/sse
 		unset ASAN_OPTIONS UBSAN_OPTIONS
 		run sanitizers san_reports
 	else

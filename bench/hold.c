@@ -5,15 +5,16 @@
  * POST /api {"stream":true}, waits until every one has its headers and
  * ":ok", prints "holding COUNT streams" on stdout, and then holds them
  * (reading and discarding events) until stdin reaches end of file or the
- * hold time (seconds, default 60) runs out.  Exit status 1 if any stream
- * failed to open.
+ * hold time (seconds, default 60) runs out.  With PATH it asks for
+ * GET PATH instead (a hub topic: /topics/NAME).  Exit status 1 if any
+ * stream failed to open.
  *
  * With BEHIND, each stream's request is followed, in the same write, by
  * at least that many bytes of pipelined plain requests (POST /api without
  * a body): what a client may leave in the server's hands while its
  * stream runs.
  *
- *	usage: hold PORT COUNT [SECONDS [BEHIND]]
+ *	usage: hold PORT COUNT [SECONDS [BEHIND [PATH]]]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -29,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char request[] =
+static char request[512] =
 	"POST /api HTTP/1.1\r\nHost: bench\r\n"
 	"Content-Type: application/json\r\nContent-Length: 15\r\n\r\n"
 	"{\"stream\":true}";
@@ -78,9 +79,12 @@ int main(int argc, char **argv)
 	char *send_buf;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: hold PORT COUNT [SECONDS [BEHIND]]\n");
+		fprintf(stderr, "usage: hold PORT COUNT [SECONDS [BEHIND [PATH]]]\n");
 		return 2;
 	}
+	if (argc > 5)
+		snprintf(request, sizeof(request), "GET %s HTTP/1.1\r\n"
+			 "Host: bench\r\n\r\n", argv[5]);
 	port = (unsigned)atoi(argv[1]);
 	count = atoi(argv[2]);
 	hold_s = argc > 3 ? atof(argv[3]) : 60;

@@ -27,6 +27,11 @@
  * counts outcomes by kind; churn_expect() turns the exact ones into the
  * /stats counters the server must then show.
  *
+ * The second half is the server's side of such a run, as /proc and the
+ * server show it: its CPU time and memory, its descriptors back at the
+ * idle count, a second of sleep, /stats against the clients' outcomes,
+ * and starting it with tests/faultshim.so preloaded.
+ *
  * Everything here is static; include it once, after testlib.h.
  */
 #ifndef SSE_CHURN_H
@@ -709,6 +714,208 @@ static void churn_expect(const struct churn *ch, long gets,
 	want->events = (long long)N_EVENTS * (api + events + pipe) +
 		       DROP_AFTER * drop;
 	want->accepted = ch->started + gets;
+}
+
+/* ---------------------------------------------------- the server's side -- */
+
+/* The server's CPU time so far, user and system, in ms; -1 if unknown. */
+static int64_t churn_cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long utime, stime;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* After the command name in parentheses: state (field 3) and on;
+	 * utime and stime are fields 14 and 15. */
+	char *p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+				"%*u %*u %llu %llu", &utime, &stime) != 2)
+		return -1;
+	return (int64_t)((utime + stime) * 1000 /
+			 (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+/* The server's resident memory in KiB (VmRSS), or -1. */
+static long churn_rss_kib(pid_t pid)
+{
+	char path[64], buf[4096];
+	long kib = -1;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *p = strstr(buf, "VmRSS:");
+	if (p != NULL)
+		kib = strtol(p + 6, NULL, 10);
+	return kib;
+}
+
+/* Starts the server bin with args and, unless shim is NULL, the fault
+ * library preloaded with these faults: in its environment only. */
+static bool churn_server_start(struct server *s, const char *bin,
+			       const char *const args[], const char *shim,
+			       const char *faults)
+{
+	const char *asan_env = getenv("ASAN_OPTIONS");
+	char asan_opts[1024];
+
+	if (shim == NULL)
+		return server_start(s, bin, args) == 0;
+
+	/* A sanitized server checks that its runtime comes first among the
+	 * libraries; with the shim preloaded it does not, and need not. */
+	snprintf(asan_opts, sizeof asan_opts, "%s%sverify_asan_link_order=0",
+		 asan_env ? asan_env : "", asan_env && *asan_env ? ":" : "");
+	setenv("ASAN_OPTIONS", asan_opts, 1);
+	setenv("LD_PRELOAD", shim, 1);
+	setenv("SSE_FAULTS", faults, 1);
+	int r = server_start(s, bin, args);
+	unsetenv("LD_PRELOAD");
+	unsetenv("SSE_FAULTS");
+	if (asan_env != NULL)
+		setenv("ASAN_OPTIONS", asan_env, 1);
+	else
+		unsetenv("ASAN_OPTIONS");
+	return r == 0;
+}
+
+/* Stops the server with SIGTERM and keeps what it wrote to stderr in out
+ * (the shim's report is its last line).  Returns its exit code, -1 if it
+ * did not end within 10 s (it is then killed). */
+static int churn_server_stop(struct server *s, char *out, size_t cap)
+{
+	size_t len = s->err_len < cap - 1 ? s->err_len : cap - 1;
+	char *bufs[1] = { out };
+	size_t lens[1];
+	int fd = s->err_fd;
+
+	memcpy(out, s->err, len);
+	out[len] = '\0';
+	lens[0] = len;
+	kill(s->pid, SIGTERM);
+	int code = wait_child(s->pid, &fd, bufs, lens, cap, 1,
+			      mono_ms() + 10000);
+	if (code < 0) {
+		kill(s->pid, SIGKILL);
+		waitpid(s->pid, NULL, 0);
+	}
+	close(s->err_fd);
+	s->pid = -1;
+	s->err_fd = -1;
+	return code;
+}
+
+/* Waits until the server holds want descriptors. */
+static bool churn_fds_become(pid_t pid, int want, int64_t deadline)
+{
+	int n;
+
+	while ((n = fd_count(pid)) != want) {
+		if (mono_ms() >= deadline)
+			return t_note("the server holds %d descriptors, %d when "
+				      "idle", n, want);
+		poll(NULL, 0, 10);
+	}
+	return true;
+}
+
+/* The server's descriptors with no client: asked once /stats has been
+ * answered (the server is up, its descriptors all made) and its
+ * connection is gone. */
+static int churn_idle_fds(struct server *s)
+{
+	struct churn_stats st;
+	int n = -1, same = 0;
+
+	if (!churn_stats_get(s->port, &st, mono_ms() + 10000))
+		return -1;
+	/* The GET's connection closes when the server sees the client's
+	 * close: the count is idle once it holds still for 200 ms. */
+	for (int64_t end = mono_ms() + 5000; mono_ms() < end && same < 20;) {
+		int now = fd_count(s->pid);
+
+		same = now == n ? same + 1 : 0;
+		n = now;
+		poll(NULL, 0, 10);
+	}
+	if (same < 20)
+		return t_note("the descriptor count never settled"), -1;
+	return n;
+}
+
+/* The server, alone, for a second: CPU time at most 50 ms. */
+static bool churn_sleeps(pid_t pid)
+{
+	int64_t c0 = churn_cpu_ms(pid);
+
+	poll(NULL, 0, 1000);
+	int64_t used = churn_cpu_ms(pid) - c0;
+	if (c0 < 0 || used > 50)
+		return t_note("the idle server used %lld ms of CPU in 1 s",
+			      (long long)used);
+	return true;
+}
+
+/* The counters after the churn against the clients' outcomes.  With
+ * exact set, every client was exact and each counter must be what they
+ * saw; else only what no fault can excuse. */
+static bool churn_counters_ok(const struct churn *ch,
+			      const struct churn_stats *st0,
+			      const struct churn_stats *st1, bool exact)
+{
+	struct churn_stats want;
+
+	churn_expect(ch, 1, &want);
+	if (st1->connections != 1 || st1->streams != 0)
+		return t_note("/stats: %lld connections and %lld streams "
+			      "left, expected 1 (its own) and 0",
+			      st1->connections, st1->streams);
+	if (st1->responses != st1->requests - 1)
+		return t_note("/stats: %lld requests but %lld responses "
+			      "(every request is answered once)",
+			      st1->requests - 1, st1->responses);
+#define DELTA(f) (st1->f - st0->f)
+#define CHECK(f, cmp, what)                                                 \
+	do {                                                                 \
+		if (!(DELTA(f) cmp want.f))                                  \
+			return t_note("/stats: %s went up by %lld, "         \
+				      "expected %s %lld", what, DELTA(f),    \
+				      #cmp, (long long)want.f);              \
+	} while (0)
+	if (!exact) {
+		CHECK(completed, >=, "streams_completed");
+		CHECK(dropped, >=, "streams_dropped");
+		CHECK(events, >=, "events");
+		return true;
+	}
+	want.responses = want.ok200 = want.requests;	/* the GET before */
+	CHECK(requests, ==, "requests");
+	CHECK(responses, ==, "responses");
+	CHECK(ok200, ==, "200 responses");
+	CHECK(completed, ==, "streams_completed");
+	CHECK(aborted, ==, "streams_aborted");
+	CHECK(dropped, ==, "streams_dropped");
+	CHECK(stalled, ==, "streams_stalled");
+	CHECK(events, ==, "events");
+	CHECK(accepted, ==, "accepted");
+	CHECK(shed, ==, "shed");
+#undef CHECK
+#undef DELTA
+	return true;
 }
 
 #pragma GCC diagnostic pop

@@ -9,7 +9,8 @@
 #     stream that ran to its end, one whose client left mid-way, a stalled
 #     one, a plain request, and a keep-alive connection closed by the idle
 #     timeout (--idle-timeout 500);
-#   - with -w 2: the parent and both workers.
+#   - with -w 2: the parent and both workers;
+#   - the hub, alone and with -w 2: subscribers open after publishes.
 #
 #	tests/idle.sh PATH-TO-SSE
 #
@@ -150,6 +151,43 @@ if start_sse after -n 2 -i 100 --idle-timeout 500; then
 	fi
 	stop "$pid"
 fi
+
+# --- the hub: subscribers open, after publishes -------------------------------
+# Each waits on its socket, no timer: a quiet topic costs no wakeup, in
+# one process or with -w 2 (the workers' wake-ups are eventfds).
+for w in 1 2; do
+	name=idle-hub-w$w
+	start "$name" -w $w --publish-open || continue
+	base=http://127.0.0.1:$port
+	followers=()
+	for i in 1 2 3 4; do
+		curl -s -N --max-time 30 -o "$tmp/$name.$i" "$base/topics/q" &
+		followers+=($!)
+	done
+	sleep 0.5
+	for i in 1 2 3; do
+		curl -s --max-time 5 -o /dev/null -d "event $i" "$base/topics/q"
+	done
+	# With -w 2 the parent and both workers, else the one process.
+	procs=$pid
+	if [ $w -eq 2 ]; then
+		procs="$pid $(children "$pid" | tr '\n' ' ')"
+	fi
+	idle_check "$name" $procs
+	got=$(cat "$tmp/$name".* | grep -c '^data: event')
+	if [ "$got" -ne 12 ]; then
+		fail "$name: the 4 subscribers got $got events, expected 12"
+	elif [ "$total" -eq 0 ]; then
+		pass "$name: 0 context switches in $WINDOW s with 4 subscribers" \
+			"open after 3 publishes"
+	else
+		fail "$name: context switches in $WINDOW s with 4 idle" \
+			"subscribers (pid:count): $counts"
+	fi
+	kill "${followers[@]}" 2>/dev/null
+	wait "${followers[@]}" 2>/dev/null
+	stop "$pid"
+done
 
 # --- -w 2: the parent and its workers ----------------------------------------
 if start_sse workers -w 2; then

@@ -250,7 +250,8 @@ if [ $rc -eq 2 ] && grep -q 'no-such-host.invalid: no address' "$tmp/name.out"; 
 		"($(head -1 "$tmp/name.out"))"
 else
 	fail "sseload-names: http://no-such-host.invalid:80/: exit $rc," \
-		"expected 2: $(head -3 "$tmp/name.out" | tr '\n' '|')"
+		"expected 2 and a failed look-up (no address):" \
+		"$(head -3 "$tmp/name.out" | tr '\n' '|')"
 fi
 
 # --- publishing: sseload's checks against a hub that misbehaves ---------------
@@ -259,7 +260,7 @@ fi
 listen_port() {
 	local p
 	for _ in $(seq 100); do
-		p=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$1")
+		p=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$1" 2>/dev/null)
 		[ -n "$p" ] && { echo "$p"; return; }
 		running "$2" || return
 		sleep 0.1
@@ -278,10 +279,13 @@ publish() {
 }
 
 # The figures of a --publish report: completed, lost, duplicates, out of
-# order, deliveries.
+# order (events, from the deliveries' rows, which come after the failures
+# by reason), deliveries.
 hub_rows() {
-	echo "$(row "$1" 'got every event') $(row "$1" lost) $(row "$1" \
-		duplicates | tail -1) $(row "$1" 'out of order') $(row "$1" deliveries)"
+	local dup order
+	dup=$(sed -n 's/^  duplicates  *\([0-9][0-9]*\).*/\1/p' "$1")
+	order=$(sed -n 's/^  out of order  *\([0-9][0-9]*\).*/\1/p' "$1")
+	echo "$(row "$1" 'got every event') $(row "$1" lost) $dup $order $(row "$1" deliveries)"
 }
 
 if ! command -v python3 >/dev/null; then
@@ -290,11 +294,13 @@ if ! command -v python3 >/dev/null; then
 else
 	why=
 	for fault in none drop repeat reorder; do
-		python3 "$(dirname "$0")/badhub.py" $fault 2>"$tmp/badhub.err" &
+		# A file of its own: the last one's port must not be read
+		# before this one's shell has truncated it.
+		python3 "$(dirname "$0")/badhub.py" $fault 2>"$tmp/badhub-$fault.err" &
 		pid3=$!
-		bport=$(listen_port "$tmp/badhub.err" "$pid3")
+		bport=$(listen_port "$tmp/badhub-$fault.err" "$pid3")
 		if [ -z "$bport" ]; then
-			why+="badhub $fault did not start: $(head -3 "$tmp/badhub.err"); "
+			why+="badhub $fault did not start: $(head -3 "$tmp/badhub-$fault.err"); "
 			continue
 		fi
 		n=300

@@ -25,7 +25,9 @@
  *
  *	write		40% short, 15% EAGAIN, 5% EINTR on send and write
  *	read		40% one byte, 10% EAGAIN, 10% EINTR
- *	accept		ECONNABORTED, ENOMEM, ENOBUFS, 20% each
+ *	accept		ECONNABORTED 30%, ENOMEM and ENOBUFS 5% each (each
+ *			of these pauses accepting until a connection closes
+ *			or a second passes, so they stay rare)
  *	accept-emfile	EMFILE 20%, ENFILE 10%: newcomers may be shed
  *	malloc		15% of malloc, calloc and realloc return NULL,
  *			with 30% of writes short, so that the server needs
@@ -39,6 +41,9 @@
  *			3 s while a client waits: the server must not spin
  *			(at most a tenth of that time on the CPU), and
  *			answers the client once accepting works again
+ *	accept-resume	accept4 ENOMEM and epoll_ctl failures together for
+ *			2.5 s: a pause whose resume failed tries again, and
+ *			a client is served once the faults end
  *
  * One line per case on stdout; measurements on stderr.  Exit 0 iff no
  * FAIL.
@@ -56,81 +61,7 @@ static bool asan;	/* the server is built with AddressSanitizer */
 				"2000", "--linger-timeout", "1000", \
 				"--request-timeout", "3000", NULL })
 
-/* ---------------------------------------------------- the server's side -- */
-
-/* The server's CPU time so far, user and system, in ms; -1 if unknown. */
-static int64_t cpu_ms(pid_t pid)
-{
-	char path[64], buf[1024];
-	unsigned long long utime, stime;
-
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* After the command name in parentheses: state (field 3) and on;
-	 * utime and stime are fields 14 and 15. */
-	char *p = strrchr(buf, ')');
-	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
-				"%*u %*u %llu %llu", &utime, &stime) != 2)
-		return -1;
-	return (int64_t)((utime + stime) * 1000 /
-			 (unsigned long long)sysconf(_SC_CLK_TCK));
-}
-
-/* Starts the server with the shim and these faults in its environment. */
-static bool start_faulty(struct server *s, const char *faults)
-{
-	const char *asan_env = getenv("ASAN_OPTIONS");
-	char asan_opts[1024];
-
-	/* A sanitized server checks that its runtime comes first among the
-	 * libraries; with the shim preloaded it does not, and need not. */
-	snprintf(asan_opts, sizeof asan_opts, "%s%sverify_asan_link_order=0",
-		 asan_env ? asan_env : "", asan_env && *asan_env ? ":" : "");
-	setenv("ASAN_OPTIONS", asan_opts, 1);
-	setenv("LD_PRELOAD", shim, 1);
-	setenv("SSE_FAULTS", faults, 1);
-	int r = server_start(s, sse, SERVER_ARGS);
-	unsetenv("LD_PRELOAD");
-	unsetenv("SSE_FAULTS");
-	if (asan_env != NULL)
-		setenv("ASAN_OPTIONS", asan_env, 1);
-	else
-		unsetenv("ASAN_OPTIONS");
-	return r == 0;
-}
-
-/* Stops the server with SIGTERM and keeps what it wrote to stderr in out
- * (the shim's report is its last line).  Returns its exit code, -1 if it
- * did not end within 10 s (it is then killed). */
-static int stop_reading(struct server *s, char *out, size_t cap)
-{
-	size_t len = s->err_len < cap - 1 ? s->err_len : cap - 1;
-	char *bufs[1] = { out };
-	size_t lens[1];
-	int fd = s->err_fd;
-
-	memcpy(out, s->err, len);
-	out[len] = '\0';
-	lens[0] = len;
-	kill(s->pid, SIGTERM);
-	int code = wait_child(s->pid, &fd, bufs, lens, cap, 1,
-			      mono_ms() + 10000);
-	if (code < 0) {
-		kill(s->pid, SIGKILL);
-		waitpid(s->pid, NULL, 0);
-	}
-	close(s->err_fd);
-	s->pid = -1;
-	s->err_fd = -1;
-	return code;
-}
+/* ------------------------------------------------- the shim's report -- */
 
 /* Did the shim inject every kind that faults asks for?  Notes the first
  * that it never did.  A malloc kind is let off under AddressSanitizer. */
@@ -162,57 +93,6 @@ static bool faults_happened(const char *faults, const char *err)
 	return true;
 }
 
-/* Waits until the server holds want descriptors. */
-static bool fds_become(pid_t pid, int want, int64_t deadline)
-{
-	int n;
-
-	while ((n = fd_count(pid)) != want) {
-		if (mono_ms() >= deadline)
-			return t_note("the server holds %d descriptors, %d when "
-				      "idle", n, want);
-		poll(NULL, 0, 10);
-	}
-	return true;
-}
-
-/* The server's descriptors with no client: asked once /stats has been
- * answered (the server is up, its descriptors all made) and its
- * connection is gone. */
-static int idle_fds(struct server *s)
-{
-	struct churn_stats st;
-	int n = -1, same = 0;
-
-	if (!churn_stats_get(s->port, &st, mono_ms() + 10000))
-		return -1;
-	/* The GET's connection closes when the server sees the client's
-	 * close: the count is idle once it holds still for 200 ms. */
-	for (int64_t end = mono_ms() + 5000; mono_ms() < end && same < 20;) {
-		int now = fd_count(s->pid);
-
-		same = now == n ? same + 1 : 0;
-		n = now;
-		poll(NULL, 0, 10);
-	}
-	if (same < 20)
-		return t_note("the descriptor count never settled"), -1;
-	return n;
-}
-
-/* The server, alone, for a second: CPU time at most 50 ms. */
-static bool sleeps(pid_t pid)
-{
-	int64_t c0 = cpu_ms(pid);
-
-	poll(NULL, 0, 1000);
-	int64_t used = cpu_ms(pid) - c0;
-	if (c0 < 0 || used > 50)
-		return t_note("the idle server used %lld ms of CPU in 1 s",
-			      (long long)used);
-	return true;
-}
-
 /* --------------------------------------------------------------- cases -- */
 
 static const struct fcase {
@@ -225,8 +105,8 @@ static const struct fcase {
 	  false, false },
 	{ "read", "seed=2,read=one:40,read=eagain:10,read=eintr:10",
 	  false, false },
-	{ "accept", "seed=3,accept=econnaborted:20,accept=enomem:20,"
-	  "accept=enobufs:20", false, false },
+	{ "accept", "seed=3,accept=econnaborted:30,accept=enomem:5,"
+	  "accept=enobufs:5", false, false },
 	{ "accept-emfile", "seed=4,accept=emfile:20,accept=enfile:10",
 	  true, false },
 	{ "malloc", "seed=5,malloc=null:15,write=short:30", true, true },
@@ -239,53 +119,6 @@ static const struct fcase {
 	  "malloc=null:15,epoll_wait=eintr:10,epoll_ctl=fail:2,timerfd=fail:10",
 	  true, false },
 };
-
-/* The counters after the churn against the clients' outcomes.  With
- * exact set, every client was exact and each counter must be what they
- * saw; else only what no fault can excuse. */
-static bool counters_ok(const struct churn *ch, const struct churn_stats *st0,
-			const struct churn_stats *st1, bool exact)
-{
-	struct churn_stats want;
-
-	churn_expect(ch, 1, &want);
-	if (st1->connections != 1 || st1->streams != 0)
-		return t_note("/stats: %lld connections and %lld streams "
-			      "left, expected 1 (its own) and 0",
-			      st1->connections, st1->streams);
-	if (st1->responses != st1->requests - 1)
-		return t_note("/stats: %lld requests but %lld responses "
-			      "(every request is answered once)",
-			      st1->requests - 1, st1->responses);
-#define DELTA(f) (st1->f - st0->f)
-#define CHECK(f, cmp, what)                                                 \
-	do {                                                                 \
-		if (!(DELTA(f) cmp want.f))                                  \
-			return t_note("/stats: %s went up by %lld, "         \
-				      "expected %s %lld", what, DELTA(f),    \
-				      #cmp, (long long)want.f);              \
-	} while (0)
-	if (!exact) {
-		CHECK(completed, >=, "streams_completed");
-		CHECK(dropped, >=, "streams_dropped");
-		CHECK(events, >=, "events");
-		return true;
-	}
-	want.responses = want.ok200 = want.requests;	/* the GET before */
-	CHECK(requests, ==, "requests");
-	CHECK(responses, ==, "responses");
-	CHECK(ok200, ==, "200 responses");
-	CHECK(completed, ==, "streams_completed");
-	CHECK(aborted, ==, "streams_aborted");
-	CHECK(dropped, ==, "streams_dropped");
-	CHECK(stalled, ==, "streams_stalled");
-	CHECK(events, ==, "events");
-	CHECK(accepted, ==, "accepted");
-	CHECK(shed, ==, "shed");
-#undef CHECK
-#undef DELTA
-	return true;
-}
 
 static const struct fcase *the_case;
 
@@ -307,9 +140,9 @@ static void run_case(void)
 		       "server, where the shim cannot reach it");
 		return;
 	}
-	if (!start_faulty(&s, fc->faults))
+	if (!churn_server_start(&s, sse, SERVER_ARGS, shim, fc->faults))
 		goto out;
-	int idle = idle_fds(&s);
+	int idle = churn_idle_fds(&s);
 	if (idle < 0 || !churn_stats_get(s.port, &st0, mono_ms() + 10000))
 		goto out;
 	ch.port = s.port;
@@ -331,12 +164,12 @@ static void run_case(void)
 		       ch.started, line);
 		goto out;
 	}
-	if (!fds_become(s.pid, idle, mono_ms() + 10000) || !sleeps(s.pid))
+	if (!churn_fds_become(s.pid, idle, mono_ms() + 10000) || !churn_sleeps(s.pid))
 		goto out;
 	if (!churn_stats_get(s.port, &st1, mono_ms() + 10000) ||
-	    !counters_ok(&ch, &st0, &st1, !fc->may_close))
+	    !churn_counters_ok(&ch, &st0, &st1, !fc->may_close))
 		goto out;
-	int code = stop_reading(&s, err, sizeof err);
+	int code = churn_server_stop(&s, err, sizeof err);
 	if (code != 0)
 		t_note("the server ended with %d on SIGTERM; its stderr: %s",
 		       code, escs(err));
@@ -348,7 +181,7 @@ static void run_case(void)
 			report);
 out:
 	if (s.pid > 0) {
-		int code = stop_reading(&s, err, sizeof err);
+		int code = churn_server_stop(&s, err, sizeof err);
 
 		if (code != 0 && !t_noted())
 			t_note("the server ended with %d", code);
@@ -375,15 +208,15 @@ static void test_accept_pause(void)
 	struct client c = { .fd = -1 };
 	struct response r = { 0 };
 
-	if (!start_faulty(&s, faults))
+	if (!churn_server_start(&s, sse, SERVER_ARGS, shim, faults))
 		goto out;
 	int64_t t0 = mono_ms();
 	if (client_open(&c, s.port) != 0 ||
 	    client_send(&c, req, sizeof req - 1, 0, t0 + 2000) != 0)
 		goto out;
-	int64_t c0 = cpu_ms(s.pid), w0 = mono_ms();
+	int64_t c0 = churn_cpu_ms(s.pid), w0 = mono_ms();
 	poll(NULL, 0, (int)(t0 + 2500 - w0));
-	int64_t used = cpu_ms(s.pid) - c0, window = mono_ms() - w0;
+	int64_t used = churn_cpu_ms(s.pid) - c0, window = mono_ms() - w0;
 	fprintf(stderr, "%s: %lld ms of CPU in %lld ms while accept4() "
 		"failed\n", name, (long long)used, (long long)window);
 	if (c0 < 0 || used * 10 > window) {
@@ -398,7 +231,7 @@ static void test_accept_pause(void)
 	}
 	if (r.status != 200)
 		t_note("the waiting client got %s", escs(r.status_line));
-	int code = stop_reading(&s, err, sizeof err);
+	int code = churn_server_stop(&s, err, sizeof err);
 	if (code != 0)
 		t_note("the server ended with %d on SIGTERM; its stderr: %s",
 		       code, escs(err));
@@ -408,7 +241,59 @@ out:
 	client_close(&c);
 	resp_free(&r);
 	if (s.pid > 0)
-		stop_reading(&s, err, sizeof err);
+		churn_server_stop(&s, err, sizeof err);
+	t_result(name, true);
+}
+
+/* Paused, accepting resumes when its timer says so, even if epoll_ctl()
+ * failed when it last tried: for 2.5 s half the accept4() calls fail with
+ * ENOMEM (each pausing the listener) and half the epoll_ctl() calls fail
+ * (a pause or a resume that does not happen, a newcomer that cannot be
+ * watched and is closed); then a client must be served within 5 s,
+ * trying again if its connection was closed.  Four seeds, four servers,
+ * one after the other: each is a different sequence of failures. */
+static void test_accept_resume(void)
+{
+	static const char name[] = "syscall-faults/accept-resume";
+	static const char req[] = "POST /api HTTP/1.1\r\nHost: t\r\n"
+				  "Content-Length: 0\r\nConnection: close\r\n\r\n";
+	static char err[65536];
+
+	for (int seed = 1; seed <= 4 && !t_noted(); seed++) {
+		char faults[128];
+		struct server s;
+		int64_t t0, served = -1;
+
+		snprintf(faults, sizeof faults, "seed=%d,accept=enomem:50,"
+			 "epoll_ctl=fail:50,for=2500", seed);
+		if (!churn_server_start(&s, sse, SERVER_ARGS, shim, faults))
+			break;
+		t0 = mono_ms();
+		while (served < 0 && mono_ms() < t0 + 7500) {
+			struct client c = { .fd = -1 };
+			struct response r = { 0 };
+
+			if (client_open(&c, s.port) == 0 &&
+			    client_send(&c, req, sizeof req - 1, 0,
+					t0 + 7500) == 0 &&
+			    client_read(&c, &r, t0 + 7500) == 0 &&
+			    r.status == 200)
+				served = mono_ms() - t0;
+			t_clear();	/* a closed connection: try again */
+			client_close(&c);
+			resp_free(&r);
+		}
+		fprintf(stderr, "%s: seed %d: %s %lld ms\n", name, seed,
+			served >= 0 ? "served after" : "not served in",
+			(long long)(served >= 0 ? served : mono_ms() - t0));
+		int code = churn_server_stop(&s, err, sizeof err);
+		if (served < 0)
+			t_note("%s: no client served 7.5 s after the start, "
+			       "5 s after the faults ended", faults);
+		else if (code != 0)
+			t_note("%s: the server ended with %d on SIGTERM; its "
+			       "stderr: %s", faults, code, escs(err));
+	}
 	t_result(name, true);
 }
 
@@ -467,6 +352,8 @@ int main(int argc, char **argv)
 	}
 	if (argc < 3 || strcmp(argv[2], "accept-pause") == 0)
 		run_in_child("accept-pause", test_accept_pause);
+	if (argc < 3 || strcmp(argv[2], "accept-resume") == 0)
+		run_in_child("accept-resume", test_accept_resume);
 	collect_children(mono_ms() + 240000);
 	return t_failed > 0 ? 1 : 0;
 }

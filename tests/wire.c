@@ -351,11 +351,12 @@ struct detect_row {
 	const char *name, *target, *type, *body;
 	enum want want;
 	const char *why;
+	const char *says;	/* ERROR: the body's error, or NULL */
 };
 
 #define JSON "application/json"
 #define FORM "application/x-www-form-urlencoded"
-#define D(...) { __LINE__, __VA_ARGS__ }
+#define D(...) { .line = __LINE__, __VA_ARGS__ }
 
 static const struct detect_row detect_rows[] = {
 	D("json-true", "/api", JSON, "{\"stream\":true}", STREAM,
@@ -511,6 +512,19 @@ static const struct detect_row detect_rows[] = {
 	D("two-objects", "/api", JSON, "{}{}", ERROR, "one value only"),
 	D("deep-nesting", "/api", JSON, "{\"a\":$(65000*[)", ERROR,
 	  "65,000 open arrays are invalid JSON, not a stack overflow"),
+	/* The error names what it found, so that a user sees the mistake. */
+	D("python-true", "/api", JSON, "{\"stream\":True}", ERROR,
+	  "JSON's literals are lower case", "invalid literal 'True'"),
+	D("cut-literal", "/api", JSON, "{\"stream\":tru}", ERROR,
+	  "a literal cut short", "invalid literal 'tru'"),
+	D("bare-word", "/api", JSON, "{\"stream\":yes}", ERROR,
+	  "an unquoted word", "invalid literal 'yes'"),
+	D("form-sent-as-json", "/api", JSON, "stream=true", ERROR,
+	  "a form body declared JSON", "not JSON: starts with 's'"),
+	D("quote-first", "/api", JSON, "'a'", ERROR,
+	  "JSON strings take double quotes", "not JSON: starts with byte 39"),
+	D("number-named", "/api", JSON, "{\"a\":1x}", ERROR,
+	  "a number error stays one", "expected ',' or '}' in JSON object"),
 };
 
 /* How the server treats HTTP itself (docs/protocol.md section 4): the
@@ -771,6 +785,7 @@ struct exchange {
 	const char *header;
 	enum conn_want conn;
 	bool http10;
+	const char *says;	/* ERROR: the body's error, or NULL */
 };
 
 /* Expands each `$(N*c)` in p[0..n) into N copies of the byte c.  Returns
@@ -809,7 +824,7 @@ static struct exchange from_detect(const struct detect_row *d)
 	struct exchange e = {
 		.line = d->line, .table = "detect", .name = d->name,
 		.why = d->why, .want = d->want, .conn = KEEP,
-		.status = d->want == ERROR ? 400 : 200,
+		.status = d->want == ERROR ? 400 : 200, .says = d->says,
 	};
 	size_t body_len = 0;
 	char *body = d->body ? expand(d->body, strlen(d->body), &body_len)
@@ -858,7 +873,11 @@ static bool exchange_ok(const struct exchange *e, const struct xfer *x)
 		stream_ok(&x->r, EVENTS, x->wall0, e->conn, e->http10);
 		break;
 	case ERROR:
-		error_ok(&x->r, e->status, e->conn);
+		if (error_ok(&x->r, e->status, e->conn) && e->says != NULL &&
+		    (x->r.body_len != strlen(e->says) + 12 ||
+		     memcmp(x->r.body + 10, e->says, strlen(e->says)) != 0))
+			t_note("body %s, expected the error \"%s\"",
+			       esc(x->r.body, x->r.body_len), e->says);
 		break;
 	}
 	if (e->header != NULL)
@@ -1770,6 +1789,15 @@ static void test_sigterm(void)
 	t_result("sigterm/refuses-new-connections", true);
 	client_closed(&idle, mono_ms() + 1000);
 	t_result("sigterm/closes-idle-connections", true);
+	/* The stream has less than its 500 ms to go. */
+	char line[256] = "";
+	if (server_line(&s, line, sizeof line, mono_ms() + 2000) != 1 ||
+	    !glob("sse: draining 1 connection for up to 0.# s; a second "
+		  "signal exits at once", line, strlen(line)))
+		t_note("the drain's line is %s, expected `sse: draining 1 "
+		       "connection for up to 0.N s; a second signal exits at "
+		       "once`", escs(line));
+	t_result("sigterm/says-how-long-and-how-not-to-wait", true);
 	if (client_more(&busy, &r, deadline, 0) == 0 &&
 	    stream_ok(&r, EVENTS, wall0, EITHER, false))
 		client_closed(&busy, mono_ms() + 1000);
@@ -1855,6 +1883,8 @@ static void test_max_conns(void)
 /* Finds the server's next access-log line for request, within 2 s, and
  * checks its shape: `127.0.0.1 - - [24/Nov/2026:15:33:27 +0000]
  * "request" status bytes ms`.  Returns the line's fields. */
+static time_t log_stamp;	/* the time in the last line log_line() read */
+
 static bool log_line(struct server *s, const char *request, int status,
 		     long *bytes, long *ms)
 {
@@ -1888,6 +1918,10 @@ static bool log_line(struct server *s, const char *request, int status,
 	if (st != status)
 		return t_note("access-log status %d, expected %d: %s", st,
 			      status, escs(line));
+	struct tm tm = { .tm_mday = day, .tm_mon = (int)(strstr(months, mon) -
+			 months) / 3, .tm_year = year - 1900, .tm_hour = hh,
+			 .tm_min = mm, .tm_sec = ss };
+	log_stamp = timegm(&tm);
 	return true;
 }
 
@@ -1931,6 +1965,24 @@ static void test_access_log(void)
 			t_note("404 logged %ld bytes, expected %zu", bytes,
 			       r.body_len);
 		t_result("access-log/404", true);
+
+		/* A stream of 2.4 s: its line is written when it ends, and
+		 * stamped then, so that the log stays in order. */
+		static const char slow[] = "POST /api?n=2&interval=1200 "
+			"HTTP/1.1\r\nHost: t\r\nContent-Length: 15\r\n\r\n"
+			"{\"stream\":true}";
+		if (send_read(&c, slow, &r, mono_ms() + 5000) == 0 &&
+		    log_line(&s, "POST /api?n=2&interval=1200 HTTP/1.1", 200,
+			     &bytes, &ms)) {
+			time_t end = time(NULL);
+
+			if (log_stamp < end - 1 || log_stamp > end)
+				t_note("a 2.4 s stream that ended at %lld is "
+				       "stamped %lld: the log's time is the "
+				       "response's end", (long long)end,
+				       (long long)log_stamp);
+		}
+		t_result("access-log/stamped-at-the-end", true);
 		client_close(&c);
 	} else {
 		t_result("access-log/plain", false);
@@ -2076,9 +2128,61 @@ static void test_ipv6(void)
 	server_stop(&s, 2000);
 }
 
+/* Options that contradict each other: a start-up error, one line naming
+ * both, exit 2, and no server. */
+static const struct {
+	int line;
+	const char *name;
+	const char *args[4];
+	const char *says;
+} conflict_rows[] = {
+	{ __LINE__, "cli/heartbeat-under-min-interval",
+	  { "--heartbeat", "5", "--min-interval", "10" },
+	  "sse: --heartbeat (5) must be 0 or at least --min-interval (10)" },
+	{ __LINE__, "cli/interval-under-min-interval",
+	  { "-i", "5", "--min-interval", "10" },
+	  "sse: -i (5) must be at least --min-interval (10)" },
+	{ __LINE__, "cli/events-over-max-events", { "-n", "2000000" },
+	  "sse: -n (2000000) must be at most --max-events (1000000)" },
+	{ __LINE__, "cli/events-over-small-max-events",
+	  { "--max-events", "10", "-n", "11" },
+	  "sse: -n (11) must be at most --max-events (10)" },
+	{ __LINE__, "cli/max-output-under-event-size",
+	  { "--max-output", "4096" },
+	  "sse: --max-output (4096) must be at least --max-event-size "
+	  "(65536)" },
+};
+
+static void test_cli_conflicts(void)
+{
+	char out[8192], err[8192], want[256];
+
+	for (size_t i = 0; i < NELEM(conflict_rows); i++) {
+		char *argv[12] = { (char *)sse, "-b", "127.0.0.1", "-p", "0",
+				   "-q" };
+		int n = 6;
+
+		for (int k = 0; k < 4 && conflict_rows[i].args[k]; k++)
+			argv[n++] = (char *)conflict_rows[i].args[k];
+		snprintf(want, sizeof want, "%s\n", conflict_rows[i].says);
+		int code = run_capture(argv, out, err, sizeof out,
+				       mono_ms() + 3000);
+		if (code < 0)
+			t_note("the server started and ran for 3 s");
+		else if (code != 2)
+			t_note("exit status %d, expected 2", code);
+		else if (strcmp(err, want) != 0)
+			t_note("stderr %s, expected the one line %s", escs(err),
+			       escs(want));
+		t_prefix("wire.c:%d: ", conflict_rows[i].line);
+		t_result(conflict_rows[i].name, true);
+	}
+}
+
 static void test_cli(void)
 {
 	test_cli_rows();
+	test_cli_conflicts();
 	test_port_in_use();
 	test_ipv6();
 }

@@ -13,9 +13,10 @@
 #                       serves a full stream, the counters are kept and the
 #                       dead worker's gauges are not
 #   workers-drain       10 streams in progress, SIGTERM to the parent: the
-#                       port refuses connections at once, every stream ends
-#                       with all its events and the last chunk, the parent
-#                       exits 0 and no worker is left
+#                       port refuses connections at once, one line from the
+#                       parent says how long the drain may take, every
+#                       stream ends with all its events and the last chunk,
+#                       the parent exits 0 and no worker is left
 #   workers-orphan      10 streams in progress, SIGKILL to the parent: the
 #                       workers drain as if it had been SIGTERM (they ask
 #                       the kernel for a SIGTERM when their parent dies),
@@ -603,6 +604,13 @@ if start_workers drain; then
 		fi
 		rest=$(left "${workers[@]}")
 		[ -z "$rest" ] || why+="workers $rest remain; "
+		# One line from the parent for the whole server, not one a
+		# worker; the streams have less than their 3 s to go.
+		lines=$(grep -c '^sse: draining' "$tmp/drain.err")
+		[ "$lines" = 1 ] ||
+			why+="$lines lines say 'sse: draining', expected 1; "
+		grep -qx 'sse: draining 10 connections in 2 workers for up to [0-3]\.[0-9] s; a second signal exits at once' "$tmp/drain.err" ||
+			why+="no line 'sse: draining 10 connections in 2 workers for up to N.N s; a second signal exits at once': $(grep draining "$tmp/drain.err"); "
 	fi
 	close_all
 	if [ -n "$why" ]; then
