@@ -70,26 +70,26 @@ MUSL_CC_ARMHF ?= arm-linux-musleabihf-gcc
 
 # Optimised for size, unused code dropped, stripped.  What each choice
 # saves, in bytes, measured by leaving it out of the set (x86-64, armhf,
-# arm64; gcc 12, musl 1.2.3):
+# arm64; gcc 12, musl 1.2.3, the server with its hub):
 #
 #   -ffunction-sections -fdata-sections -Wl,--gc-sections
-#                unused functions and data dropped    1,352  2,092  1,392
+#                unused functions and data dropped    1,416  2,172  1,488
 #   -fno-asynchronous-unwind-tables -fno-unwind-tables
-#                nothing in a C server unwinds        4,160      0  3,784
+#                nothing in a C server unwinds        5,600      0  5,336
 #   -fno-pie     Debian's gcc makes position-independent code by default,
 #                for PIE; a static executable is not one and pays for it
-#                in addressing                          448  1,684    288
-#   -flto        the three files optimised as one        64    180    384
+#                in addressing                          608  2,652    600
+#   -flto        the three files optimised as one        32    124    336
 #   -Wl,-z,norelro  musl write-protects RELRO only in its dynamic linker,
 #                never when a static binary starts, so here it would be
-#                padding to a page boundary that
-#                protects nothing                     3,720  1,148    440
+#                padding to a page boundary (64 KiB
+#                on arm64) that protects nothing      1,480    704 50,224
 #   -Wl,-z,noseparate-code  no padding between the
-#                headers and the code                 4,416      0      0
+#                headers and the code                 4,320      0      0
 #   -Wl,-z,common-page-size=64  ld may start the data segment on a page
 #                of its own, to save a page of memory at run time, and
-#                pad the file up to it: up to 4 KB that comes and goes as
-#                the code grows (here)                    0  1,204    704
+#                pad the file up to it: up to 4 KB that comes and goes
+#                as the code grows                    1,664    760  1,344
 #                Packed, the data costs at most one page of memory more
 #                and the size follows the code; segments still start on
 #                page boundaries in memory (64 KiB ones on arm64).
@@ -97,8 +97,11 @@ MUSL_CC_ARMHF ?= arm-linux-musleabihf-gcc
 #
 # Not here: -fno-stack-protector changes nothing with Debian's gcc, which
 # does not turn the protector on (where a gcc does, keep it);
-# -fomit-frame-pointer is already -Os's default; -fno-jump-tables saved
-# 128 bytes on x86-64 and cost bytes on ARM and time in every switch.
+# -fomit-frame-pointer is already -Os's default; -Oz (gcc 12) saves 608
+# bytes on x86-64 only, with slower code; -fno-jump-tables saved 128
+# bytes on x86-64 and cost bytes on ARM and time in every switch; the
+# others tried (-fipa-pta, -fno-caller-saves, -fconserve-stack, sorted
+# sections, clang -Oz) save under 150 bytes or add some.
 STATIC_FLAGS = -std=gnu11 -Wall -Wextra -Os -static -s -fno-pie -flto \
 	-ffunction-sections -fdata-sections -Wl,--gc-sections \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables \
