@@ -4602,7 +4602,10 @@ static int serve(int fd, size_t w)
  * 0 if the fork failed. */
 static pid_t worker_start(int parent_fd, int port, size_t w)
 {
-	pid_t parent = getpid(), pid = fork();
+	/* _Fork(), not fork(): with one thread and no atfork handlers, what
+	 * fork() adds (libc's locks taken and reset around it) would be code
+	 * for nothing, some 800 bytes of a static build. */
+	pid_t parent = getpid(), pid = _Fork();
 
 	if (pid < 0) {
 		stderr_line("sse: fork: %s", strerror(errno));
