@@ -35,12 +35,15 @@ sse: $(SRCS) $(HDRS) web/page.h
 # optimised for size, unused code dropped, stripped.  No RELRO segment:
 # musl write-protects one only in its dynamic linker, never when a static
 # binary starts, so here it would be padding to a page boundary (up to
-# 4 KB) that protects nothing.
+# 4 KB) that protects nothing.  A static binary is loaded at a fixed
+# address (ET_EXEC) however it is compiled, so its code is compiled for one
+# (-fno-pie -no-pie): position-independent code would be larger (a GOT, its
+# relocations, PC-relative address loads) and protect nothing more.
 MUSL_CC ?= musl-gcc
 static: sse-static
 
 sse-static: $(SRCS) $(HDRS) web/page.h
-	$(MUSL_CC) -std=gnu11 -Wall -Wextra -Os -static -s \
+	$(MUSL_CC) -std=gnu11 -Wall -Wextra -Os -static -s -fno-pie -no-pie \
 		-ffunction-sections -fdata-sections -Wl,--gc-sections \
 		-fno-asynchronous-unwind-tables -fno-unwind-tables \
 		-Wl,-z,noseparate-code -Wl,-z,norelro -Wl,--build-id=none \
