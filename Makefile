@@ -38,7 +38,12 @@ sse: $(SRCS) $(HDRS) web/page.h
 # 4 KB) that protects nothing.  A static binary is loaded at a fixed
 # address (ET_EXEC) however it is compiled, so its code is compiled for one
 # (-fno-pie -no-pie): position-independent code would be larger (a GOT, its
-# relocations, PC-relative address loads) and protect nothing more.
+# relocations, PC-relative address loads) and protect nothing more.  Nor
+# is the file padded to a page boundary before its data, which ld does
+# whenever that makes the data and bss span one page less of address
+# space: -z common-page-size=64 lets the data follow the code in the file,
+# so that its size is what it holds, not up to 4 KB more (in memory they
+# stay a page apart: the code read-only, the data not executable).
 MUSL_CC ?= musl-gcc
 static: sse-static
 
@@ -47,6 +52,7 @@ sse-static: $(SRCS) $(HDRS) web/page.h
 		-ffunction-sections -fdata-sections -Wl,--gc-sections \
 		-fno-asynchronous-unwind-tables -fno-unwind-tables \
 		-Wl,-z,noseparate-code -Wl,-z,norelro -Wl,--build-id=none \
+		-Wl,-z,common-page-size=64 \
 		-o $@ $(SRCS)
 
 install: sse
