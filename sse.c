@@ -4558,8 +4558,12 @@ static void server_init(int fd, size_t w)
 	if (srv.conns == NULL || srv.scratch == NULL)
 		die("mmap");
 
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
-		die("signal");
+	/* SIGPIPE blocked rather than ignored: a write to a client (or a
+	 * stderr) that has gone fails with EPIPE either way, and blocking
+	 * needs no sigaction(), some 800 bytes of a static build. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
