@@ -4139,16 +4139,19 @@ static const struct long_option {
 };
 
 /* The options that take a whole number: the field of struct config each
- * sets (an unsigned or a size_t) and the bounds it must be within. */
+ * sets (an unsigned or a size_t) and the bounds it must be within.  Its
+ * offset and size are bytes: a row is 24 bytes, not 40. */
 #define NUMBER(opt, name, field, min, max) \
-	{ opt, name, offsetof(struct config, field), \
-	  sizeof(((struct config *)NULL)->field), min, max }
+	{ name, min, max, opt, offsetof(struct config, field), \
+	  sizeof(((struct config *)NULL)->field) }
+
+_Static_assert(sizeof(struct config) <= UINT8_MAX, "offsets are bytes");
 
 static const struct number_option {
-	int opt;
 	const char *name;
-	size_t offset, size;
 	uint32_t min, max;		/* what decimal_u32() can read */
+	uint16_t opt;
+	uint8_t offset, size;
 } number_options[] = {
 	NUMBER('p', "-p", port, 0, 65535),
 	NUMBER('n', "-n", events, 1, 1000000000),
