@@ -458,6 +458,127 @@ static void out_head(struct out *o, const struct conn *c, int status,
 		   http_date(&srv.date, time(NULL)));
 }
 
+/* ==== memory ============================================================ */
+
+/* The server takes its memory from mmap() alone, in the few shapes it
+ * needs, rather than through malloc(): a general allocator would be some
+ * 9 KB of a static build, for a server that allocates its tables at start
+ * and then only request buffers, unsent output, log lines and the hub's
+ * lists.  Whoever gives a block back says its size (a tail's cap, a
+ * list's cap), so that no block carries a header:
+ *
+ *   size        block                          given back
+ *   <= 2 KiB    a power of two, 32 B at least,  to its size's free list,
+ *               cut from 64 KiB chunks          for the next of that size
+ *   larger      a mapping of its own, whole     unmapped
+ *               pages, grown by mremap()
+ *
+ * So the small blocks (log lines, short lists) stay at their peak use,
+ * which the connection limit bounds, and the large ones (request buffers,
+ * the tails of slow clients, 4 KiB at least) go back to the system as soon
+ * as they are free: a burst to many slow clients leaves nothing behind. */
+#define MEM_MIN		5			/* 32 bytes */
+#define MEM_SMALL	((size_t)2048)		/* the largest cut block */
+#define MEM_CLASSES	12			/* log2 of MEM_SMALL, + 1 */
+#define MEM_CHUNK	((size_t)64 * 1024)
+
+static struct {
+	void *free[MEM_CLASSES];	/* by log2 of the size: a list */
+	char *chunk;			/* the rest of the newest chunk */
+	size_t chunk_left;
+} mem;
+
+/* log2 of the size of the block that holds n bytes, n <= MEM_SMALL. */
+static unsigned mem_class(size_t n)
+{
+	unsigned k = MEM_MIN;
+
+	while (((size_t)1 << k) < n)
+		k++;
+	return k;
+}
+
+/* n bytes of new pages, zeroed; NULL if the system has none. */
+static void *mem_map(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void mem_put(void *p, size_t n);
+
+/* A block of n bytes, or NULL. */
+static void *mem_get(size_t n)
+{
+	unsigned k;
+	void *p;
+
+	if (n > MEM_SMALL)
+		return mem_map(n);
+	k = mem_class(n);
+	if ((p = mem.free[k]) != NULL) {
+		mem.free[k] = *(void **)p;
+		return p;
+	}
+	if (mem.chunk_left < (size_t)1 << k) {
+		/* The old chunk's rest, a multiple of 32 bytes, goes to the
+		 * free lists as blocks of the sizes that make it up. */
+		for (unsigned j = k; j-- > MEM_MIN;)
+			if (mem.chunk_left & (size_t)1 << j) {
+				mem_put(mem.chunk, (size_t)1 << j);
+				mem.chunk += (size_t)1 << j;
+			}
+		mem.chunk_left = 0;
+		if ((mem.chunk = mem_map(MEM_CHUNK)) == NULL)
+			return NULL;
+		mem.chunk_left = MEM_CHUNK;
+	}
+	p = mem.chunk;
+	mem.chunk += (size_t)1 << k;
+	mem.chunk_left -= (size_t)1 << k;
+	return p;
+}
+
+/* Gives back block p of n bytes (nothing if p is NULL). */
+static void mem_put(void *p, size_t n)
+{
+	unsigned k;
+
+	if (p == NULL)
+		return;
+	if (n > MEM_SMALL) {
+		munmap(p, n);
+		return;
+	}
+	k = mem_class(n);
+	*(void **)p = mem.free[k];
+	mem.free[k] = p;
+}
+
+/* Block p of old bytes (or NULL, 0) made n bytes long, its first bytes
+ * kept: p itself, or another in its place (p given back); NULL if there is
+ * no room, p being as it was. */
+static void *mem_resize(void *p, size_t old, size_t n)
+{
+	void *q;
+
+	if (p != NULL && old > MEM_SMALL && n > MEM_SMALL) {
+		q = mremap(p, old, n, MREMAP_MAYMOVE);
+		return q == MAP_FAILED ? NULL : q;
+	}
+	if (p != NULL && old <= MEM_SMALL && n <= MEM_SMALL &&
+	    mem_class(old) == mem_class(n))
+		return p;
+	if ((q = mem_get(n)) == NULL)
+		return NULL;
+	if (p != NULL)
+		memcpy(q, p, old < n ? old : n);
+	mem_put(p, old);
+	return q;
+}
+
 /* ==== connections ======================================================= */
 
 static void conn_on_timer(struct tw_timer *t);
@@ -465,6 +586,7 @@ static void conn_on_send_timer(struct tw_timer *t);
 static void conn_update(struct conn *c, enum wait w);
 static void listener_resume(void);
 static void response_log(struct conn *c);
+static void log_line_put(struct conn *c);
 
 static struct inbuf *inbuf_get(void)
 {
@@ -474,7 +596,7 @@ static struct inbuf *inbuf_get(void)
 		srv.free_bufs = b->next_free;
 		srv.n_free_bufs--;
 	} else {
-		b = malloc(sizeof(*b) + srv.in_cap);
+		b = mem_get(sizeof(*b) + srv.in_cap);
 		if (b == NULL)
 			return NULL;
 	}
@@ -487,7 +609,7 @@ static struct inbuf *inbuf_get(void)
 static void inbuf_put(struct inbuf *b)
 {
 	if (srv.n_free_bufs >= FREE_BUFS_MAX || b->cap != srv.in_cap) {
-		free(b);
+		mem_put(b, sizeof(*b) + b->cap);
 		return;
 	}
 	b->next_free = srv.free_bufs;
@@ -508,7 +630,7 @@ static void conn_release_in(struct conn *c)
  * (If that allocation fails, the buffer is kept: nothing is lost.) */
 static void conn_hold_in(struct conn *c)
 {
-	struct inbuf *held = malloc(sizeof(*held) + c->in->len);
+	struct inbuf *held = mem_get(sizeof(*held) + c->in->len);
 
 	if (held == NULL)
 		return;
@@ -531,7 +653,7 @@ static bool conn_unhold_in(struct conn *c)
 		return false;
 	memcpy(b->data, c->in->data, c->in->len);
 	b->len = c->in->len;
-	free(c->in);
+	mem_put(c->in, sizeof(*c->in) + c->in->cap);
 	c->in = b;
 	return true;
 }
@@ -595,8 +717,8 @@ static enum wait conn_close(struct conn *c)
 	if (c->stream.format == FORMAT_HUB)
 		hub_leave(c);
 	conn_release_in(c);
-	free(c->out.p);
-	free(c->log_line);
+	mem_put(c->out.p, c->out.cap);
+	log_line_put(c);
 	close(c->src.fd);	/* also takes it out of epoll */
 	c->src.kind = KIND_FREE;
 	srv.nconns--;
@@ -652,16 +774,11 @@ static bool conn_send(struct conn *c, const char *p, size_t n)
 	if (n > srv.cfg.max_output - t->len)
 		return false;
 	if (t->len + n > t->cap) {
-		/* malloc() and a copy, not realloc(): musl's realloc() is
-		 * 1.2 KB of the static build, for a copy seldom made. */
 		size_t cap = t->len + n < 4096 ? 4096 : t->len + n;
-		char *q = malloc(cap);
+		char *q = mem_resize(t->p, t->cap, cap);
 
 		if (q == NULL)
 			return false;
-		if (t->p != NULL)
-			memcpy(q, t->p, t->len);
-		free(t->p);
 		t->p = q;
 		t->cap = (uint32_t)cap;
 	}
@@ -696,7 +813,7 @@ static bool conn_flush_tail(struct conn *c)
 		tw_add(&srv.wheel, &c->send_timer,
 		       srv.now_ms + srv.cfg.send_timeout_ms);
 	}
-	free(t->p);
+	mem_put(t->p, t->cap);
 	*t = (struct tail){ 0 };
 	tw_cancel(&srv.wheel, &c->send_timer);
 	return true;
@@ -734,6 +851,25 @@ static enum read_result conn_read(struct conn *c)
 	return READ_EOF;
 }
 
+/* The request line, kept for the access log until the response ends: a
+ * string, as the parser admits no NUL in it, so that strlen() tells its
+ * block's size when it is given back.  (With no room for it, the log
+ * says "-".) */
+static void log_line_keep(struct conn *c, const char *p, size_t n)
+{
+	if ((c->log_line = mem_get(n + 1)) != NULL) {
+		memcpy(c->log_line, p, n);
+		c->log_line[n] = '\0';
+	}
+}
+
+static void log_line_put(struct conn *c)
+{
+	if (c->log_line != NULL)
+		mem_put(c->log_line, strlen(c->log_line) + 1);
+	c->log_line = NULL;
+}
+
 /* The access log: Common Log Format, then the duration in milliseconds.
  * The line is written when the response ends and stamped with that time
  * (as nginx stamps its log), so that the log stays in order however long
@@ -769,8 +905,7 @@ static void response_log(struct conn *c)
 {
 	srv.stats->by_status[c->status < 600 ? c->status : 0]++;
 	conn_log(c);
-	free(c->log_line);
-	c->log_line = NULL;
+	log_line_put(c);
 }
 
 /* ==== parser glue ======================================================= */
@@ -858,7 +993,7 @@ static enum wait conn_head(struct conn *c)
 		case HTTP_DONE:
 			c->state = CONN_BODY;
 			if (!srv.cfg.quiet)
-				c->log_line = strndup(req->method_name.p,
+				log_line_keep(c, req->method_name.p,
 					(size_t)(req->target.p + req->target.len
 						 + 9 - req->method_name.p));
 			if (req->expect_continue &&
@@ -3104,13 +3239,13 @@ static void hub_queue(struct conn *c)
 		return;
 	if (hub.qlen == hub.qcap) {
 		size_t cap = hub.qcap ? hub.qcap * 2 : 1024;
-		struct hub_ref *q = malloc(cap * sizeof(*q));
+		struct hub_ref *q = mem_get(cap * sizeof(*q));
 
 		if (q == NULL)
 			return;	/* it runs when its socket or timer says */
 		for (size_t i = 0; i < hub.qlen; i++)
 			q[i] = hub.queue[(hub.qhead + i) % hub.qcap];
-		free(hub.queue);
+		mem_put(hub.queue, hub.qcap * sizeof(*q));
 		hub.queue = q;
 		hub.qcap = cap;
 		hub.qhead = 0;
@@ -3137,7 +3272,8 @@ static bool hub_list_add(unsigned t, struct hub_ref r)
 	}
 	if (l->n == l->cap || l->n * 2 + 16 > l->cap) {
 		uint32_t cap = l->n * 2 + 16;
-		struct hub_ref *v = realloc(l->v, cap * sizeof(*v));
+		struct hub_ref *v = mem_resize(l->v, l->cap * sizeof(*v),
+					       cap * sizeof(*v));
 
 		if (v == NULL)
 			return false;
@@ -3914,9 +4050,9 @@ static void hub_init(size_t w)
 	hub.w = w;
 	hub.seen = hub.sh->head;
 	hub.rng = (uint32_t)clock_us(CLOCK_REALTIME) ^ (uint32_t)getpid();
-	hub.lists = calloc(srv.cfg.max_topics, sizeof(*hub.lists));
+	hub.lists = mem_map(srv.cfg.max_topics * sizeof(*hub.lists));
 	if (hub.lists == NULL)
-		die("calloc");
+		die("mmap");
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &hub.wake };
 
 	hub.wake = (struct source){ KIND_HUB, hub.sh->wake[w] };
@@ -3924,9 +4060,9 @@ static void hub_init(size_t w)
 		die("epoll_ctl");
 	if (srv.cfg.stdin_topic == NULL || w != 0)
 		return;
-	hub.line = malloc(srv.cfg.limits.max_body + 1);
+	hub.line = mem_map(srv.cfg.limits.max_body + 1);
 	if (hub.line == NULL)
-		die("malloc");
+		die("mmap");
 	ev.data.ptr = &hub.in;
 	hub.in.kind = KIND_HUB;
 	hub.in.fd = STDIN_FILENO;
@@ -4106,16 +4242,19 @@ static const struct long_option {
 };
 
 /* The options that take a whole number: the field of struct config each
- * sets (an unsigned or a size_t) and the bounds it must be within. */
+ * sets (an unsigned or a size_t) and the bounds it must be within.  Its
+ * offset and size are bytes: a row is 24 bytes, not 40. */
 #define NUMBER(opt, name, field, min, max) \
-	{ opt, name, offsetof(struct config, field), \
-	  sizeof(((struct config *)NULL)->field), min, max }
+	{ name, min, max, opt, offsetof(struct config, field), \
+	  sizeof(((struct config *)NULL)->field) }
+
+_Static_assert(sizeof(struct config) <= UINT8_MAX, "offsets are bytes");
 
 static const struct number_option {
-	int opt;
 	const char *name;
-	size_t offset, size;
 	uint32_t min, max;		/* what decimal_u32() can read */
+	uint16_t opt;
+	uint8_t offset, size;
 } number_options[] = {
 	NUMBER('p', "-p", port, 0, 65535),
 	NUMBER('n', "-n", events, 1, 1000000000),
@@ -4532,19 +4671,23 @@ static void server_init(int fd, size_t w)
 	if (srv.cfg.max_conns != 0 && srv.cfg.max_conns < srv.max_conns)
 		srv.max_conns = srv.cfg.max_conns;
 	/* Untouched pages cost nothing: the table is paid for as used. */
-	srv.conns = calloc(srv.conn_cap, sizeof(*srv.conns));
+	srv.conns = mem_map(srv.conn_cap * sizeof(*srv.conns));
 	srv.in_cap = srv.cfg.limits.max_head + srv.cfg.limits.max_body + 4096;
 	/* Room for a response's head and at least one event of the largest
 	 * size: conn_stream() sends a batch before it could overflow. */
 	srv.scratch_cap = SCRATCH_SIZE;
 	if (srv.scratch_cap < srv.cfg.max_event_size + 4096 + 256)
 		srv.scratch_cap = srv.cfg.max_event_size + 4096 + 256;
-	srv.scratch = malloc(srv.scratch_cap);
+	srv.scratch = mem_map(srv.scratch_cap);
 	if (srv.conns == NULL || srv.scratch == NULL)
-		die("malloc");
+		die("mmap");
 
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
-		die("signal");
+	/* SIGPIPE blocked rather than ignored: a write to a client (or a
+	 * stderr) that has gone fails with EPIPE either way, and blocking
+	 * needs no sigaction(), some 800 bytes of a static build. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
@@ -4587,7 +4730,10 @@ static int serve(int fd, size_t w)
  * 0 if the fork failed. */
 static pid_t worker_start(int parent_fd, int port, size_t w)
 {
-	pid_t parent = getpid(), pid = fork();
+	/* _Fork(), not fork(): with one thread and no atfork handlers, what
+	 * fork() adds (libc's locks taken and reset around it) would be code
+	 * for nothing, some 800 bytes of a static build. */
+	pid_t parent = getpid(), pid = _Fork();
 
 	if (pid < 0) {
 		stderr_line("sse: fork: %s", strerror(errno));

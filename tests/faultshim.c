@@ -32,7 +32,8 @@
  *
  * write covers send, sendto, write and writev; read covers read, recv and
  * recvfrom; accept covers accept and accept4; malloc covers malloc, calloc
- * and realloc.  A CALL may be named several times with different kinds,
+ * and realloc, and the anonymous mmap() and the mremap() from which the
+ * server takes its memory (its own allocator).  A CALL may be named several times with different kinds,
  * whose shares add up (to 100 at most); each call rolls the dice once.
  * Reads and writes are faulted on sockets only: a timerfd or signalfd
  * never returns a short read, and the server's stderr is its log.
@@ -57,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -126,6 +128,8 @@ static void *(*real_malloc)(size_t);
 static void *(*real_calloc)(size_t, size_t);
 static void *(*real_realloc)(void *, size_t);
 static void (*real_free)(void *);
+static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
+static void *(*real_mremap)(void *, size_t, size_t, int, ...);
 
 /* dlsym() may itself allocate before malloc is found: those few bytes come
  * from here and are never given back. */
@@ -162,6 +166,8 @@ static void resolve(void)
 	real_calloc = next("calloc");
 	real_realloc = next("realloc");
 	real_free = next("free");
+	real_mmap = next("mmap");
+	real_mremap = next("mremap");
 	real_write = next("write");
 	real_writev = next("writev");
 	real_send = next("send");
@@ -459,6 +465,28 @@ void free(void *p)
 	if (real_free == NULL)
 		resolve();
 	real_free(p);
+}
+
+/* The server's allocator: new blocks are anonymous mappings, grown with
+ * mremap() (MREMAP_MAYMOVE only, so no fifth argument). */
+void *mmap(void *addr, size_t n, int prot, int flags, int fd, off_t off)
+{
+	resolve();
+	if ((flags & MAP_ANONYMOUS) && roll(C_MALLOC) >= 0) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	return real_mmap(addr, n, prot, flags, fd, off);
+}
+
+void *mremap(void *p, size_t old, size_t n, int flags, ...)
+{
+	resolve();
+	if (roll(C_MALLOC) >= 0) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	return real_mremap(p, old, n, flags);
 }
 
 /* ------------------------------------------------- settings and report -- */
