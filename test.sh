@@ -49,6 +49,7 @@ run routes ./tests/routes ./sse
 run minify ./tests/minify.sh
 run shapes ./tests/shapes ./sse
 run hub ./tests/hub ./sse
+run redis ./tests/redis ./sse
 run swarm ./tests/swarm ./sse
 run faults ./tests/faults ./sse
 run syscall-faults ./tests/syscall_faults ./sse
@@ -80,6 +81,7 @@ if make -s sanitize-build; then
 	run san-routes ./tests/routes ./$san/sse
 	run san-shapes ./tests/shapes ./$san/sse
 	run san-hub ./tests/hub ./$san/sse
+	run san-redis ./tests/redis ./$san/sse
 	run san-swarm ./tests/swarm ./$san/sse
 	run san-faults ./tests/faults ./$san/sse
 	run san-syscall-faults ./tests/syscall_faults ./$san/sse
