@@ -4718,6 +4718,10 @@ static void redis_replayed(struct conn *c, struct resp *w)
 			sent++;
 			continue;
 		}
+		if (best >= 0 && o.len == a + CHUNK_ROOM) {
+			end[best]--;	/* larger than any output: skipped */
+			continue;
+		}
 		c->bytes += o.len - a - CHUNK_ROOM;
 		chunk_close(&o, a, s->chunked);
 		if (!conn_send_out(c, &o)) {
@@ -4729,8 +4733,6 @@ static void redis_replayed(struct conn *c, struct resp *w)
 			break;
 		o = out_begin();
 		a = chunk_open(&o);
-		if (!redis_format(&o, &e[end[best] - 1]))
-			end[best]--;	/* larger than any output: skipped */
 	}
 	free(e);
 	hub_count(s, offsetof(struct hub_topic, replayed), sent);

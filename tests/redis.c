@@ -26,6 +26,9 @@
  *	slow/	 every byte to and from Redis held back 300 ms: a POST /api
  *		 stream on that server keeps its schedule while publishes
  *		 wait for Redis
+ *	workers/ a server with -w 2 beside one without: subscribers on
+ *		 each worker get every event once, in order, with one reader
+ *		 for the box and a publisher connection per worker
  *	auth/	 --redis-password-file and --redis-db: AUTH and SELECT;
  *		 a wrong password is a line on stderr and 503s, not a crash
  *
@@ -716,6 +719,48 @@ static void test_slow(void)
 	proxy_stop();
 }
 
+/* ------------------------------------------------------------ workers -- */
+
+static void test_workers(void)
+{
+	struct server w, one;
+	struct client c[8];
+	struct response r[8] = { 0 };
+	char ids[MAXIDS][48], body[16];
+	int opened = 0;
+	bool ok;
+
+	if (!start(&w, redis_addr, OPTS("-w", "2"))) {
+		t_result("workers/every-event", false);
+		return;
+	}
+	ok = start(&one, redis_addr, NONE) && until_up(&w, mono_ms() + 5000) &&
+	     until_up(&one, mono_ms() + 5000) &&
+	     (metric(w.port, "sse_redis_connections") == 3 ||
+	      t_note("-w 2: %ld connections to Redis, not 3",
+		     metric(w.port, "sse_redis_connections")));
+	/* The kernel spreads connections over the workers. */
+	for (; ok && opened < 8; opened++)
+		ok = follow(&c[opened], &r[opened],
+			    opened < 6 ? w.port : one.port, "workers", "");
+	for (int i = 0; ok && i < 10; i++) {
+		snprintf(body, sizeof body, "w%d", i);
+		ok = publish(i % 3 ? w.port : one.port, "workers", body,
+			     ids[i]) == 200;
+	}
+	for (int i = 0; ok && i < opened; i++)
+		ok = until_events(&c[i], &r[i], 10, 5000) &&
+		     same_ids(&r[i], ids, 10, "a subscriber");
+	for (int i = 0; i < opened; i++) {
+		client_close(&c[i]);
+		resp_free(&r[i]);
+	}
+	t_result("workers/every-event", ok);
+	server_stop(&w, 3000);
+	if (one.pid > 0)
+		server_stop(&one, 3000);
+}
+
 /* --------------------------------------------------------------- auth -- */
 
 static void test_auth(void)
@@ -785,7 +830,8 @@ int main(int argc, char **argv)
 		"two/every-event", "two/move-ring", "two/move-redis",
 		"gap/trimmed-and-unknown", "down/503", "down/streams-stay-open",
 		"down/restarted-empty-gap", "cut/reconnects", "slow/api-on-time",
-		"slow/publish-waits-for-redis", "auth/password-and-db",
+		"slow/publish-waits-for-redis", "workers/every-event",
+		"auth/password-and-db",
 		"auth/wrong-password", "auth/missing-file",
 	};
 	char *which[] = { "/bin/sh", "-c", "command -v redis-server", NULL };
@@ -811,6 +857,7 @@ int main(int argc, char **argv)
 	test_down();
 	test_cut();
 	test_slow();
+	test_workers();
 	test_auth();
 	redis_kill();
 	printf("redis: %d passed, %d failed, %d skipped\n", t_passed, t_failed,
