@@ -4516,27 +4516,65 @@ static void redis_take(const char *key, size_t klen,
 	}
 }
 
+/* An entry of an XREAD answer, and its stream's name. */
+struct redis_taken {
+	const char *key;
+	size_t klen;
+	struct redis_entry e;
+};
+
+/* Sorts v[0..n) by id (a merge sort, t its scratch): the answer lists
+ * each stream's entries in order, one stream after the other, and the
+ * ring takes them in id order, so that every box has one order across
+ * topics and a subscriber's last id is the newest it has. */
+static void redis_sort(struct redis_taken *v, struct redis_taken *t, size_t n)
+{
+	for (size_t w = 1; w < n; w *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * w) {
+			size_t mid = lo + w < n ? lo + w : n, i = lo, j = mid;
+			size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+
+			for (size_t k = lo; k < hi; k++)
+				t[k] = j >= hi || (i < mid && v[i].e.rid <=
+						   v[j].e.rid) ? v[i++] : v[j++];
+		}
+		memcpy(v, t, n * sizeof(*v));
+	}
+}
+
 /* XREAD's answer: [[KEY, [ENTRY...]]...], or nil when it timed out or
- * was unblocked.  False if it is not that. */
+ * was unblocked; into the ring in id order.  False if it is not that. */
 static bool redis_xread_answer(struct resp *w)
 {
-	struct redis_entry e;
+	struct redis_taken *v = NULL;
+	size_t nv = 0, cap = 0;
 	int64_t n, k, m;
 	const char *s, *key;
+	bool ok = resp_next(w, &n, &s) == '*';
 
-	if (resp_next(w, &n, &s) != '*')
-		return false;
-	while (n-- > 0) {
-		if (!resp_is(w, '*', &k, &s) || k != 2 ||
-		    !resp_is(w, '$', &k, &key) || !resp_is(w, '*', &m, &s))
-			return false;
-		while (m-- > 0) {
-			if (!resp_entry(w, &e))
-				return false;
-			redis_take(key, (size_t)k, &e);
+	while (ok && n-- > 0) {
+		ok = resp_is(w, '*', &k, &s) && k == 2 &&
+		     resp_is(w, '$', &k, &key) && resp_is(w, '*', &m, &s);
+		while (ok && m-- > 0) {
+			if (nv == cap) {
+				struct redis_taken *p = realloc(v, (cap = cap ?
+					cap * 2 : 64) * 2 * sizeof(*v));
+
+				if (p == NULL)
+					break;	/* taken down below */
+				v = p;
+			}
+			v[nv] = (struct redis_taken){ key, (size_t)k, { 0 } };
+			ok = resp_entry(w, &v[nv++].e);
 		}
+		ok = ok && m < 0;
 	}
-	return true;
+	if (ok && nv > 1)
+		redis_sort(v, v + cap, nv);
+	for (size_t i = 0; ok && i < nv; i++)
+		redis_take(v[i].key, v[i].klen, &v[i].e);
+	free(v);
+	return ok;
 }
 
 /* Each followed topic's last id, asked for on connecting: still there,
