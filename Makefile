@@ -27,7 +27,7 @@ SRCS  = sse.c http.c timerwheel.c
 HDRS  = http.h timerwheel.h
 TESTS = tests/test_timerwheel tests/test_http tests/test_smuggling tests/wire \
 	tests/routes tests/shapes tests/swarm tests/faults tests/hub \
-	tests/syscall_faults
+	tests/syscall_faults tests/redis
 
 all: sse
 
@@ -200,7 +200,7 @@ tests/test_smuggling: tests/test_smuggling.c tests/rows.c tests/rows.h http.c ht
 
 # The tests that run the server: each is one file and the shared parts.
 LIVE_TESTS = tests/wire tests/routes tests/shapes tests/swarm tests/faults \
-	tests/hub tests/syscall_faults
+	tests/hub tests/syscall_faults tests/redis
 
 $(LIVE_TESTS): tests/%: tests/%.c tests/testlib.c tests/testlib.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -I. -o $@ $< tests/testlib.c

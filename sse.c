@@ -85,6 +85,9 @@ struct config {
 	const char *token_file;		/* --publish-token-file */
 	bool publish_open;		/* --publish-open */
 	const char *stdin_topic;	/* --stdin TOPIC */
+	const char *redis;		/* --redis HOST:PORT */
+	const char *redis_password_file;
+	unsigned redis_db;		/* --redis-db */
 };
 
 /* Whatever epoll reports on starts with one of these: data.ptr points to
@@ -92,6 +95,7 @@ struct config {
 enum kind {
 	KIND_FREE, KIND_LISTENER, KIND_TIMERFD, KIND_SIGNALFD, KIND_CONN,
 	KIND_HUB,			/* the hub's wake-up, or --stdin */
+	KIND_REDIS,			/* a connection to Redis */
 };
 
 struct source {
@@ -144,6 +148,7 @@ struct shape {
 struct hub_sub {
 	uint64_t live_from;		/* the head when it came: later is live */
 	uint64_t cursor;		/* its topics' events up to it are sent */
+	uint64_t after;			/* with Redis: ids up to it are sent */
 	uint32_t gen;			/* which subscription, in topic lists */
 	uint32_t heartbeat_ms;
 	uint16_t topic[8];
@@ -175,6 +180,7 @@ enum conn_state {	/* wakes on	timer		holds		*/
 	CONN_STREAM,	/* timer	next event	stream		*/
 	CONN_FLUSH,	/* writable	(send timer)	out tail	*/
 	CONN_LINGER,	/* readable	linger timeout	nothing		*/
+	CONN_REDIS,	/* Redis	its timeout	in buffer	*/
 };
 
 /* What a state function asks for: to run the new state at once, to wait
@@ -329,6 +335,25 @@ static void hub_event(const struct source *src);
 static void hub_drain(void);
 static void hub_setup(size_t workers);
 static void hub_init(size_t w);
+
+/* Redis's entry points: with --redis the hub's topics live there (its
+ * section follows the hub's). */
+struct redis_entry;
+static enum wait redis_publish(struct conn *c, struct http_request *req,
+			       const char *name, size_t len, const char *type);
+static enum wait redis_published(struct conn *c);
+static bool redis_resume(const uint16_t *topics, unsigned nt, uint64_t x,
+			 uint64_t *cursor);
+static uint64_t redis_now_id(void);
+static void redis_replay(struct conn *c);
+static void redis_stdin(const char *line, size_t n, uint64_t number);
+static void redis_poke(void);
+static void redis_event(struct source *src, uint32_t events);
+static void redis_metrics(struct out *o);
+static void redis_setup(void);
+static void redis_init(size_t w);
+static uint64_t rid_pack(uint64_t ms, uint64_t seq);
+#define RID_BITS 20		/* a Redis id MS-SEQ as MS << 20 | SEQ */
 
 static uint64_t clock_ms(clockid_t id)
 {
@@ -2431,6 +2456,9 @@ static enum wait conn_run(struct conn *c)
 		case CONN_LINGER:
 			w = conn_linger(c);
 			break;
+		case CONN_REDIS:
+			w = redis_published(c);
+			break;
 		}
 	}
 	return w;
@@ -2773,6 +2801,9 @@ static void loop_turn(void)
 		case KIND_HUB:
 			hub_event(s);
 			break;
+		case KIND_REDIS:
+			redis_event(s, events[i].events);
+			break;
 		case KIND_FREE:
 			break;
 		}
@@ -2849,13 +2880,16 @@ static void loop_turn(void)
 #define HUB_STDIN_SLICE	65536	/* read from a regular file per turn */
 #define HUB_UNKNOWN	UINT64_MAX
 
-enum { HUB_JOINED = 1, HUB_QUEUED = 2 };	/* stream.hub_flags */
+enum { HUB_JOINED = 1, HUB_QUEUED = 2,
+       HUB_WAIT = 8,		/* with Redis: its history is coming */
+       HUB_ASKED = 16, HUB_BADID = 32 };	/* its resume id; not one */
 
 struct hub_slot {
 	uint64_t seq;		/* 0 while it is written */
 	uint64_t pos;		/* its bytes' position (mod the data size) */
 	uint64_t prev, next;	/* its topic's events before and after */
 	uint64_t pub_us;	/* CLOCK_MONOTONIC, when published */
+	uint64_t rid;		/* with Redis, its id (packed); else seq */
 	uint32_t len;		/* the event, without chunk framing */
 	uint16_t topic;
 	uint8_t head;		/* its chunk-size line, before it */
@@ -2868,6 +2902,8 @@ struct hub_topic {
 	uint64_t kept, kept_bytes;
 	int64_t subscribers;	/* in every worker */
 	uint64_t published, deliveries, behind, gaps, replayed;
+	uint64_t floor, last_id;	/* with Redis: see its section */
+	bool follow;
 	int32_t chain;		/* the next topic in its hash bucket */
 	uint8_t len;		/* 0: a free entry */
 	char name[HUB_NAME];
@@ -2881,6 +2917,9 @@ struct hub_shared {
 	uint64_t head, tail;	/* newest and oldest kept seq */
 	uint64_t pos;		/* the byte position after head */
 	uint64_t epoch;		/* the server's start, in microseconds */
+	uint64_t follow;	/* with Redis: topics followed anew */
+	int32_t redis_up;	/* connections, of every worker */
+	uint64_t redis_lost;
 	int wake[MAX_WORKERS];	/* an eventfd per worker */
 };
 
@@ -2958,6 +2997,8 @@ static void hub_forget(struct hub_topic *t, uint64_t seq)
 
 	if (t->evicted < seq)
 		t->evicted = seq;
+	if (t->floor < s->rid)	/* with Redis: older ids are Redis's */
+		t->floor = s->rid;
 	t->kept--;
 	t->kept_bytes -= s->len;
 	t->first = s->next;
@@ -3080,10 +3121,12 @@ static size_t hub_lines(const char *p, size_t n, char *to)
 }
 
 /* Publishes body (valid UTF-8, no NUL) as one event of topic t, with
- * event type type (NULL: none).  Returns its seq; 0 if it is too large
- * for the ring, UINT64_MAX if the topic cannot be made. */
+ * event type type (NULL: none) and, with Redis, its id rid (else 0: the
+ * hub's own).  Returns its seq; 0 if it is too large for the ring,
+ * UINT64_MAX if the topic cannot be made. */
 static uint64_t hub_publish(const char *name, size_t namelen,
-			    const char *type, const char *body, size_t n)
+			    const char *type, const char *body, size_t n,
+			    uint64_t rid)
 {
 	char idl[64], hdr[24];
 	size_t idn, typen = type ? strlen(type) : 0, len, head, need;
@@ -3101,8 +3144,10 @@ static uint64_t hub_publish(const char *name, size_t namelen,
 	tp = &hub.topics[t];
 	seq = hub.sh->head + 1;
 	idn = http_format(idl, sizeof(idl), "id: %llu-%llu\n",
-			  (unsigned long long)hub.sh->epoch,
-			  (unsigned long long)seq);
+			  (unsigned long long)(rid ? rid >> RID_BITS
+						   : hub.sh->epoch),
+			  (unsigned long long)(rid ? rid & ((1u << RID_BITS)
+							   - 1) : seq));
 	len = idn + (type ? typen + 8 : 0) + hub_lines(body, n, NULL) + 1;
 	head = http_chunk_head(hdr, len);
 	need = head + len + 2;
@@ -3128,6 +3173,7 @@ static uint64_t hub_publish(const char *name, size_t namelen,
 	hub_put(to, "\n\r\n", 3);
 	*s = (struct hub_slot){ .pos = pos, .prev = tp->last,
 		.pub_us = clock_us(CLOCK_MONOTONIC), .len = (uint32_t)len,
+		.rid = rid ? rid : seq,
 		.topic = (uint16_t)t, .head = (uint8_t)head };
 	if (tp->last != 0)
 		hub_slot(tp->last)->next = seq;
@@ -3417,7 +3463,7 @@ static enum wait hub_stream(struct conn *c)
 		n = 0;
 		cur = s->hub.cursor;
 		lost = more = false;
-		while (n < HUB_BATCH) {
+		while (n < HUB_BATCH && !(s->hub_flags & HUB_WAIT)) {
 			uint64_t next = hub_next(s, cur, &lost);
 			const struct hub_slot *sl;
 
@@ -3429,6 +3475,10 @@ static enum wait hub_stream(struct conn *c)
 				break;
 			}
 			sl = hub_slot(next);
+			if (sl->rid <= s->hub.after) {
+				cur = next;	/* sent already (Redis) */
+				continue;
+			}
 			if (sl->pos + hub.size < hub.sh->pos + hub.guard) {
 				lost = true;	/* too near the tail to read */
 				break;
@@ -3601,8 +3651,10 @@ static enum wait hub_route_publish(struct conn *c, struct http_request *req,
 	if (!hub_utf8_ok((const unsigned char *)req->body, req->body_len))
 		return answer_error(c, req, 400, NULL,
 				    "the body must be UTF-8 text without NUL");
+	if (srv.cfg.redis != NULL)
+		return redis_publish(c, req, name, len, typed ? type : NULL);
 	seq = hub_publish(name, len, typed ? type : NULL, req->body,
-			  req->body_len);
+			  req->body_len, 0);
 	if (seq == UINT64_MAX)
 		return answer_error(c, req, 503, NULL, "too many topics");
 	if (seq == 0)
@@ -3666,8 +3718,9 @@ static enum wait hub_route_subscribe(struct conn *c, struct http_request *req,
 {
 	struct stream *s = &c->stream;
 	struct out o = out_begin();
-	bool head = req->method == HTTP_HEAD, gap = false, asked;
-	uint64_t epoch, seq, cursor, oldest = 0, v;
+	bool head = req->method == HTTP_HEAD, gap = false, asked, wait = false;
+	uint64_t epoch, seq, cursor, oldest = 0, v, x = 0;
+	uint8_t flags = 0;
 	char hist[8];
 	size_t at;
 
@@ -3702,6 +3755,17 @@ static enum wait hub_route_subscribe(struct conn *c, struct http_request *req,
 				oldest = f;
 		}
 	} while (!hub_read_end(v));
+	if (srv.cfg.redis != NULL) {	/* a resume after an id, always */
+		bool bad = asked && epoch == UINT64_MAX;
+
+		x = asked ? (bad ? 0 : rid_pack(epoch, seq))
+		    : query_value(req->query, "history", hist, sizeof(hist)) &&
+		      flag_true(hist) ? 0 : redis_now_id();
+		wait = redis_resume(topics, nt, x, &cursor) && !head;
+		gap = false;	/* Redis says, with the history */
+		flags = (uint8_t)((asked ? HUB_ASKED : 0) |
+				  (bad ? HUB_BADID : 0) | (wait ? HUB_WAIT : 0));
+	}
 	tw_cancel(&srv.wheel, &c->timer);
 	*s = (struct stream){
 		.quiet_since_ms = srv.now_ms,
@@ -3709,8 +3773,9 @@ static enum wait hub_route_subscribe(struct conn *c, struct http_request *req,
 		.format = FORMAT_HUB,
 		.chunked = req->minor == 1,
 		.hub_topics = (uint8_t)nt,
-		.hub_flags = head ? 0 : HUB_JOINED,
+		.hub_flags = head ? 0 : HUB_JOINED | flags,
 		.hub = { .live_from = hub.sh->head, .cursor = cursor,
+			 .after = x,
 			 .gen = ++hub.gen,
 			 .heartbeat_ms = hb },
 	};
@@ -3762,6 +3827,8 @@ static enum wait hub_route_subscribe(struct conn *c, struct http_request *req,
 		return conn_drop(c);
 	hub_queue(c);	/* its replay, if any, in the coming turns */
 	hub_wake_self();
+	if (wait)
+		redis_replay(c);	/* its history, from Redis */
 	return WAIT_TIMER;
 }
 
@@ -3849,9 +3916,11 @@ static void hub_stdin_line(void)
 	} else if (!hub_utf8_ok((const unsigned char *)hub.line, n)) {
 		stderr_line("sse: --stdin: line %llu is not UTF-8 text without "
 			    "NUL: skipped", (unsigned long long)hub.in_lines);
+	} else if (srv.cfg.redis != NULL) {
+		redis_stdin(hub.line, n, hub.in_lines);
 	} else if ((seq = hub_publish(srv.cfg.stdin_topic,
 				      strlen(srv.cfg.stdin_topic), NULL,
-				      hub.line, n)) == 0 || seq == UINT64_MAX) {
+				      hub.line, n, 0)) == 0 || seq == UINT64_MAX) {
 		stderr_line("sse: --stdin: line %llu: %s: skipped",
 			    (unsigned long long)hub.in_lines, seq ?
 			    "too many topics" : "too large for --hub-memory");
@@ -3924,6 +3993,8 @@ static void hub_event(const struct source *src)
 	}
 	if (read(hub.wake.fd, &count, sizeof(count)) < 0)
 		errno = 0;
+	if (srv.cfg.redis != NULL)
+		redis_poke();	/* a topic to follow, perhaps */
 	if (hub.in_file && !hub.in_eof)
 		hub_stdin_read();
 	hub_fan_out();
@@ -3956,6 +4027,48 @@ static void hub_drain(void)
 	hub_wake_all();
 }
 
+/* A secret kept in a file (the publish token, Redis's password): its
+ * content, surrounding whitespace trimmed, into buf (zero-filled after
+ * it); returns its length.  A file that cannot be read, is readable or
+ * writable by others, is empty, or does not fit: one line and exit 1. */
+static size_t secret_file(const char *opt, const char *path, char *buf,
+			  size_t cap)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = 0;
+	char *p = buf;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		stderr_line("sse: %s %s: %s", opt, path, strerror(errno));
+		exit(1);
+	}
+	if (st.st_mode & 077) {
+		stderr_line("sse: %s %s: readable or writable by others "
+			    "(chmod 600 it)", opt, path);
+		exit(1);
+	}
+	n = read(fd, buf, cap);
+	close(fd);
+	if (n < 0 || (size_t)n == cap) {
+		stderr_line("sse: %s %s: %s", opt, path, n < 0 ?
+			    strerror(errno) : "longer than 255 bytes");
+		exit(1);
+	}
+	while (n > 0 && (p[n - 1] == ' ' || (p[n - 1] >= '\t' &&
+					     p[n - 1] <= '\r')))
+		n--;
+	while (n > 0 && (*p == ' ' || (*p >= '\t' && *p <= '\r')))
+		p++, n--;
+	memmove(buf, p, (size_t)n);
+	memset(buf + n, 0, cap - (size_t)n);
+	if (n == 0) {
+		stderr_line("sse: %s %s: empty", opt, path);
+		exit(1);
+	}
+	return (size_t)n;
+}
+
 /* Before the workers exist: the token, the mapping, the wake-ups. */
 static void hub_setup(size_t workers)
 {
@@ -3964,45 +4077,12 @@ static void hub_setup(size_t workers)
 	size_t tsize = cfg->max_topics * sizeof(struct hub_topic), size;
 	char *m;
 
-	if (cfg->token_file != NULL) {
-		struct stat st;
-		int fd = open(cfg->token_file, O_RDONLY | O_CLOEXEC);
-		ssize_t n = 0;
-		char *p = hub.token;
-
-		if (fd < 0 || fstat(fd, &st) < 0) {
-			stderr_line("sse: --publish-token-file %s: %s",
-				    cfg->token_file, strerror(errno));
-			exit(1);
-		}
-		if (st.st_mode & 077) {
-			stderr_line("sse: --publish-token-file %s: readable or "
-				    "writable by others (chmod 600 it)",
-				    cfg->token_file);
-			exit(1);
-		}
-		n = read(fd, hub.token, sizeof(hub.token));
-		close(fd);
-		if (n < 0 || (size_t)n == sizeof(hub.token)) {
-			stderr_line("sse: --publish-token-file %s: %s",
-				    cfg->token_file, n < 0 ? strerror(errno)
-				    : "longer than 255 bytes");
-			exit(1);
-		}
-		while (n > 0 && (p[n - 1] == ' ' || (p[n - 1] >= '\t' &&
-						     p[n - 1] <= '\r')))
-			n--;
-		while (n > 0 && (*p == ' ' || (*p >= '\t' && *p <= '\r')))
-			p++, n--;
-		memmove(hub.token, p, (size_t)n);
-		memset(hub.token + n, 0, sizeof(hub.token) - (size_t)n);
-		hub.token_len = (size_t)n;
-		if (n == 0) {
-			stderr_line("sse: --publish-token-file %s: empty",
-				    cfg->token_file);
-			exit(1);
-		}
-	}
+	if (cfg->token_file != NULL)
+		hub.token_len = secret_file("--publish-token-file",
+					    cfg->token_file, hub.token,
+					    sizeof(hub.token));
+	if (cfg->redis != NULL)
+		redis_setup();
 	while (nslots * 2 <= mem / 512)
 		nslots *= 2;
 	hub.nbuckets = 16;
@@ -4058,6 +4138,8 @@ static void hub_init(size_t w)
 	hub.wake = (struct source){ KIND_HUB, hub.sh->wake[w] };
 	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, hub.wake.fd, &ev) < 0)
 		die("epoll_ctl");
+	if (srv.cfg.redis != NULL)
+		redis_init(w);
 	if (srv.cfg.stdin_topic == NULL || w != 0)
 		return;
 	hub.line = mem_map(srv.cfg.limits.max_body + 1);
@@ -4135,6 +4217,1260 @@ static void hub_stats(struct out *o, bool prometheus)
 			out_printf(o, "}");
 		}
 	}
+	if (prometheus && srv.cfg.redis != NULL)
+		redis_metrics(o);
+}
+
+/* ==== Redis ============================================================= */
+
+/* With --redis HOST:PORT the hub's topics live in Redis Streams, so that
+ * several servers behind one load balancer see every event, with one id
+ * and one order, and share the history that resumes come back to.  Topic
+ * NAME is the stream "sse:NAME"; an event is one entry with the fields
+ * "data" and, if it has a type, "event"; its id is the entry's, MS-SEQ.
+ *
+ *   POST /topics/a --> box 1 --XADD--> Redis --XREAD--> box 1 --> ring --> subscribers
+ *                                            \-XREAD--> box 2 --> ring --> subscribers
+ *
+ * A publish (HTTP or --stdin) is an XADD trimmed to about --history
+ * (MAXLEN ~), and its publisher hears 200 only when Redis has answered
+ * with the id: meanwhile its connection waits in CONN_REDIS.  The event
+ * then reaches this box's subscribers as it reaches every box's: a second
+ * connection, the reader, has an XREAD BLOCK out for the new entries of
+ * the topics that subscribers here follow, and each entry it brings is
+ * formatted once into the hub's ring (hub_publish()) with its Redis id.
+ * Two connections, because a blocked XREAD holds its connection; a new
+ * topic to follow unblocks it (CLIENT UNBLOCK, on the other).
+ *
+ * Ids.  A slot keeps its entry's id packed in 64 bits (MS << 20 | SEQ),
+ * and a subscriber keeps "after": ring events with ids up to it are not
+ * its own.  Every subscription is a resume: after Last-Event-ID, or,
+ * without one, after Redis's clock at that moment (measured with TIME),
+ * so that it gets what is published after it came and nothing before.
+ * A topic's floor is the id from which the ring holds all its events:
+ * where this box began to follow it, raised when the ring lets events go
+ * and when Redis has lost some.  A resume at or above its topics' floors
+ * is served from the ring, an index computation as without Redis; below,
+ * the stream's head goes out at once and its history comes from Redis:
+ * XREVRANGE of each topic down to the id (inclusive), in one MULTI so
+ * that the topics agree on one moment, sent to that subscriber alone,
+ * after the gap event if the id is not among them (trimmed, or lost with
+ * a Redis restarted empty) or a topic had more than REDIS_REPLAY.
+ *
+ * Faults.  Each connection is a small state machine; anything that goes
+ * wrong (refused, reset, closed, an answer later than REDIS_TIMEOUT_MS,
+ * an answer that is not RESP) takes it down: one line on stderr, and a
+ * new try after a backoff that doubles from 100 ms to 5 s.  While the
+ * publisher connection is down, publishes get 503 (and answers that will
+ * not come, 503); subscribers keep their streams, heartbeats included,
+ * and when the reader is back it reads on from each topic's last id, so
+ * that what was stored meanwhile arrives.  On each connect the reader
+ * checks that each topic's last id still exists: if not, Redis lost it
+ * (restarted empty), and the floor rises past it so that a resume from
+ * before gets the gap event.
+ *
+ * Workers (-w N): the ring is shared, so one reader, worker 0's, fills it
+ * for all: Redis sends each entry once per box.  Each worker has its own
+ * publisher connection (its publishes wait on it), so a box holds N + 1
+ * connections to Redis; a worker that follows a new topic wakes worker 0,
+ * which reissues its XREAD. */
+
+#define REDIS_TIMEOUT_MS	5000	/* to connect, or for an answer */
+#define REDIS_BLOCK_MS		10000	/* XREAD's BLOCK: an idle reader's round */
+#define REDIS_BACKOFF_MS	100	/* the first retry; doubles ... */
+#define REDIS_BACKOFF_MAX_MS	5000	/* ... up to this */
+#define REDIS_COUNT		256	/* entries per topic per XREAD */
+#define REDIS_REPLAY		1024	/* entries per topic for a resume */
+#define REDIS_OUT_MAX		(16 * MIB)	/* commands unsent: past, 503 */
+#define REDIS_IN_MAX		(256 * MIB)	/* the longest answer taken */
+#define RID_SEQ			((1ull << RID_BITS) - 1)
+
+enum redis_state {	/* wakes on	timer			*/
+	REDIS_DOWN,	/* timer	the next try (backoff)	*/
+	REDIS_CONNECTING, /* writable	connect timeout		*/
+	REDIS_UP,	/* readable	the next answer's due	*/
+};
+
+/* What an answer is for, in the order the commands went. */
+enum redis_for {
+	RF_NOTHING,	/* MULTI's OK, QUEUED, CLIENT UNBLOCK's count */
+	RF_SETUP,	/* AUTH, SELECT: an error ends the connection */
+	RF_TIME,	/* TIME: Redis's clock; the connection is ready */
+	RF_ID,		/* CLIENT ID: the reader's, to unblock it */
+	RF_PUBLISH,	/* XADD of an HTTP publisher: fd, gen */
+	RF_STDIN,	/* XADD of a line of --stdin: gen, its number */
+	RF_REPLAY,	/* EXEC of a subscriber's history: fd, gen */
+	RF_CHECK,	/* XRANGE of a topic's last id: gen, the topic */
+	RF_XREAD,	/* the reader's new entries */
+};
+
+struct redis_wait {
+	uint32_t what, fd, gen;
+};
+
+struct redis_conn {
+	struct source src;		/* first: epoll's data.ptr */
+	enum redis_state state;
+	uint32_t events;		/* what epoll watches */
+	struct tw_timer timer;
+	const char *name;
+	bool ready, failed;		/* TIME answered; out of memory */
+	unsigned backoff_ms;
+	char *in, *out;
+	size_t in_len, in_cap, out_off, out_len, out_cap;
+	struct redis_wait *q;		/* answers to come, a ring */
+	size_t qhead, qlen, qcap;
+};
+
+/* An entry of a stream, pointing into the answer. */
+struct redis_entry {
+	uint64_t rid;
+	const char *data, *type;
+	size_t dlen, tlen;
+};
+
+static struct redis {
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	struct redis_conn pub, rd;
+	char password[256];
+	size_t password_len;
+	uint64_t client_id;		/* the reader's */
+	uint64_t offset_ms;		/* Redis's clock minus srv.now_ms */
+	uint64_t time_ms;		/* when that was measured */
+	uint64_t follow_seen;		/* hub.sh->follow at the last XREAD */
+	bool reading, unblocking;	/* an XREAD is out; an UNBLOCK too */
+	size_t waiting;			/* subscribers waiting for Redis */
+} redis;
+
+/* -- ids and answers ------------------------------------------------------ */
+
+static uint64_t rid_pack(uint64_t ms, uint64_t seq)
+{
+	return ms << RID_BITS | (seq < RID_SEQ ? seq : RID_SEQ);
+}
+
+/* MS-SEQ as text to a packed id; 0 if it is not one. */
+static uint64_t rid_parse(const char *p, size_t n)
+{
+	uint64_t part[2] = { 0, 0 };
+	unsigned k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '-' && k == 0 && i > 0 && i + 1 < n)
+			k = 1;
+		else if (p[i] >= '0' && p[i] <= '9' && part[k] < 1ull << 44)
+			part[k] = part[k] * 10 + (uint64_t)(p[i] - '0');
+		else
+			return 0;
+	}
+	return k == 1 ? rid_pack(part[0], part[1]) : 0;
+}
+
+static size_t rid_text(char *to, uint64_t rid)
+{
+	return http_format(to, 48, "%llu-%llu", (unsigned long long)(rid >>
+			   RID_BITS), (unsigned long long)(rid & RID_SEQ));
+}
+
+/* The id just before Redis's clock now: what a subscriber without a
+ * resume id comes after (two milliseconds' margin for the measure). */
+static uint64_t redis_now_id(void)
+{
+	return rid_pack(srv.now_ms + redis.offset_ms - 2, RID_SEQ);
+}
+
+static int64_t resp_int(const char *p, const char *end)
+{
+	int64_t v = 0;
+	bool neg = p < end && *p == '-';
+
+	for (p += neg; p < end && *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (*p - '0');
+	return neg ? -v : v;
+}
+
+/* The end of the one answer (RESP) at p, or NULL while it is not all
+ * there; *bad when it is not RESP, or nests deeper than Redis's do. */
+static const char *resp_end(const char *p, const char *end, bool *bad,
+			    int depth)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	int64_t n;
+
+	if (nl == NULL)
+		return NULL;
+	n = resp_int(p + 1, nl);
+	if (depth > 6 || nl - p < 2 || nl[-1] != '\r' ||
+	    n > (int64_t)REDIS_IN_MAX) {
+		*bad = true;
+		return NULL;
+	}
+	switch (*p) {
+	case '+': case '-': case ':':
+		return nl + 1;
+	case '$':
+		return n < 0 ? nl + 1 : end - nl - 1 < n + 2 ? NULL : nl + 3 + n;
+	case '*':
+		for (p = nl + 1; n-- > 0 && p != NULL;)
+			p = resp_end(p, end, bad, depth + 1);
+		return p;
+	}
+	*bad = true;
+	return NULL;
+}
+
+/* A whole answer, read item by item in order (an array's items follow
+ * it).  resp_next() says each one's type, n (an array's count, a string's
+ * length, an integer's value; -1 for nil) and s (a string's bytes). */
+struct resp {
+	const char *p, *end;
+};
+
+static char resp_next(struct resp *w, int64_t *n, const char **s)
+{
+	const char *nl = memchr(w->p, '\n', (size_t)(w->end - w->p));
+	char t = *w->p;
+
+	if (nl == NULL || w->p == w->end)
+		return 0;
+	*n = resp_int(w->p + 1, nl);
+	*s = w->p + 1;
+	w->p = nl + 1;
+	if (t == '$' && *n >= 0) {
+		*s = w->p;
+		w->p += *n + 2;
+	} else if (t == '+' || t == '-') {
+		*n = nl - 1 - *s;
+	}
+	return t;
+}
+
+static bool resp_is(struct resp *w, char t, int64_t *n, const char **s)
+{
+	return resp_next(w, n, s) == t;
+}
+
+/* A stream entry, [ID, [FIELD, VALUE, ...]]; false if it is not one. */
+static bool resp_entry(struct resp *w, struct redis_entry *e)
+{
+	int64_t n, k, m;
+	const char *s, *v;
+
+	*e = (struct redis_entry){ .data = "" };
+	if (!resp_is(w, '*', &n, &s) || n != 2 || !resp_is(w, '$', &n, &s))
+		return false;
+	e->rid = rid_parse(s, (size_t)n);
+	if (!resp_is(w, '*', &k, &s))
+		return false;
+	for (; k >= 2; k -= 2) {
+		if (!resp_is(w, '$', &n, &s) || !resp_is(w, '$', &m, &v))
+			return false;
+		if (n == 4 && memcmp(s, "data", 4) == 0)
+			e->data = v, e->dlen = (size_t)m;
+		else if (n == 5 && memcmp(s, "event", 5) == 0)
+			e->type = v, e->tlen = (size_t)m;
+	}
+	return k == 0 && e->rid != 0;
+}
+
+/* Whether an entry can be an event here (Redis may hold entries that
+ * other programs wrote): its data UTF-8 without NUL, its type a token;
+ * type gets the type as a string. */
+static bool redis_entry_ok(const struct redis_entry *e, char *type)
+{
+	type[0] = '\0';
+	if (e->type != NULL && e->tlen <= HUB_NAME) {
+		memcpy(type, e->type, e->tlen);
+		type[e->tlen] = '\0';
+	}
+	return hub_utf8_ok((const unsigned char *)e->data, e->dlen) &&
+	       e->dlen <= srv.cfg.limits.max_body &&
+	       (e->type == NULL || hub_type_ok(type));
+}
+
+/* -- commands -------------------------------------------------------------- */
+
+static void redis_put(struct redis_conn *r, const char *p, size_t n)
+{
+	if (r->out_len + n > r->out_cap) {
+		size_t cap = r->out_cap ? r->out_cap : 4096;
+		char *q;
+
+		while (cap < r->out_len + n)
+			cap *= 2;
+		if ((q = realloc(r->out, cap)) == NULL) {
+			r->failed = true;	/* redis_flush() takes it down */
+			return;
+		}
+		r->out = q;
+		r->out_cap = cap;
+	}
+	memcpy(r->out + r->out_len, p, n);
+	r->out_len += n;
+}
+
+/* A command is an array of strings: redis_begin() with their count, then
+ * redis_arg() for each. */
+static void redis_begin(struct redis_conn *r, unsigned argc)
+{
+	char h[16];
+
+	redis_put(r, h, http_format(h, sizeof(h), "*%u\r\n", argc));
+}
+
+static void redis_arg(struct redis_conn *r, const char *p, size_t n)
+{
+	char h[24];
+
+	redis_put(r, h, http_format(h, sizeof(h), "$%zu\r\n", n));
+	redis_put(r, p, n);
+	redis_put(r, "\r\n", 2);
+}
+
+/* Words separated by spaces, each one argument. */
+static void redis_words(struct redis_conn *r, const char *words)
+{
+	for (const char *e; *words != '\0'; words = *e ? e + 1 : e) {
+		e = strchr(words, ' ');
+		e = e ? e : words + strlen(words);
+		redis_arg(r, words, (size_t)(e - words));
+	}
+}
+
+static void redis_num(struct redis_conn *r, uint64_t v)
+{
+	char t[24];
+
+	redis_arg(r, t, http_format(t, sizeof(t), "%llu",
+				    (unsigned long long)v));
+}
+
+/* The stream of topic name: sse:NAME. */
+static void redis_key(struct redis_conn *r, const char *name, size_t len)
+{
+	char key[4 + HUB_NAME];
+
+	memcpy(key, "sse:", 4);
+	memcpy(key + 4, name, len);
+	redis_arg(r, key, 4 + len);
+}
+
+static void redis_down(struct redis_conn *r, const char *why);
+
+static void redis_watch(struct redis_conn *r, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = &r->src };
+
+	if (events != r->events &&
+	    epoll_ctl(srv.epfd, EPOLL_CTL_MOD, r->src.fd, &ev) == 0)
+		r->events = events;
+}
+
+/* Writes what the commands so far left unsent; epoll watches for room
+ * while some is. */
+static void redis_flush(struct redis_conn *r)
+{
+	ssize_t w;
+
+	if (r->state != REDIS_UP)
+		return;
+	if (r->failed) {
+		redis_down(r, "out of memory");
+		return;
+	}
+	while (r->out_off < r->out_len) {
+		w = send(r->src.fd, r->out + r->out_off,
+			 r->out_len - r->out_off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			break;
+		if (w < 0) {
+			redis_down(r, strerror(errno));
+			return;
+		}
+		r->out_off += (size_t)w;
+	}
+	if (r->out_off == r->out_len)
+		r->out_off = r->out_len = 0;
+	redis_watch(r, EPOLLIN | (r->out_len ? EPOLLOUT : 0));
+}
+
+/* The answer's deadline: the first one due, an XREAD's BLOCK later. */
+static void redis_due(struct redis_conn *r)
+{
+	if (r->qlen == 0) {
+		tw_cancel(&srv.wheel, &r->timer);
+		return;
+	}
+	tw_add(&srv.wheel, &r->timer, srv.now_ms + REDIS_TIMEOUT_MS +
+	       (r->q[r->qhead].what == RF_XREAD ? REDIS_BLOCK_MS : 0));
+}
+
+/* The command just written waits for an answer for what: sends it. */
+static void redis_send(struct redis_conn *r, uint32_t what, uint32_t fd,
+		       uint32_t gen)
+{
+	if (r->qlen == r->qcap) {
+		size_t cap = r->qcap ? r->qcap * 2 : 64;
+		struct redis_wait *q = malloc(cap * sizeof(*q));
+
+		if (q == NULL) {
+			r->failed = true;
+			redis_flush(r);
+			return;
+		}
+		for (size_t i = 0; i < r->qlen; i++)
+			q[i] = r->q[(r->qhead + i) % r->qcap];
+		free(r->q);
+		r->q = q;
+		r->qcap = cap;
+		r->qhead = 0;
+	}
+	r->q[(r->qhead + r->qlen++) % r->qcap] =
+		(struct redis_wait){ what, fd, gen };
+	if (r->qlen == 1)
+		redis_due(r);
+	redis_flush(r);
+}
+
+/* XADD sse:NAME MAXLEN ~ HISTORY * data BODY [event TYPE] */
+static void redis_xadd(const char *name, size_t len, const char *type,
+		       const char *body, size_t n)
+{
+	struct redis_conn *r = &redis.pub;
+
+	redis_begin(r, type ? 10 : 8);
+	redis_words(r, "XADD");
+	redis_key(r, name, len);
+	redis_words(r, "MAXLEN ~");
+	redis_num(r, srv.cfg.history);
+	redis_words(r, "* data");
+	redis_arg(r, body, n);
+	if (type != NULL) {
+		redis_words(r, "event");
+		redis_words(r, type);
+	}
+}
+
+/* Whether a publish can go now: the connection up, and not too far
+ * behind (a slow Redis). */
+static const char *redis_refuses(void)
+{
+	if (!redis.pub.ready)
+		return "Redis is unreachable: not stored";
+	if (redis.pub.out_len > REDIS_OUT_MAX)
+		return "Redis is slow: not stored";
+	return NULL;
+}
+
+/* -- the reader ------------------------------------------------------------ */
+
+/* The reader's next XREAD: the new entries of the topics that subscribers
+ * follow here, each after its last id.  A topic nobody follows any more
+ * is left out, and followed again from the moment a subscriber comes. */
+static void redis_xread(void)
+{
+	struct redis_conn *r = &redis.rd;
+	char id[48];
+	unsigned n = 0;
+
+	if (!r->ready || redis.reading)
+		return;
+	if (srv.now_ms - redis.time_ms > REDIS_BLOCK_MS) {
+		redis_begin(r, 1);
+		redis_words(r, "TIME");
+		redis_send(r, RF_TIME, 0, 0);
+	}
+	hub_lock();
+	for (uint32_t i = 0; i < hub.sh->ntopics; i++) {
+		struct hub_topic *t = &hub.topics[i];
+
+		t->follow &= t->len > 0 && t->subscribers > 0;
+		n += t->follow;
+	}
+	redis.follow_seen = hub.sh->follow;
+	if (n > 0) {
+		redis_begin(r, 6 + 2 * n);
+		redis_words(r, "XREAD COUNT 256 BLOCK 10000 STREAMS");
+		for (uint32_t i = 0; i < hub.sh->ntopics; i++)
+			if (hub.topics[i].follow)
+				redis_key(r, hub.topics[i].name,
+					  hub.topics[i].len);
+		for (uint32_t i = 0; i < hub.sh->ntopics; i++)
+			if (hub.topics[i].follow)
+				redis_arg(r, id, rid_text(id,
+					  hub.topics[i].last_id));
+	}
+	hub_unlock();
+	if (n > 0) {
+		redis.reading = true;
+		redis_send(r, RF_XREAD, 0, 0);
+	}
+}
+
+/* A topic is followed anew, perhaps by another worker: the reader reads
+ * it too, from now (its XREAD is unblocked to be sent again). */
+static void redis_poke(void)
+{
+	if (hub.w != 0 || redis.follow_seen == hub.sh->follow)
+		return;
+	if (!redis.reading) {
+		redis_xread();
+	} else if (!redis.unblocking && redis.client_id != 0 &&
+		   redis.pub.ready) {
+		redis.unblocking = true;
+		redis_begin(&redis.pub, 3);
+		redis_words(&redis.pub, "CLIENT UNBLOCK");
+		redis_num(&redis.pub, redis.client_id);
+		redis_send(&redis.pub, RF_NOTHING, 0, 0);
+	}
+}
+
+/* An entry the reader brought: into the ring, unless the ring has it. */
+static void redis_take(const char *key, size_t klen,
+		       const struct redis_entry *e)
+{
+	char type[HUB_NAME + 1], id[48];
+	bool fresh = false;
+	uint64_t seq;
+	int t;
+
+	if (klen <= 4 || memcmp(key, "sse:", 4) != 0 ||
+	    !hub_name_ok(key + 4, klen - 4))
+		return;
+	hub_lock();
+	if ((t = hub_topic_get(key + 4, klen - 4)) >= 0 &&
+	    e->rid > hub.topics[t].last_id) {
+		hub.topics[t].last_id = e->rid;
+		fresh = true;
+	}
+	hub_unlock();
+	if (!fresh)
+		return;
+	seq = redis_entry_ok(e, type) ? hub_publish(key + 4, klen - 4,
+		e->type ? type : NULL, e->data, e->dlen, e->rid) : 0;
+	if (seq == 0 || seq == UINT64_MAX) {
+		rid_text(id, e->rid);
+		memcpy(type, key + 4, klen - 4);
+		type[klen - 4] = '\0';
+		stderr_line("sse: redis: entry %s of sse:%s cannot be an "
+			    "event here: skipped", id, type);
+	}
+}
+
+/* An entry of an XREAD answer, and its stream's name. */
+struct redis_taken {
+	const char *key;
+	size_t klen;
+	struct redis_entry e;
+};
+
+/* Sorts v[0..n) by id (a merge sort, t its scratch): the answer lists
+ * each stream's entries in order, one stream after the other, and the
+ * ring takes them in id order, so that every box has one order across
+ * topics and a subscriber's last id is the newest it has. */
+static void redis_sort(struct redis_taken *v, struct redis_taken *t, size_t n)
+{
+	for (size_t w = 1; w < n; w *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * w) {
+			size_t mid = lo + w < n ? lo + w : n, i = lo, j = mid;
+			size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+
+			for (size_t k = lo; k < hi; k++)
+				t[k] = j >= hi || (i < mid && v[i].e.rid <=
+						   v[j].e.rid) ? v[i++] : v[j++];
+		}
+		memcpy(v, t, n * sizeof(*v));
+	}
+}
+
+/* XREAD's answer: [[KEY, [ENTRY...]]...], or nil when it timed out or
+ * was unblocked; into the ring in id order.  False if it is not that. */
+static bool redis_xread_answer(struct resp *w)
+{
+	struct redis_taken *v = NULL;
+	size_t nv = 0, cap = 0;
+	int64_t n, k, m;
+	const char *s, *key;
+	bool ok = resp_next(w, &n, &s) == '*';
+
+	while (ok && n-- > 0) {
+		ok = resp_is(w, '*', &k, &s) && k == 2 &&
+		     resp_is(w, '$', &k, &key) && resp_is(w, '*', &m, &s);
+		while (ok && m-- > 0) {
+			if (nv == cap) {
+				struct redis_taken *p = realloc(v, (cap = cap ?
+					cap * 2 : 64) * 2 * sizeof(*v));
+
+				if (p == NULL)
+					break;	/* taken down below */
+				v = p;
+			}
+			v[nv] = (struct redis_taken){ key, (size_t)k, { 0 } };
+			ok = resp_entry(w, &v[nv++].e);
+		}
+		ok = ok && m < 0;
+	}
+	if (ok && nv > 1)
+		redis_sort(v, v + cap, nv);
+	for (size_t i = 0; ok && i < nv; i++)
+		redis_take(v[i].key, v[i].klen, &v[i].e);
+	free(v);
+	return ok;
+}
+
+/* Each followed topic's last id, asked for on connecting: still there,
+ * or gone with Redis's data (or trimmed): then resumes from before it
+ * are Redis's to answer. */
+static void redis_check(uint32_t topic, struct resp *w)
+{
+	int64_t n;
+	const char *s;
+
+	if (resp_next(w, &n, &s) == '*' && n == 0) {
+		hub_lock();
+		if (hub.topics[topic].floor <= hub.topics[topic].last_id)
+			hub.topics[topic].floor = hub.topics[topic].last_id + 1;
+		hub_unlock();
+	}
+}
+
+/* -- resumes -------------------------------------------------------------- */
+
+/* A subscriber of topics comes, after id x: its topics are followed (from
+ * now, those that were not); the ring's cursor for it, and whether it
+ * must wait for its history from Redis (x below a topic's floor). */
+static bool redis_resume(const uint16_t *topics, unsigned nt, uint64_t x,
+			 uint64_t *cursor)
+{
+	uint64_t now = redis_now_id(), c = hub.sh->head;
+	bool wait = x == 0, newly = false;
+
+	hub_lock();
+	for (unsigned i = 0; i < nt; i++) {
+		struct hub_topic *t = &hub.topics[topics[i]];
+		uint64_t seq = t->last;
+
+		if (!t->follow) {
+			t->follow = newly = true;
+			t->floor = t->last_id > now ? t->last_id : now;
+			t->last_id = t->floor;
+		}
+		wait |= x < t->floor;
+		/* Its first kept event after x: the cursor is before it. */
+		for (uint64_t first = 0; seq != 0 && seq >= t->first &&
+		     hub_is(seq, topics[i]) && hub_slot(seq)->rid > x;
+		     seq = hub_slot(seq)->prev)
+			if (c > (first = seq) - 1)
+				c = first - 1;
+	}
+	if (newly)
+		hub.sh->follow++;
+	hub_unlock();
+	if (newly)
+		hub_wake_all();		/* worker 0 reads it */
+	*cursor = c;
+	return wait;
+}
+
+/* Asks Redis for subscriber c's history: in one MULTI, each topic's
+ * entries from the newest down to its resume id.  Redis down: it waits,
+ * and is asked for when Redis is back. */
+static void redis_replay(struct conn *c)
+{
+	struct redis_conn *r = &redis.pub;
+	const struct stream *s = &c->stream;
+	char id[48];
+
+	if (!r->ready) {
+		redis.waiting++;
+		return;
+	}
+	if (s->hub.after == 0)
+		memcpy(id, "-", 2);
+	else
+		rid_text(id, s->hub.after);
+	redis_begin(r, 1);
+	redis_words(r, "MULTI");
+	redis_send(r, RF_NOTHING, 0, 0);
+	for (unsigned i = 0; i < s->hub_topics; i++) {
+		const struct hub_topic *t = &hub.topics[s->hub.topic[i]];
+
+		redis_begin(r, 6);
+		redis_words(r, "XREVRANGE");
+		redis_key(r, t->name, t->len);
+		redis_words(r, "+");
+		redis_words(r, id);
+		redis_words(r, "COUNT 1024");
+		redis_send(r, RF_NOTHING, 0, 0);
+	}
+	redis_begin(r, 1);
+	redis_words(r, "EXEC");
+	redis_send(r, RF_REPLAY, (uint32_t)c->src.fd, s->hub.gen);
+}
+
+/* An id in JSON: "MS-SEQ", or null for 0. */
+static void out_rid(struct out *o, uint64_t rid)
+{
+	char id[48];
+
+	rid_text(id, rid);
+	out_printf(o, rid ? "\"%s\"" : "null", id);
+}
+
+/* One event, as the ring would hold it, into o; false if it does not fit. */
+static bool redis_format(struct out *o, const struct redis_entry *e)
+{
+	char type[HUB_NAME + 1];
+	size_t need = 80 + e->tlen + hub_lines(e->data, e->dlen, NULL);
+
+	if (need > o->cap - o->len || !redis_entry_ok(e, type))
+		return need <= o->cap - o->len;
+	out_add(o, "id: ", 4);
+	o->len += rid_text(o->p + o->len, e->rid);
+	if (e->type != NULL)
+		out_printf(o, "\nevent: %s", type);
+	out_add(o, "\n", 1);
+	o->len += hub_lines(e->data, e->dlen, o->p + o->len);
+	out_add(o, "\n", 1);
+	return true;
+}
+
+/* The history came, [[ENTRY...] per topic], newest first: the gap event
+ * if the resume id is not in it (or a topic had more), then the entries
+ * after the id, oldest first, merged across topics; then the ring's,
+ * after the newest of them. */
+static void redis_replayed(struct conn *c, struct resp *w)
+{
+	struct stream *s = &c->stream;
+	struct redis_entry *e = malloc(HUB_STREAM_TOPICS * REDIS_REPLAY *
+				       sizeof(*e));
+	size_t at[HUB_STREAM_TOPICS], end[HUB_STREAM_TOPICS], ne = 0, sent = 0;
+	uint64_t x = s->hub.after, newest = x, oldest = UINT64_MAX;
+	bool found = false, more = false, ok = e != NULL;
+	struct out o = out_begin();
+	int64_t n, m;
+	const char *p;
+	size_t a;
+
+	ok = ok && resp_is(w, '*', &n, &p) && n == s->hub_topics;
+	for (unsigned i = 0; ok && i < s->hub_topics; i++) {
+		ok = resp_is(w, '*', &m, &p) && m <= REDIS_REPLAY;
+		at[i] = ne;
+		more |= m == REDIS_REPLAY;
+		while (ok && m-- > 0 && (ok = resp_entry(w, &e[ne]))) {
+			found |= e[ne].rid == x;
+			newest = e[ne].rid > newest ? e[ne].rid : newest;
+			oldest = e[ne].rid < oldest ? e[ne].rid : oldest;
+			ne++;
+		}
+		end[i] = ne;
+	}
+	if (!ok) {
+		free(e);
+		stderr_line("sse: redis: a resume's history did not come");
+		conn_drop(c);	/* it comes back with its id */
+		return;
+	}
+	a = chunk_open(&o);
+	if ((s->hub_flags & HUB_ASKED) &&
+	    ((s->hub_flags & HUB_BADID) || !found || more)) {
+		out_printf(&o, "event: gap\ndata: {\"asked\":");
+		out_rid(&o, s->hub_flags & HUB_BADID ? 0 : x);
+		out_printf(&o, ",\"oldest\":");
+		out_rid(&o, oldest == UINT64_MAX ? 0 : oldest);
+		out_printf(&o, "}\n\n");
+		hub_count(s, offsetof(struct hub_topic, gaps), 1);
+	}
+	for (;;) {	/* the oldest left of each topic's: at end[i] - 1 */
+		int best = -1;
+
+		for (unsigned i = 0; i < s->hub_topics; i++)
+			if (end[i] > at[i] && (best < 0 || e[end[i] - 1].rid <
+					       e[end[best] - 1].rid))
+				best = (int)i;
+		if (best >= 0 && e[end[best] - 1].rid <= x) {
+			end[best]--;
+			continue;
+		}
+		if (best >= 0 && redis_format(&o, &e[end[best] - 1])) {
+			end[best]--;
+			sent++;
+			continue;
+		}
+		if (best >= 0 && o.len == a + CHUNK_ROOM) {
+			end[best]--;	/* larger than any output: skipped */
+			continue;
+		}
+		c->bytes += o.len - a - CHUNK_ROOM;
+		chunk_close(&o, a, s->chunked);
+		if (!conn_send_out(c, &o)) {
+			free(e);
+			hub_behind(c);
+			return;
+		}
+		if (best < 0)
+			break;
+		o = out_begin();
+		a = chunk_open(&o);
+	}
+	free(e);
+	hub_count(s, offsetof(struct hub_topic, replayed), sent);
+	srv.stats->events += sent;
+	s->hub.after = newest;
+	s->hub_flags &= (uint8_t)~HUB_WAIT;
+	s->quiet_since_ms = srv.now_ms;
+	hub_queue(c);
+	hub_wake_self();
+}
+
+/* After a reconnect: the subscribers that wait for their history ask. */
+static void redis_replay_all(void)
+{
+	size_t n = redis.waiting;
+
+	redis.waiting = 0;
+	for (size_t fd = 0; n > 0 && fd < srv.conn_cap; fd++) {
+		struct conn *c = &srv.conns[fd];
+
+		if (c->src.kind == KIND_CONN && c->state == CONN_STREAM &&
+		    c->stream.format == FORMAT_HUB &&
+		    (c->stream.hub_flags & HUB_JOINED) &&
+		    (c->stream.hub_flags & HUB_WAIT))
+			redis_replay(c);
+	}
+}
+
+/* -- publishing ----------------------------------------------------------- */
+
+/* POST /topics/NAME: an XADD; the connection waits for its answer in
+ * CONN_REDIS.  Its stream fields are free meanwhile: hub.gen names this
+ * publish, hub.after gets the id. */
+static enum wait redis_publish(struct conn *c, struct http_request *req,
+			       const char *name, size_t len, const char *type)
+{
+	const char *no = redis_refuses();
+
+	if (no != NULL)
+		return answer_error(c, req, 503, "Retry-After: 1\r\n", no);
+	redis_xadd(name, len, type, req->body, req->body_len);
+	c->stream.hub.gen = ++hub.gen;
+	c->stream.hub.after = 0;
+	c->status = 0;
+	c->state = CONN_REDIS;
+	tw_add(&srv.wheel, &c->timer, srv.now_ms + 2 * REDIS_TIMEOUT_MS);
+	redis_send(&redis.pub, RF_PUBLISH, (uint32_t)c->src.fd, hub.gen);
+	return WAIT_TIMER;
+}
+
+/* CONN_REDIS: the answer came (c->status), or its time is up. */
+static enum wait redis_published(struct conn *c)
+{
+	char body[80];
+
+	if (c->status == 0 && srv.now_ms < c->timer.due_ms)
+		return WAIT_TIMER;
+	if (c->status != 200)
+		return answer_error(c, &c->in->req, 503, "Retry-After: 1\r\n",
+				    c->status ? "Redis did not store the event"
+					      : "Redis did not answer");
+	memcpy(body, "{\"id\":\"", 7);
+	memcpy(body + 7 + rid_text(body + 7, c->stream.hub.after), "\"}", 3);
+	return answer_json(c, &c->in->req, 200, NULL, body);
+}
+
+/* A line of --stdin: an XADD; a line that cannot go says so. */
+static void redis_stdin(const char *line, size_t n, uint64_t number)
+{
+	const char *no = redis_refuses();
+
+	if (no != NULL) {
+		stderr_line("sse: --stdin: line %llu: %s: skipped",
+			    (unsigned long long)number, no);
+		return;
+	}
+	redis_xadd(srv.cfg.stdin_topic, strlen(srv.cfg.stdin_topic), NULL,
+		   line, n);
+	redis_send(&redis.pub, RF_STDIN, 0, (uint32_t)number);
+}
+
+/* -- answers ------------------------------------------------------------- */
+
+/* An answer came for w (p NULL: it will not, the connection is down). */
+static void redis_answer(struct redis_conn *r, struct redis_wait w,
+			 const char *p, const char *end)
+{
+	struct resp walk = { p, end };
+	struct conn *c = &srv.conns[w.fd];
+	bool bad = p != NULL && *p == '-';
+	int64_t n;
+	const char *s;
+
+	if (bad) {	/* Redis's error, as it says it */
+		char text[160];
+		size_t len = (size_t)(memchr(p, '\r', (size_t)(end - p)) -
+				      (const void *)p);
+
+		len = len < sizeof(text) ? len : sizeof(text) - 1;
+		memcpy(text, p, len);
+		text[len] = '\0';
+		stderr_line("sse: redis %s: %s: %s", srv.cfg.redis, r->name,
+			    text + 1);
+	}
+	switch ((enum redis_for)w.what) {
+	case RF_NOTHING:
+		break;
+	case RF_CHECK:
+		if (p != NULL && !bad)
+			redis_check(w.gen, &walk);
+		break;
+	case RF_SETUP:
+		if (bad)
+			redis_down(r, "AUTH or SELECT refused");
+		break;
+	case RF_TIME:
+		if (p == NULL || bad)
+			break;
+		if (resp_is(&walk, '*', &n, &s) && n == 2 &&
+		    resp_is(&walk, '$', &n, &s)) {
+			uint64_t ms = (uint64_t)resp_int(s, s + n) * 1000;
+
+			if (resp_is(&walk, '$', &n, &s))
+				ms += (uint64_t)resp_int(s, s + n) / 1000;
+			redis.offset_ms = ms - srv.now_ms;
+			redis.time_ms = srv.now_ms;
+		}
+		if (!r->ready) {
+			r->ready = true;
+			r->backoff_ms = REDIS_BACKOFF_MS;
+			__atomic_fetch_add(&hub.sh->redis_up, 1,
+					   __ATOMIC_RELAXED);
+			stderr_line("sse: redis %s: %s connected",
+				    srv.cfg.redis, r->name);
+			if (r == &redis.rd)
+				redis_xread();
+			else if (redis.waiting > 0)
+				redis_replay_all();
+		}
+		break;
+	case RF_ID:
+		redis.client_id = p && !bad ? (uint64_t)resp_int(p + 1, end) : 0;
+		break;
+	case RF_PUBLISH:
+		if (c->src.kind != KIND_CONN || c->state != CONN_REDIS ||
+		    c->stream.hub.gen != w.gen)
+			break;	/* the publisher left */
+		if (p != NULL && *p == '$' && resp_is(&walk, '$', &n, &s))
+			c->stream.hub.after = rid_parse(s, (size_t)n);
+		c->status = c->stream.hub.after ? 200 : 503;
+		tw_add(&srv.wheel, &c->timer, srv.now_ms);	/* answer it */
+		break;
+	case RF_STDIN:
+		if (p == NULL || bad)
+			stderr_line("sse: --stdin: line %u: not stored: %s",
+				    w.gen, p ? "Redis refused it"
+					     : "Redis is unreachable");
+		break;
+	case RF_REPLAY:
+		if (!hub_sub_valid((struct hub_ref){ w.fd, w.gen }) ||
+		    !(c->stream.hub_flags & HUB_WAIT))
+			break;
+		if (p == NULL)
+			redis.waiting++;	/* asked again when back */
+		else
+			redis_replayed(c, &walk);
+		break;
+	case RF_XREAD:
+		redis.reading = redis.unblocking = false;
+		if (p == NULL)
+			break;
+		if (!bad && !redis_xread_answer(&walk)) {
+			redis_down(r, "an XREAD answer that is not one");
+			break;
+		}
+		redis_xread();
+		break;
+	}
+}
+
+/* -- the connections ---------------------------------------------------- */
+
+/* Something went wrong: the connection closes, the answers it owed fail
+ * (publishers get 503), and it is tried again after the backoff. */
+static void redis_down(struct redis_conn *r, const char *why)
+{
+	if (r->src.fd >= 0)
+		close(r->src.fd);	/* also takes it out of epoll */
+	r->src.fd = -1;
+	if (r->ready)
+		__atomic_fetch_sub(&hub.sh->redis_up, 1, __ATOMIC_RELAXED);
+	if (r->state == REDIS_UP)
+		__atomic_fetch_add(&hub.sh->redis_lost, 1, __ATOMIC_RELAXED);
+	r->state = REDIS_DOWN;
+	r->ready = r->failed = false;
+	r->events = 0;
+	r->in_len = r->out_len = r->out_off = 0;
+	stderr_line("sse: redis %s: %s: %s; trying again in %u ms",
+		    srv.cfg.redis, r->name, why, r->backoff_ms);
+	tw_add(&srv.wheel, &r->timer, srv.now_ms + r->backoff_ms);
+	r->backoff_ms = r->backoff_ms * 2 < REDIS_BACKOFF_MAX_MS
+			? r->backoff_ms * 2 : REDIS_BACKOFF_MAX_MS;
+	if (r == &redis.rd)
+		redis.client_id = 0;
+	while (r->qlen > 0) {
+		struct redis_wait w = r->q[r->qhead];
+
+		r->qhead = (r->qhead + 1) % r->qcap;
+		r->qlen--;
+		redis_answer(r, w, NULL, NULL);
+	}
+}
+
+static void redis_connect(struct redis_conn *r)
+{
+	struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = &r->src };
+	int fd = socket(redis.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+			SOCK_CLOEXEC, 0), one = 1;
+
+	if (fd < 0) {
+		redis_down(r, strerror(errno));
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	r->src.fd = fd;
+	r->state = REDIS_CONNECTING;
+	r->events = EPOLLOUT;
+	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
+	    (connect(fd, (struct sockaddr *)&redis.addr, redis.addr_len) < 0 &&
+	     errno != EINPROGRESS)) {
+		redis_down(r, strerror(errno));
+		return;
+	}
+	tw_add(&srv.wheel, &r->timer, srv.now_ms + REDIS_TIMEOUT_MS);
+}
+
+/* Connected: AUTH and SELECT if asked for, TIME (whose answer says the
+ * connection is ready); the reader learns its id and checks its topics'
+ * last ids, then reads. */
+static void redis_hello(struct redis_conn *r)
+{
+	char id[48];
+
+	r->state = REDIS_UP;
+	tw_cancel(&srv.wheel, &r->timer);
+	if (redis.password_len > 0) {
+		redis_begin(r, 2);
+		redis_words(r, "AUTH");
+		redis_arg(r, redis.password, redis.password_len);
+		redis_send(r, RF_SETUP, 0, 0);
+	}
+	if (srv.cfg.redis_db != 0) {
+		redis_begin(r, 2);
+		redis_words(r, "SELECT");
+		redis_num(r, srv.cfg.redis_db);
+		redis_send(r, RF_SETUP, 0, 0);
+	}
+	if (r == &redis.rd) {
+		redis_begin(r, 2);
+		redis_words(r, "CLIENT ID");
+		redis_send(r, RF_ID, 0, 0);
+		for (uint32_t i = 0; i < hub.sh->ntopics; i++) {
+			const struct hub_topic *t = &hub.topics[i];
+
+			if (!t->follow)
+				continue;
+			rid_text(id, t->last_id);
+			redis_begin(r, 4);
+			redis_words(r, "XRANGE");
+			redis_key(r, t->name, t->len);
+			redis_words(r, id);
+			redis_words(r, id);
+			redis_send(r, RF_CHECK, 0, i);
+		}
+	}
+	redis_begin(r, 1);
+	redis_words(r, "TIME");
+	redis_send(r, RF_TIME, 0, 0);
+}
+
+/* Reads what Redis sent and hands each whole answer to what asked. */
+static void redis_read(struct redis_conn *r)
+{
+	size_t pos = 0;
+	ssize_t n;
+
+	for (;;) {
+		if (r->in_len == r->in_cap) {
+			size_t cap = r->in_cap ? r->in_cap * 2 : 65536;
+			char *p = cap <= REDIS_IN_MAX ? realloc(r->in, cap)
+						      : NULL;
+
+			if (p == NULL) {
+				redis_down(r, "an answer too long");
+				return;
+			}
+			r->in = p;
+			r->in_cap = cap;
+		}
+		n = read(r->src.fd, r->in + r->in_len, r->in_cap - r->in_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			redis_down(r, n < 0 ? strerror(errno)
+					    : "Redis closed the connection");
+			return;
+		}
+		r->in_len += (size_t)n;
+	}
+	while (pos < r->in_len) {
+		bool bad = false;
+		const char *end = resp_end(r->in + pos, r->in + r->in_len,
+					   &bad, 0);
+		struct redis_wait w;
+
+		if (bad || (end != NULL && r->qlen == 0)) {
+			redis_down(r, "not an answer Redis gives");
+			return;
+		}
+		if (end == NULL)
+			break;
+		w = r->q[r->qhead];
+		r->qhead = (r->qhead + 1) % r->qcap;
+		r->qlen--;
+		redis_answer(r, w, r->in + pos, end);
+		if (r->state != REDIS_UP)
+			return;		/* it went down meanwhile */
+		pos = (size_t)(end - r->in);
+	}
+	memmove(r->in, r->in + pos, r->in_len - pos);
+	r->in_len -= pos;
+	redis_due(r);
+}
+
+/* epoll reported on a connection to Redis. */
+static void redis_event(struct source *src, uint32_t events)
+{
+	struct redis_conn *r = container_of(src, struct redis_conn, src);
+	int e = 0;
+	socklen_t len = sizeof(e);
+
+	switch (r->state) {
+	case REDIS_DOWN:
+		break;
+	case REDIS_CONNECTING:
+		if (getsockopt(r->src.fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+			e = errno;
+		if (e != 0)
+			redis_down(r, strerror(e));
+		else
+			redis_hello(r);
+		break;
+	case REDIS_UP:
+		if (events & EPOLLOUT)
+			redis_flush(r);
+		if (r->state == REDIS_UP && (events & ~(uint32_t)EPOLLOUT))
+			redis_read(r);
+		break;
+	}
+}
+
+/* The connection's deadline: the next try, or a connect or an answer
+ * that took too long. */
+static void redis_on_timer(struct tw_timer *t)
+{
+	struct redis_conn *r = container_of(t, struct redis_conn, timer);
+
+	switch (r->state) {
+	case REDIS_DOWN:
+		redis_connect(r);
+		break;
+	case REDIS_CONNECTING:
+		redis_down(r, "no connection within 5 s");
+		break;
+	case REDIS_UP:
+		if (r->qlen > 0)
+			redis_down(r, "no answer within 5 s");
+		break;
+	}
+}
+
+/* -- setting up ------------------------------------------------------------ */
+
+/* Before the workers: HOST:PORT ([HOST]:PORT for IPv6) and the password. */
+static void redis_setup(void)
+{
+	const char *arg = srv.cfg.redis, *colon = strrchr(arg, ':');
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&redis.addr;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&redis.addr;
+	char host[64];
+	size_t n = colon ? (size_t)(colon - arg) : 0;
+	uint32_t port = 0;
+
+	if (n > 2 && arg[0] == '[' && arg[n - 1] == ']')
+		arg++, n -= 2;
+	if (n >= sizeof(host) || colon == NULL ||
+	    !decimal_u32(colon + 1, strlen(colon + 1), &port) || port == 0 ||
+	    port > 65535) {
+		stderr_line("sse: --redis %s: not HOST:PORT", srv.cfg.redis);
+		exit(2);
+	}
+	memcpy(host, arg, n);
+	host[n] = '\0';
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		redis.addr_len = sizeof(*a4);
+	} else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		redis.addr_len = sizeof(*a6);
+	} else {
+		stderr_line("sse: --redis %s: HOST must be an IPv4 or IPv6 "
+			    "address", srv.cfg.redis);
+		exit(2);
+	}
+	if (srv.cfg.redis_password_file != NULL)
+		redis.password_len = secret_file("--redis-password-file",
+			srv.cfg.redis_password_file, redis.password,
+			sizeof(redis.password));
+}
+
+/* In each worker: its publisher connection, and in worker 0 the reader;
+ * both start connecting now. */
+static void redis_init(size_t w)
+{
+	struct redis_conn *rs[2] = { &redis.pub, &redis.rd };
+
+	redis.offset_ms = clock_ms(CLOCK_REALTIME) - srv.now_ms;
+	redis.follow_seen = hub.sh->follow;
+	for (size_t i = 0; i < (w == 0 ? 2u : 1u); i++) {
+		struct redis_conn *r = rs[i];
+
+		r->src = (struct source){ KIND_REDIS, -1 };
+		r->name = i == 0 ? "publisher" : "reader";
+		r->backoff_ms = REDIS_BACKOFF_MS;
+		tw_timer_init(&r->timer, redis_on_timer);
+		redis_connect(r);
+	}
+}
+
+/* /metrics: the connections up, of those there should be, and how many
+ * times one was lost. */
+static void redis_metrics(struct out *o)
+{
+	out_printf(o, "# HELP sse_redis_up Connections to Redis that are up "
+		   "(of sse_redis_connections).\n# TYPE sse_redis_up gauge\n"
+		   "sse_redis_up %d\n# HELP sse_redis_connections Connections "
+		   "to Redis there should be.\n# TYPE sse_redis_connections "
+		   "gauge\nsse_redis_connections %zu\n# HELP "
+		   "sse_redis_lost_total Connections to Redis lost.\n# TYPE "
+		   "sse_redis_lost_total counter\nsse_redis_lost_total %llu\n",
+		   (int)hub.sh->redis_up, hub.workers + 1,
+		   (unsigned long long)hub.sh->redis_lost);
 }
 
 /* ==== main ============================================================== */
@@ -4186,7 +5522,12 @@ static void usage(int fd)
 "  --history-bytes BYTES    bytes kept per topic (1048576)\n"
 "  --hub-memory BYTES       all topics' events and index (67108864)\n"
 "  --max-topics N           topics at once; more get 503 (1024)\n"
-"  --retry MS               the streams' retry:, plus up to half (2000)\n";
+"  --retry MS               the streams' retry:, plus up to half (2000)\n"
+"\n"
+"  Many servers, one hub: the topics live in Redis Streams.\n"
+"  --redis HOST:PORT        Redis's address (an IPv4 or [IPv6] address)\n"
+"  --redis-password-file F  AUTH with F's content (F readable by its owner)\n"
+"  --redis-db N             SELECT database N (0)\n";
 
 	write_text(fd, text);
 }
@@ -4198,6 +5539,7 @@ enum {
 	OPT_MIN_INTERVAL, OPT_MAX_EVENT_SIZE, OPT_HEARTBEAT, OPT_DRAIN_TIMEOUT,
 	OPT_TOKEN_FILE, OPT_PUBLISH_OPEN, OPT_STDIN, OPT_HISTORY,
 	OPT_HISTORY_BYTES, OPT_HUB_MEMORY, OPT_MAX_TOPICS, OPT_RETRY,
+	OPT_REDIS, OPT_REDIS_PASSWORD_FILE, OPT_REDIS_DB,
 };
 
 /* The options by name: each one's code (its letter, if it has one) and
@@ -4239,6 +5581,9 @@ static const struct long_option {
 	{ "hub-memory", OPT_HUB_MEMORY, true },
 	{ "max-topics", OPT_MAX_TOPICS, true },
 	{ "retry", OPT_RETRY, true },
+	{ "redis", OPT_REDIS, true },
+	{ "redis-password-file", OPT_REDIS_PASSWORD_FILE, true },
+	{ "redis-db", OPT_REDIS_DB, true },
 };
 
 /* The options that take a whole number: the field of struct config each
@@ -4284,6 +5629,7 @@ static const struct number_option {
 	NUMBER(OPT_HUB_MEMORY, "--hub-memory", hub_memory, 65536, 4095 * MIB),
 	NUMBER(OPT_MAX_TOPICS, "--max-topics", max_topics, 1, 65535),
 	NUMBER(OPT_RETRY, "--retry", retry_ms, 0, DAY_MS),
+	NUMBER(OPT_REDIS_DB, "--redis-db", redis_db, 0, 1000000),
 };
 
 /* Sets a number option's field from text s, or exits 2 with one line if
@@ -4343,6 +5689,12 @@ static void option_set(struct config *cfg, int opt, const char *value)
 		break;
 	case OPT_STDIN:
 		cfg->stdin_topic = value;
+		break;
+	case OPT_REDIS:
+		cfg->redis = value;
+		break;
+	case OPT_REDIS_PASSWORD_FILE:
+		cfg->redis_password_file = value;
 		break;
 	case 'q':
 		cfg->quiet = true;

@@ -123,6 +123,7 @@ run minify ./tests/minify.sh
 run runner ./tests/runner.sh
 run shapes ./tests/shapes ./sse
 run hub ./tests/hub ./sse
+run redis ./tests/redis ./sse
 run swarm ./tests/swarm ./sse
 run faults ./tests/faults ./sse
 run syscall-faults ./tests/syscall_faults ./sse
@@ -159,6 +160,7 @@ if wanted sanitizers; then
 		run san-routes ./tests/routes ./$san/sse
 		run san-shapes ./tests/shapes ./$san/sse
 		run san-hub ./tests/hub ./$san/sse
+		run san-redis ./tests/redis ./$san/sse
 		run san-swarm ./tests/swarm ./$san/sse
 		run san-faults ./tests/faults ./$san/sse
 		run san-syscall-faults ./tests/syscall_faults ./$san/sse

@@ -1,0 +1,866 @@
+/* redis.c - the hub's topics in Redis Streams (--redis), as clients and
+ * an operator see them: several servers on one Redis, and Redis failing.
+ *
+ * Usage: tests/redis [PATH-TO-SSE]		(default ./sse)
+ *
+ * It starts its own redis-server on a free loopback port, with no
+ * persistence, and stops it at the end (skipping every case, with the
+ * reason, when there is none).  Some servers reach Redis through a small
+ * proxy of its own (a child process) that can cut its connections or
+ * hold every byte back for a while.  The cases, by their names:
+ *
+ *	two/	 publishes on either of two servers: subscribers on both get
+ *		 every event once, with the ids the publishers were given,
+ *		 in the same order; a subscriber moves from one server to the
+ *		 other with its last id and loses nothing, whether the other
+ *		 has the events in its ring or must ask Redis
+ *	gap/	 a resume id Redis no longer has (trimmed by --history, or
+ *		 never issued) gets the gap event, then what Redis keeps
+ *	down/	 Redis killed: publishes get 503 (never 200), subscribers'
+ *		 streams stay open; started again (empty): publishes get 200
+ *		 and reach the open streams, every acknowledged event is
+ *		 delivered once; a resume from before gets the gap event
+ *	cut/	 a server's connections cut 20 times: it reconnects each
+ *		 time, /metrics counts it, no descriptor leaks, and what
+ *		 was published meanwhile on the other server arrives
+ *	slow/	 every byte to and from Redis held back 300 ms: a POST /api
+ *		 stream on that server keeps its schedule while publishes
+ *		 wait for Redis
+ *	workers/ a server with -w 2 beside one without: subscribers on
+ *		 each worker get every event once, in order, with one reader
+ *		 for the box and a publisher connection per worker
+ *	auth/	 --redis-password-file and --redis-db: AUTH and SELECT;
+ *		 a wrong password is a line on stderr and 503s, not a crash
+ *
+ * Each case prints one line, `pass NAME`, `FAIL NAME: WHY` or `skip NAME:
+ * WHY`.  The exit status is 1 if any case failed.
+ */
+#include "testlib.h"
+
+#include <sys/stat.h>
+
+#define LATE_MS 250		/* as tests/wire.c: a busy test machine */
+#define MAXIDS 64
+
+static const char *sse = "./sse";
+static int redis_port, proxy_port;
+static pid_t redis_pid = -1, proxy_pid = -1;
+static char redis_addr[32], proxy_addr[32];
+
+/* ------------------------------------------------------------ helpers -- */
+
+static int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* Starts redis-server on redis_port, empty and keeping nothing on disk,
+ * and waits until it accepts.  extra: one more option and its value, or
+ * NULL. */
+static bool redis_start(const char *opt, const char *val)
+{
+	char port[16];
+	int64_t deadline = mono_ms() + 5000;
+
+	snprintf(port, sizeof port, "%d", redis_port);
+	redis_pid = fork();
+	if (redis_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		execlp("redis-server", "redis-server", "--port", port, "--bind",
+		       "127.0.0.1", "--save", "", "--appendonly", "no",
+		       "--dir", "/tmp", opt ? opt : NULL, val, (char *)NULL);
+		_exit(127);
+	}
+	while (mono_ms() < deadline) {
+		struct client c;
+
+		if (client_open_addr(&c, "127.0.0.1", redis_port) == 0) {
+			client_close(&c);
+			return true;
+		}
+		usleep(20000);
+	}
+	return t_note("redis-server did not start on port %d", redis_port);
+}
+
+static void redis_kill(void)
+{
+	if (redis_pid > 0) {
+		kill(redis_pid, SIGKILL);
+		waitpid(redis_pid, NULL, 0);
+	}
+	redis_pid = -1;
+}
+
+/* ---------------------------------------------------------- the proxy -- */
+
+/* A TCP proxy to Redis in a child process: each connection to
+ * proxy_port is carried to redis_port, every byte held back delay_ms;
+ * SIGUSR1 cuts every connection (the listener stays).  It ends with the
+ * test (PR_SET_PDEATHSIG) or on SIGTERM. */
+struct leg {
+	int from, to;
+	char buf[1 << 16];
+	size_t len;
+	struct { size_t end; int64_t due; } mark[256];
+	int nmark;
+};
+
+static volatile sig_atomic_t cut;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	cut = 1;
+}
+
+static void leg_close(struct leg *l)
+{
+	if (l[0].from >= 0) {
+		close(l[0].from);
+		close(l[0].to);
+	}
+	l[0].from = l[1].from = -1;
+}
+
+static void proxy_run(int lfd, int delay_ms)
+{
+	struct leg legs[16][2];
+	struct pollfd p[33];
+
+	signal(SIGUSR1, on_usr1);
+	for (int i = 0; i < 16; i++)
+		legs[i][0].from = legs[i][1].from = -1;
+	for (;;) {
+		int n = 0;
+		int64_t now = mono_ms();
+
+		if (cut) {
+			cut = 0;
+			for (int i = 0; i < 16; i++)
+				leg_close(legs[i]);
+		}
+		p[n++] = (struct pollfd){ lfd, POLLIN, 0 };
+		for (int i = 0; i < 16; i++)
+			for (int d = 0; d < 2 && legs[i][0].from >= 0; d++)
+				p[n++] = (struct pollfd){ legs[i][d].from,
+					legs[i][d].len < sizeof legs[i][d].buf -
+					4096 && legs[i][d].nmark < 256
+					? POLLIN : 0, 0 };
+		if (poll(p, (nfds_t)n, 10) < 0 && errno != EINTR)
+			_exit(1);
+		now = mono_ms();
+		if (p[0].revents & POLLIN) {
+			int c = accept(lfd, NULL, NULL), i = 0;
+			struct client up;
+
+			while (i < 16 && legs[i][0].from >= 0)
+				i++;
+			if (c >= 0 && (i == 16 || client_open_addr(&up,
+					"127.0.0.1", redis_port) != 0)) {
+				close(c);
+			} else if (c >= 0) {
+				legs[i][0] = (struct leg){ .from = c,
+							   .to = up.fd };
+				legs[i][1] = (struct leg){ .from = up.fd,
+							   .to = c };
+				fcntl(c, F_SETFL, O_NONBLOCK);
+			}
+		}
+		for (int i = 0; i < 16; i++) {
+			for (int d = 0; d < 2 && legs[i][0].from >= 0; d++) {
+				struct leg *l = &legs[i][d];
+				ssize_t r = read(l->from, l->buf + l->len,
+						 sizeof l->buf - l->len);
+				size_t ready = 0;
+				int k = 0;
+
+				if (r == 0 || (r < 0 && errno != EAGAIN)) {
+					leg_close(legs[i]);
+					break;
+				}
+				if (r > 0) {
+					l->len += (size_t)r;
+					l->mark[l->nmark].end = l->len;
+					l->mark[l->nmark++].due = now + delay_ms;
+				}
+				while (k < l->nmark && l->mark[k].due <= now)
+					ready = l->mark[k++].end;
+				if (ready == 0)
+					continue;
+				r = write(l->to, l->buf, ready);
+				if (r <= 0) {
+					leg_close(legs[i]);
+					break;
+				}
+				memmove(l->buf, l->buf + r, l->len - (size_t)r);
+				l->len -= (size_t)r;
+				for (k = 0; k < l->nmark; k++)
+					l->mark[k].end -= (size_t)r;
+				while (l->nmark > 0 && l->mark[0].end == 0)
+					memmove(l->mark, l->mark + 1,
+						--l->nmark * sizeof l->mark[0]);
+			}
+		}
+	}
+}
+
+static bool proxy_start(int delay_ms)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 ||
+	    listen(lfd, 16) != 0 ||
+	    getsockname(lfd, (struct sockaddr *)&a, &len) != 0)
+		return t_note("proxy: %s", strerror(errno));
+	proxy_port = ntohs(a.sin_port);
+	snprintf(proxy_addr, sizeof proxy_addr, "127.0.0.1:%d", proxy_port);
+	proxy_pid = fork();
+	if (proxy_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		proxy_run(lfd, delay_ms);
+	}
+	close(lfd);
+	return proxy_pid > 0;
+}
+
+static void proxy_stop(void)
+{
+	if (proxy_pid > 0) {
+		kill(proxy_pid, SIGKILL);
+		waitpid(proxy_pid, NULL, 0);
+	}
+	proxy_pid = -1;
+}
+
+/* ------------------------------------------------------- the servers -- */
+
+/* Starts a quiet server on Redis at addr (more options up to a NULL). */
+static bool start(struct server *s, const char *addr,
+		  const char *const *opts)
+{
+	const char *args[32] = { "-b", "127.0.0.1", "-p", "0", "-q",
+				 "--publish-open", "--redis", addr };
+	int n = 8;
+
+	while (*opts != NULL && n < 31)
+		args[n++] = *opts++;
+	args[n] = NULL;
+	return server_start(s, sse, args) == 0;
+}
+
+#define OPTS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define NONE ((const char *const[]){ NULL })
+
+/* Reads the server's stderr lines that are there, so that its pipe
+ * never fills. */
+static void drain(struct server *s)
+{
+	char line[512];
+
+	while (server_line(s, line, sizeof line, mono_ms()) == 1)
+		;
+}
+
+/* One request on a connection of its own; its answer in r. */
+static bool ask(int port, const char *req, size_t len, struct response *r,
+		int wait_ms)
+{
+	struct client c;
+	bool ok;
+
+	resp_init(r);
+	if (client_open(&c, port) != 0)
+		return false;
+	ok = client_send(&c, req, len, 0, mono_ms() + 2000) == 0 &&
+	     client_more(&c, r, mono_ms() + wait_ms, 0) == 0;
+	client_close(&c);
+	return ok;
+}
+
+/* POST /topics/TOPIC with body; the status, and the id answered in id. */
+static int publish(int port, const char *topic, const char *body, char *id)
+{
+	char req[1024];
+	struct response r = { 0 };
+	int n = snprintf(req, sizeof req, "POST /topics/%s HTTP/1.1\r\n"
+			 "Host: t\r\nContent-Length: %zu\r\n\r\n%s", topic,
+			 strlen(body), body);
+	int status = -1;
+
+	if (id != NULL)
+		id[0] = '\0';
+	if (ask(port, req, (size_t)n, &r, 12000)) {
+		const char *p = r.body ? strstr(r.body, "\"id\":\"") : NULL;
+
+		status = r.status;
+		if (p != NULL && id != NULL)
+			sscanf(p + 6, "%47[0-9-]", id);
+	}
+	resp_free(&r);
+	return status;
+}
+
+/* The value of a /metrics line, or -1. */
+static long metric(int port, const char *name)
+{
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n";
+	struct response r = { 0 };
+	long v = -1;
+	char key[80];
+
+	snprintf(key, sizeof key, "\n%s ", name);
+	if (ask(port, req, sizeof req - 1, &r, 3000) && r.body != NULL) {
+		const char *p = strstr(r.body, key);
+
+		if (p != NULL)
+			v = atol(p + strlen(key));
+	}
+	resp_free(&r);
+	return v;
+}
+
+/* Waits until the server's connections to Redis are all up. */
+static bool until_up(struct server *s, int64_t deadline)
+{
+	while (mono_ms() < deadline) {
+		drain(s);
+		if (metric(s->port, "sse_redis_up") ==
+		    metric(s->port, "sse_redis_connections"))
+			return true;
+		usleep(20000);
+	}
+	return t_note("the server on port %d did not connect to Redis",
+		      s->port);
+}
+
+/* Opens GET /topics/TOPIC (extra: more header lines) and reads up to its
+ * first chunk. */
+static bool follow(struct client *c, struct response *r, int port,
+		   const char *topic, const char *extra)
+{
+	char req[1024];
+	int n = snprintf(req, sizeof req, "GET /topics/%s HTTP/1.1\r\n"
+			 "Host: t\r\n%s\r\n", topic, extra);
+
+	resp_init(r);
+	if (client_open(c, port) != 0)
+		return false;
+	if (client_send(c, req, (size_t)n, 0, mono_ms() + 2000) != 0 ||
+	    client_more(c, r, mono_ms() + 3000, 1) != 0) {
+		client_close(c);
+		return false;
+	}
+	if (r->status != 200)
+		return t_note("GET /topics/%s: status %d", topic, r->status);
+	return true;
+}
+
+static int count_of(const struct response *r, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = r->body; p && (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+/* Reads on until the stream holds want events. */
+static bool until_events(struct client *c, struct response *r, int want,
+			 int wait_ms)
+{
+	int64_t deadline = mono_ms() + wait_ms;
+
+	while (count_of(r, "id: ") < want) {
+		if (client_more(c, r, deadline, r->nch + 1) != 0)
+			return t_prefix("waiting for %d events, %d came: ",
+					want, count_of(r, "id: ")), false;
+		if (r->state == RS_DONE)
+			break;
+	}
+	return true;
+}
+
+/* The ids of the stream's events, in order; how many. */
+static int ids_of(const struct response *r, char ids[][48], int max)
+{
+	int n = 0;
+
+	for (const char *p = r->body; p && (p = strstr(p, "id: ")) &&
+	     n < max; p += 4)
+		sscanf(p + 4, "%47[0-9-]", ids[n++]);
+	return n;
+}
+
+/* The stream holds exactly the events want[0..n), in that order. */
+static bool same_ids(const struct response *r, char want[][48], int n,
+		     const char *who)
+{
+	char got[MAXIDS][48];
+	int k = ids_of(r, got, MAXIDS);
+
+	if (k != n)
+		return t_note("%s: %d events, not %d", who, k, n);
+	for (int i = 0; i < n; i++)
+		if (strcmp(got[i], want[i]) != 0)
+			return t_note("%s: event %d is %s, not %s", who, i,
+				      got[i], want[i]);
+	return true;
+}
+
+/* ---------------------------------------------------------------- two -- */
+
+static void test_two(void)
+{
+	struct server a, b;
+	struct client ca, cb, cm;
+	struct response ra = { 0 }, rb = { 0 }, rm = { 0 };
+	char ids[MAXIDS][48], body[32], last[80];
+	bool ok;
+
+	if (!start(&a, redis_addr, NONE)) {
+		t_result("two/every-event", false);
+		return;
+	}
+	if (!start(&b, redis_addr, NONE)) {
+		server_stop(&a, 3000);
+		t_result("two/every-event", false);
+		return;
+	}
+	ok = until_up(&a, mono_ms() + 5000) && until_up(&b, mono_ms() + 5000) &&
+	     follow(&ca, &ra, a.port, "two", "") &&
+	     follow(&cb, &rb, b.port, "two", "");
+	for (int i = 0; ok && i < 10; i++) {
+		snprintf(body, sizeof body, "event %d", i);
+		if (publish(i % 2 ? b.port : a.port, "two", body, ids[i]) !=
+		    200 || ids[i][0] == '\0')
+			ok = t_note("publish %d on %s: not 200 with an id", i,
+				    i % 2 ? "b" : "a");
+	}
+	ok = ok && until_events(&ca, &ra, 10, 5000) &&
+	     until_events(&cb, &rb, 10, 5000) &&
+	     same_ids(&ra, ids, 10, "a") && same_ids(&rb, ids, 10, "b");
+	ok = ok && strstr(ra.body, "data: event 9\n") != NULL;
+	t_result("two/every-event", ok);
+
+	/* Moving: to b, whose ring has the topic, after event 4. */
+	ok = true;
+	snprintf(last, sizeof last, "Last-Event-ID: %s\r\n", ids[4]);
+	ok = follow(&cm, &rm, b.port, "two", last) &&
+	     until_events(&cm, &rm, 5, 5000) && same_ids(&rm, ids + 5, 5, "b");
+	client_close(&cm);
+	t_result("two/move-ring", ok);
+
+	/* To a server that never followed the topic: Redis has it. */
+	ok = follow(&cm, &rm, a.port, "two-more", "");
+	client_close(&cm);
+	for (int i = 10; ok && i < 14; i++)
+		ok = publish(b.port, "two-more", "x", ids[i]) == 200;
+	snprintf(last, sizeof last, "Last-Event-ID: %s\r\n", ids[10]);
+	{
+		struct server c;
+
+		ok = ok && start(&c, redis_addr, NONE);
+		if (ok) {
+			ok = until_up(&c, mono_ms() + 5000) &&
+			     follow(&cm, &rm, c.port, "two-more", last) &&
+			     until_events(&cm, &rm, 3, 5000);
+			ok = ok && same_ids(&rm, ids + 11, 3, "c");
+			/* Then live events, once. */
+			ok = ok && publish(a.port, "two-more", "y", ids[14]) ==
+				   200 && until_events(&cm, &rm, 4, 5000) &&
+			     same_ids(&rm, ids + 11, 4, "c");
+			client_close(&cm);
+			server_stop(&c, 3000);
+		}
+	}
+	t_result("two/move-redis", ok);
+
+	/* gap/: a resume id that Redis trimmed (--history 5) or never had. */
+	{
+		struct server h;
+
+		/* MAXLEN ~ trims whole nodes of Redis's, 100 entries by
+		 * default: 300 publishes leave some 100 to 200. */
+		ok = start(&h, redis_addr, OPTS("--history", "5")) &&
+		     until_up(&h, mono_ms() + 5000);
+		for (int i = 0; ok && i < 300; i++)
+			ok = publish(h.port, "trim", "t", ids[i ? 1 : 0]) ==
+			     200;
+		snprintf(last, sizeof last, "Last-Event-ID: %s\r\n", ids[0]);
+		ok = ok && follow(&cm, &rm, h.port, "trim", last) &&
+		     until_events(&cm, &rm, 50, 5000);
+		ok = ok && (strstr(rm.body, "event: gap\n") != NULL ||
+			    t_note("no gap event")) &&
+		     strstr(rm.body, "event: gap\n") <
+		     strstr(rm.body, "id: ");
+		ok = ok && (strstr(rm.body, ids[1]) != NULL ||
+			    t_note("the last event is not there"));
+		client_close(&cm);
+		if (ok)
+			ok = follow(&cm, &rm, h.port, "trim",
+				    "Last-Event-ID: 5-5\r\n") &&
+			     until_events(&cm, &rm, 5, 5000) &&
+			     strstr(rm.body, "{\"asked\":\"5-5\",\"oldest\":\"")
+			     != NULL;
+		client_close(&cm);
+		server_stop(&h, 3000);
+		t_result("gap/trimmed-and-unknown", ok);
+	}
+	client_close(&ca);
+	client_close(&cb);
+	resp_free(&ra);
+	resp_free(&rb);
+	resp_free(&rm);
+	server_stop(&a, 3000);
+	server_stop(&b, 3000);
+}
+
+/* --------------------------------------------------------------- down -- */
+
+static void test_down(void)
+{
+	struct server a, b;
+	struct client ca, cb, cr;
+	struct response ra = { 0 }, rb = { 0 }, rr = { 0 };
+	char ids[MAXIDS][48], id[48], last[80];
+	int n = 0, st = 0, refused = 0;
+	bool ok;
+
+	if (!start(&a, redis_addr, NONE) || !start(&b, redis_addr, NONE)) {
+		t_result("down/503", false);
+		return;
+	}
+	ok = until_up(&a, mono_ms() + 5000) && until_up(&b, mono_ms() + 5000) &&
+	     follow(&ca, &ra, a.port, "down", "") &&
+	     follow(&cb, &rb, b.port, "down", "");
+	for (; ok && n < 3; n++)
+		ok = publish(a.port, "down", "before", ids[n]) == 200;
+	ok = ok && until_events(&ca, &ra, 3, 5000) &&
+	     until_events(&cb, &rb, 3, 5000);
+	redis_kill();
+	/* Every publish from now is refused until Redis is back: a 200
+	 * would be an event nobody stored. */
+	for (int i = 0; ok && i < 5; i++) {
+		st = publish(i % 2 ? b.port : a.port, "down", "lost", id);
+		if (st == 200)
+			ok = t_note("publish %d with Redis killed: 200 (%s)",
+				    i, id);
+		refused += st == 503;
+	}
+	ok = ok && (refused == 5 ||
+		    t_note("%d of 5 publishes got 503", refused));
+	t_result("down/503", ok);
+
+	/* The streams are still open, and delivery resumes. */
+	ok = ok && redis_start(NULL, NULL) && until_up(&a, mono_ms() + 10000) &&
+	     until_up(&b, mono_ms() + 10000);
+	for (; ok && n < 6; n++)
+		ok = publish(n % 2 ? a.port : b.port, "down", "after",
+			     ids[n]) == 200;
+	ok = ok && until_events(&ca, &ra, 6, 5000) &&
+	     until_events(&cb, &rb, 6, 5000) &&
+	     same_ids(&ra, ids, 6, "a") && same_ids(&rb, ids, 6, "b") &&
+	     count_of(&ra, "lost") == 0;
+	t_result("down/streams-stay-open", ok);
+
+	/* The ids from before went with Redis's data: the gap event. */
+	snprintf(last, sizeof last, "Last-Event-ID: %s\r\n", ids[1]);
+	ok = ok && follow(&cr, &rr, b.port, "down", last) &&
+	     until_events(&cr, &rr, 3, 5000) &&
+	     strstr(rr.body, "event: gap\n") != NULL &&
+	     same_ids(&rr, ids + 3, 3, "resumed");
+	client_close(&cr);
+	t_result("down/restarted-empty-gap", ok);
+
+	client_close(&ca);
+	client_close(&cb);
+	resp_free(&ra);
+	resp_free(&rb);
+	resp_free(&rr);
+	server_stop(&a, 3000);
+	server_stop(&b, 3000);
+}
+
+/* ---------------------------------------------------------------- cut -- */
+
+static void test_cut(void)
+{
+	struct server a, p;
+	struct client cp;
+	struct response rp = { 0 };
+	char ids[MAXIDS][48];
+	int fds0, fds1, n = 0;
+	long lost0;
+	bool ok;
+
+	if (!proxy_start(0)) {
+		t_result("cut/reconnects", false);
+		return;
+	}
+	if (!start(&a, redis_addr, NONE) || !start(&p, proxy_addr, NONE)) {
+		proxy_stop();
+		t_result("cut/reconnects", false);
+		return;
+	}
+	ok = until_up(&a, mono_ms() + 5000) && until_up(&p, mono_ms() + 5000) &&
+	     follow(&cp, &rp, p.port, "cut", "");
+	ok = ok && publish(a.port, "cut", "first", ids[n++]) == 200 &&
+	     until_events(&cp, &rp, 1, 5000);
+	fds0 = fd_count(p.pid);
+	lost0 = metric(p.port, "sse_redis_lost_total");
+	for (int i = 0; ok && i < 20; i++) {
+		kill(proxy_pid, SIGUSR1);
+		/* Published while the other server is cut off, or not yet
+		 * back: it arrives all the same. */
+		ok = publish(a.port, "cut", "meanwhile", ids[n++]) == 200;
+		int64_t deadline = mono_ms() + 10000;
+
+		while (ok && metric(p.port, "sse_redis_lost_total") <
+		       lost0 + 2 * (i + 1) && mono_ms() < deadline)
+			usleep(10000);
+		ok = ok && until_up(&p, deadline) &&
+		     until_events(&cp, &rp, n, 5000);
+	}
+	/* A client of ours the server has not closed yet may count. */
+	for (int64_t d = mono_ms() + 2000; (fds1 = fd_count(p.pid)) > fds0 &&
+	     mono_ms() < d;)
+		usleep(20000);
+	ok = ok && same_ids(&rp, ids, n, "subscriber") &&
+	     (fds1 == fds0 || t_note("%d descriptors before 20 reconnects, "
+				     "%d after", fds0, fds1));
+	ok = ok && (metric(p.port, "sse_redis_lost_total") == lost0 + 40 ||
+		    t_note("sse_redis_lost_total %ld, not %ld",
+			   metric(p.port, "sse_redis_lost_total"), lost0 + 40));
+	t_result("cut/reconnects", ok);
+	client_close(&cp);
+	resp_free(&rp);
+	server_stop(&a, 3000);
+	server_stop(&p, 3000);
+	proxy_stop();
+}
+
+/* --------------------------------------------------------------- slow -- */
+
+static void test_slow(void)
+{
+	static const char api[] = "POST /api?n=8&interval=100 HTTP/1.1\r\n"
+				  "Host: t\r\nContent-Type: application/json\r\n"
+				  "Content-Length: 15\r\n\r\n{\"stream\":true}";
+	char req[256];
+	struct server p;
+	struct client cs, pubs[4];
+	struct response rs = { 0 }, rp = { 0 };
+	int64_t t0;
+	bool ok;
+
+	if (!proxy_start(300)) {
+		t_result("slow/api-on-time", false);
+		return;
+	}
+	if (!start(&p, proxy_addr, NONE)) {
+		proxy_stop();
+		t_result("slow/api-on-time", false);
+		return;
+	}
+	ok = until_up(&p, mono_ms() + 8000);
+	/* Publishes that wait some 600 ms for Redis each, and a stream of
+	 * an event every 100 ms beside them. */
+	for (int i = 0; ok && i < 4; i++) {
+		int n = snprintf(req, sizeof req, "POST /topics/slow HTTP/1.1"
+				 "\r\nHost: t\r\nContent-Length: 1\r\n\r\n%d",
+				 i);
+
+		ok = client_open(&pubs[i], p.port) == 0 &&
+		     client_send(&pubs[i], req, (size_t)n, 0,
+				 mono_ms() + 2000) == 0;
+	}
+	ok = ok && client_open(&cs, p.port) == 0 &&
+	     client_send(&cs, api, sizeof api - 1, 0, mono_ms() + 2000) == 0 &&
+	     client_read(&cs, &rs, mono_ms() + 5000) == 0 &&
+	     stream_chunks_ok(&rs, 8);
+	t0 = rs.ch[0].mono_ms;
+	for (int k = 1; ok && k <= 8 && k < rs.nch; k++) {
+		int64_t late = rs.ch[k].mono_ms - (t0 + k * 100);
+
+		if (late > LATE_MS)
+			ok = t_note("event %d came %lld ms late", k,
+				    (long long)late);
+	}
+	client_close(&cs);
+	t_result("slow/api-on-time", ok);
+	for (int i = 0; i < 4; i++) {
+		bool got = ok && client_read(&pubs[i], &rp, mono_ms() + 8000)
+				 == 0 && rp.status == 200;
+
+		ok = got || t_note("publish %d: status %d", i, rp.status);
+		client_close(&pubs[i]);
+	}
+	t_result("slow/publish-waits-for-redis", ok);
+	resp_free(&rs);
+	resp_free(&rp);
+	server_stop(&p, 3000);
+	proxy_stop();
+}
+
+/* ------------------------------------------------------------ workers -- */
+
+static void test_workers(void)
+{
+	struct server w, one;
+	struct client c[8];
+	struct response r[8] = { 0 };
+	char ids[MAXIDS][48], body[16];
+	int opened = 0;
+	bool ok;
+
+	if (!start(&w, redis_addr, OPTS("-w", "2"))) {
+		t_result("workers/every-event", false);
+		return;
+	}
+	ok = start(&one, redis_addr, NONE) && until_up(&w, mono_ms() + 5000) &&
+	     until_up(&one, mono_ms() + 5000) &&
+	     (metric(w.port, "sse_redis_connections") == 3 ||
+	      t_note("-w 2: %ld connections to Redis, not 3",
+		     metric(w.port, "sse_redis_connections")));
+	/* The kernel spreads connections over the workers. */
+	for (; ok && opened < 8; opened++)
+		ok = follow(&c[opened], &r[opened],
+			    opened < 6 ? w.port : one.port, "workers", "");
+	for (int i = 0; ok && i < 10; i++) {
+		snprintf(body, sizeof body, "w%d", i);
+		ok = publish(i % 3 ? w.port : one.port, "workers", body,
+			     ids[i]) == 200;
+	}
+	for (int i = 0; ok && i < opened; i++)
+		ok = until_events(&c[i], &r[i], 10, 5000) &&
+		     same_ids(&r[i], ids, 10, "a subscriber");
+	for (int i = 0; i < opened; i++) {
+		client_close(&c[i]);
+		resp_free(&r[i]);
+	}
+	t_result("workers/every-event", ok);
+	server_stop(&w, 3000);
+	if (one.pid > 0)
+		server_stop(&one, 3000);
+}
+
+/* --------------------------------------------------------------- auth -- */
+
+static void test_auth(void)
+{
+	char dir[] = "/tmp/sse-redis-XXXXXX", good[64], bad[64], line[512];
+	struct server s;
+	struct client c;
+	struct response r = { 0 };
+	char id[48];
+	bool ok = mkdtemp(dir) != NULL, saw = false;
+	FILE *f;
+
+	snprintf(good, sizeof good, "%s/good", dir);
+	snprintf(bad, sizeof bad, "%s/bad", dir);
+	umask(077);
+	ok = ok && (f = fopen(good, "w")) && fputs("s3cret\n", f) >= 0 &&
+	     fclose(f) == 0 && (f = fopen(bad, "w")) &&
+	     fputs("wrong", f) >= 0 && fclose(f) == 0;
+	redis_kill();
+	ok = ok && redis_start("--requirepass", "s3cret");
+	ok = ok && start(&s, redis_addr, OPTS("--redis-password-file", good,
+					      "--redis-db", "3")) &&
+	     until_up(&s, mono_ms() + 5000);
+	ok = ok && follow(&c, &r, s.port, "auth", "") &&
+	     publish(s.port, "auth", "hi", id) == 200 &&
+	     until_events(&c, &r, 1, 5000);
+	client_close(&c);
+	if (s.pid > 0)
+		server_stop(&s, 3000);
+	{	/* Database 3 holds it, database 0 not. */
+		char *argv[] = { "/usr/bin/redis-cli", "-p", redis_addr + 10, "-a",
+				 "s3cret", "-n", "3", "--no-auth-warning",
+				 "XLEN", "sse:auth", NULL };
+		char out[256], err[256];
+
+		ok = ok && run_capture(argv, out, err, sizeof out,
+				       mono_ms() + 3000) == 0 &&
+		     (atoi(out) == 1 || t_note("XLEN in db 3: %s", out));
+	}
+	t_result("auth/password-and-db", ok);
+
+	ok = start(&s, redis_addr, OPTS("--redis-password-file", bad));
+	for (int64_t d = mono_ms() + 5000; ok && !saw && mono_ms() < d;)
+		saw = server_line(&s, line, sizeof line, d) == 1 &&
+		      strstr(line, "WRONGPASS") != NULL;
+	ok = ok && (saw || t_note("no line about the password")) &&
+	     publish(s.port, "auth", "no", id) == 503;
+	if (s.pid > 0)
+		ok = server_stop(&s, 3000) == 0 && ok;
+	t_result("auth/wrong-password", ok);
+
+	ok = start(&s, redis_addr, OPTS("--redis-password-file", "/nonexistent"));
+	ok = !ok;	/* a start-up error */
+	t_clear();
+	t_result("auth/missing-file", ok);
+	unlink(good);
+	unlink(bad);
+	rmdir(dir);
+	resp_free(&r);
+	redis_kill();
+	redis_start(NULL, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const names[] = {
+		"two/every-event", "two/move-ring", "two/move-redis",
+		"gap/trimmed-and-unknown", "down/503", "down/streams-stay-open",
+		"down/restarted-empty-gap", "cut/reconnects", "slow/api-on-time",
+		"slow/publish-waits-for-redis", "workers/every-event",
+		"auth/password-and-db",
+		"auth/wrong-password", "auth/missing-file",
+	};
+	char *which[] = { "/bin/sh", "-c", "command -v redis-server", NULL };
+	char out[256], err[256];
+
+	if (argc > 1)
+		sse = argv[1];
+	signal(SIGPIPE, SIG_IGN);
+	if (run_capture(which, out, err, sizeof out, mono_ms() + 3000) != 0) {
+		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+			t_skip(names[i], "redis-server is not installed "
+			       "(Debian: apt-get install redis-server)");
+		printf("redis: 0 passed, 0 failed, %d skipped\n", t_skipped);
+		return 0;
+	}
+	redis_port = free_port();
+	snprintf(redis_addr, sizeof redis_addr, "127.0.0.1:%d", redis_port);
+	if (!redis_start(NULL, NULL)) {
+		t_result("redis/start", false);
+		return 1;
+	}
+	test_two();
+	test_down();
+	test_cut();
+	test_slow();
+	test_workers();
+	test_auth();
+	redis_kill();
+	printf("redis: %d passed, %d failed, %d skipped\n", t_passed, t_failed,
+	       t_skipped);
+	return t_failed != 0;
+}
