@@ -2900,10 +2900,11 @@ struct hub_topic {
 	uint64_t first, last;	/* kept events, 0: none */
 	uint64_t evicted;	/* its newest event no longer kept */
 	uint64_t kept, kept_bytes;
-	int64_t subscribers;	/* in every worker */
 	uint64_t published, deliveries, behind, gaps, replayed;
 	uint64_t floor, last_id;	/* with Redis: see its section */
 	bool follow;
+	int32_t subs[MAX_WORKERS];	/* subscribers, by worker: a worker
+					 * replaced clears its predecessor's */
 	int32_t chain;		/* the next topic in its hash bucket */
 	uint8_t len;		/* 0: a free entry */
 	char name[HUB_NAME];
@@ -3018,6 +3019,16 @@ static void hub_evict_tail(void)
 		hub_forget(t, seq);
 }
 
+/* A topic's subscribers in every worker. */
+static uint64_t hub_subscribers(const struct hub_topic *t)
+{
+	int64_t n = 0;
+
+	for (size_t w = 0; w < hub.workers; w++)
+		n += __atomic_load_n(&t->subs[w], __ATOMIC_RELAXED);
+	return n > 0 ? (uint64_t)n : 0;
+}
+
 static uint32_t hub_hash(const char *name, size_t len)
 {
 	uint32_t h = 2166136261u;
@@ -3043,7 +3054,7 @@ static int hub_topic_get(const char *name, size_t len)
 		i = (int32_t)hub.sh->ntopics++;
 	} else {
 		for (i = 0; (uint32_t)i < max; i++)
-			if (hub.topics[i].subscribers == 0 &&
+			if (hub_subscribers(&hub.topics[i]) == 0 &&
 			    hub.topics[i].first == 0)
 				break;
 		if ((uint32_t)i == max)
@@ -3377,7 +3388,7 @@ static void hub_leave(struct conn *c)
 		return;
 	s->hub_flags = 0;
 	for (unsigned i = 0; i < s->hub_topics; i++)
-		__atomic_fetch_sub(&hub.topics[s->hub.topic[i]].subscribers, 1,
+		__atomic_fetch_sub(&hub.topics[s->hub.topic[i]].subs[hub.w], 1,
 				   __ATOMIC_RELAXED);
 }
 
@@ -3884,12 +3895,12 @@ static enum wait route_topics(struct conn *c, struct http_request *req)
 		if (dup)
 			continue;
 		topics[got++] = (uint16_t)t;
-		hub.topics[t].subscribers++;
+		hub.topics[t].subs[hub.w]++;
 	}
 	hub_unlock();
 	if (req->method == HTTP_HEAD || full)	/* no subscriber after all */
 		for (unsigned j = 0; j < got; j++)
-			__atomic_fetch_sub(&hub.topics[topics[j]].subscribers,
+			__atomic_fetch_sub(&hub.topics[topics[j]].subs[hub.w],
 					   1, __ATOMIC_RELAXED);
 	if (full)
 		return answer_error(c, req, 503, NULL, "too many topics");
@@ -4129,6 +4140,11 @@ static void hub_init(size_t w)
 {
 	hub.w = w;
 	hub.seen = hub.sh->head;
+	/* A worker that died took its subscribers with it. */
+	hub_lock();
+	for (uint32_t t = 0; t < hub.sh->ntopics; t++)
+		hub.topics[t].subs[w] = 0;
+	hub_unlock();
 	hub.rng = (uint32_t)clock_us(CLOCK_REALTIME) ^ (uint32_t)getpid();
 	hub.lists = mem_map(srv.cfg.max_topics * sizeof(*hub.lists));
 	if (hub.lists == NULL)
@@ -4167,8 +4183,7 @@ static void hub_stats(struct out *o, bool prometheus)
 		size_t field;
 		const char *help;
 	} f[] = {
-		{ "subscribers", offsetof(struct hub_topic, subscribers),
-		  "Open subscribers." },
+		{ "subscribers", 0, "Open subscribers." },
 		{ "published", offsetof(struct hub_topic, published),
 		  "Events published." },
 		{ "deliveries", offsetof(struct hub_topic, deliveries),
@@ -4195,25 +4210,25 @@ static void hub_stats(struct out *o, bool prometheus)
 				break;
 			memcpy(name, t->name, t->len);
 			name[t->len] = '\0';
-			if (t->len == 0 ||
-			    (t->subscribers == 0 && t->first == 0 &&
-			     t->published == 0))
+			uint64_t v[6] = { hub_subscribers(t) };
+
+			for (size_t j = 1; j < 6; j++)
+				v[j] = *(const uint64_t *)(const void *)
+					((const char *)t + f[j].field);
+			if (t->len == 0 || (v[0] == 0 && t->first == 0 &&
+					    t->published == 0))
 				continue;
 			if (prometheus) {
 				out_printf(o, "sse_topic_%s{topic=\"%s\"} "
 					   "%llu\n", f[k].name, name,
-					   (unsigned long long)*(const uint64_t *)
-					   (const void *)((const char *)t +
-							  f[k].field));
+					   (unsigned long long)v[k]);
 				continue;
 			}
 			out_printf(o, "%s\"%s\":{", o->p[o->len - 1] == '{'
 				   ? "" : ",", name);
 			for (size_t j = 0; j < 6; j++)
 				out_printf(o, "%s\"%s\":%llu", j ? "," : "",
-					   f[j].name, (unsigned long long)
-					   *(const uint64_t *)(const void *)
-					   ((const char *)t + f[j].field));
+					   f[j].name, (unsigned long long)v[j]);
 			out_printf(o, "}");
 		}
 	}
@@ -4687,7 +4702,7 @@ static void redis_xread(void)
 	for (uint32_t i = 0; i < hub.sh->ntopics; i++) {
 		struct hub_topic *t = &hub.topics[i];
 
-		t->follow &= t->len > 0 && t->subscribers > 0;
+		t->follow &= t->len > 0 && hub_subscribers(t) > 0;
 		n += t->follow;
 	}
 	redis.follow_seen = hub.sh->follow;

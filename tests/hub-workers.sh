@@ -6,6 +6,8 @@
 # Sixteen subscribers connect; the kernel spreads them over the workers
 # (SO_REUSEPORT), and the case checks, from /proc, that both hold some.
 # Ten publishes, each on a connection of its own, land on either worker.
+# Last, a worker is killed while it has subscribers: once they are gone
+# the topic counts none (its replacement does not inherit them).
 #
 #	tests/hub-workers.sh PATH-TO-SSE
 #
@@ -124,6 +126,36 @@ if curl -s --max-time 2 "http://127.0.0.1:$port/stats" |
 	pass hub-workers/stats
 else
 	fail "hub-workers/stats: $(curl -s --max-time 2 "http://127.0.0.1:$port/stats")"
+fi
+
+# A worker killed with subscribers: its replacement does not count them.
+followers=()
+for i in $(seq 8); do
+	curl -sN --max-time 20 "http://127.0.0.1:$port/topics/k" >/dev/null &
+	followers+=($!)
+done
+sleep 1
+victim=$(pgrep -P "$server" | head -1)
+kill -KILL "$victim"
+for _ in $(seq 50); do
+	[ "$(pgrep -P "$server" | wc -l)" -eq 2 ] &&
+		! pgrep -P "$server" | grep -qx "$victim" && break
+	sleep 0.1
+done
+sleep 0.5
+kill "${followers[@]}" 2>/dev/null
+wait "${followers[@]}" 2>/dev/null
+for _ in $(seq 30); do
+	stats=$(curl -s --max-time 2 "http://127.0.0.1:$port/stats")
+	printf '%s' "$stats" | grep -q '"k":{"subscribers":[1-9]' || break
+	sleep 0.1
+done
+# (A topic with no subscriber and no event is not listed.)
+if printf '%s' "$stats" | grep -q '"topics":{' &&
+	! printf '%s' "$stats" | grep -q '"k":{"subscribers":[1-9]'; then
+	pass hub-workers/killed-worker
+else
+	fail "hub-workers/killed-worker: after the 8 subscribers left, /stats said $stats"
 fi
 
 kill -TERM "$server"
