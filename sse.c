@@ -4327,8 +4327,6 @@ static void redis_watch(struct redis_conn *r, uint32_t events)
  * while some is. */
 static void redis_flush(struct redis_conn *r)
 {
-	ssize_t w;
-
 	if (r->state != REDIS_UP)
 		return;
 	if (r->failed) {
@@ -4336,7 +4334,7 @@ static void redis_flush(struct redis_conn *r)
 		return;
 	}
 	while (r->out_off < r->out_len) {
-		w = send(r->src.fd, r->out + r->out_off,
+		ssize_t w = send(r->src.fd, r->out + r->out_off,
 			 r->out_len - r->out_off, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -4429,7 +4427,6 @@ static const char *redis_refuses(void)
 static void redis_xread(void)
 {
 	struct redis_conn *r = &redis.rd;
-	char id[48];
 	unsigned n = 0;
 
 	if (!r->ready || redis.reading)
@@ -4454,10 +4451,13 @@ static void redis_xread(void)
 			if (hub.topics[i].follow)
 				redis_key(r, hub.topics[i].name,
 					  hub.topics[i].len);
-		for (uint32_t i = 0; i < hub.sh->ntopics; i++)
+		for (uint32_t i = 0; i < hub.sh->ntopics; i++) {
+			char id[48];
+
 			if (hub.topics[i].follow)
 				redis_arg(r, id, rid_text(id,
 					  hub.topics[i].last_id));
+		}
 	}
 	hub_unlock();
 	if (n > 0) {
@@ -4488,7 +4488,7 @@ static void redis_poke(void)
 static void redis_take(const char *key, size_t klen,
 		       const struct redis_entry *e)
 {
-	char type[HUB_NAME + 1], id[48];
+	char type[HUB_NAME + 1];
 	bool fresh = false;
 	uint64_t seq;
 	int t;
@@ -4508,6 +4508,8 @@ static void redis_take(const char *key, size_t klen,
 	seq = redis_entry_ok(e, type) ? hub_publish(key + 4, klen - 4,
 		e->type ? type : NULL, e->data, e->dlen, e->rid) : 0;
 	if (seq == 0 || seq == UINT64_MAX) {
+		char id[48];
+
 		rid_text(id, e->rid);
 		memcpy(type, key + 4, klen - 4);
 		type[klen - 4] = '\0';
@@ -4701,13 +4703,13 @@ static bool redis_format(struct out *o, const struct redis_entry *e)
 static void redis_replayed(struct conn *c, struct resp *w)
 {
 	struct stream *s = &c->stream;
-	struct redis_entry *e = malloc(HUB_STREAM_TOPICS * REDIS_REPLAY *
-				       sizeof(*e));
+	struct redis_entry *e = malloc((size_t)HUB_STREAM_TOPICS *
+				       REDIS_REPLAY * sizeof(*e));
 	size_t at[HUB_STREAM_TOPICS], end[HUB_STREAM_TOPICS], ne = 0, sent = 0;
 	uint64_t x = s->hub.after, newest = x, oldest = UINT64_MAX;
 	bool found = false, more = false, ok = e != NULL;
 	struct out o = out_begin();
-	int64_t n, m;
+	int64_t n = 0, m = 0;
 	const char *p;
 	size_t a;
 
@@ -5012,8 +5014,6 @@ static void redis_connect(struct redis_conn *r)
  * last ids, then reads. */
 static void redis_hello(struct redis_conn *r)
 {
-	char id[48];
-
 	r->state = REDIS_UP;
 	tw_cancel(&srv.wheel, &r->timer);
 	if (redis.password_len > 0) {
@@ -5034,6 +5034,7 @@ static void redis_hello(struct redis_conn *r)
 		redis_send(r, RF_ID, 0, 0);
 		for (uint32_t i = 0; i < hub.sh->ntopics; i++) {
 			const struct hub_topic *t = &hub.topics[i];
+			char id[48];
 
 			if (!t->follow)
 				continue;
@@ -5055,9 +5056,10 @@ static void redis_hello(struct redis_conn *r)
 static void redis_read(struct redis_conn *r)
 {
 	size_t pos = 0;
-	ssize_t n;
 
 	for (;;) {
+		ssize_t n;
+
 		if (r->in_len == r->in_cap) {
 			size_t cap = r->in_cap ? r->in_cap * 2 : 65536;
 			char *p = cap <= REDIS_IN_MAX ? realloc(r->in, cap)
