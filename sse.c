@@ -4148,6 +4148,7 @@ static int64_t resp_int(const char *p, const char *end)
 
 /* The end of the one answer (RESP) at p, or NULL while it is not all
  * there; *bad when it is not RESP, or nests deeper than Redis's do. */
+/* NOLINTNEXTLINE(misc-no-recursion): bounded by its depth, 6 */
 static const char *resp_end(const char *p, const char *end, bool *bad,
 			    int depth)
 {
@@ -4307,6 +4308,7 @@ static void redis_key(struct redis_conn *r, const char *name, size_t len)
 {
 	char key[4 + HUB_NAME];
 
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): a length */
 	memcpy(key, "sse:", 4);
 	memcpy(key + 4, name, len);
 	redis_arg(r, key, 4 + len);
@@ -4325,6 +4327,7 @@ static void redis_watch(struct redis_conn *r, uint32_t events)
 
 /* Writes what the commands so far left unsent; epoll watches for room
  * while some is. */
+/* NOLINTNEXTLINE(misc-no-recursion): a failed send takes the connection down, which fails its answers once */
 static void redis_flush(struct redis_conn *r)
 {
 	if (r->state != REDIS_UP)
@@ -4363,6 +4366,7 @@ static void redis_due(struct redis_conn *r)
 }
 
 /* The command just written waits for an answer for what: sends it. */
+/* NOLINTNEXTLINE(misc-no-recursion): as redis_flush() */
 static void redis_send(struct redis_conn *r, uint32_t what, uint32_t fd,
 		       uint32_t gen)
 {
@@ -4424,6 +4428,7 @@ static const char *redis_refuses(void)
 /* The reader's next XREAD: the new entries of the topics that subscribers
  * follow here, each after its last id.  A topic nobody follows any more
  * is left out, and followed again from the moment a subscriber comes. */
+/* NOLINTNEXTLINE(misc-no-recursion): as redis_flush() */
 static void redis_xread(void)
 {
 	struct redis_conn *r = &redis.rd;
@@ -4636,6 +4641,7 @@ static bool redis_resume(const uint16_t *topics, unsigned nt, uint64_t x,
 /* Asks Redis for subscriber c's history: in one MULTI, each topic's
  * entries from the newest down to its resume id.  Redis down: it waits,
  * and is asked for when Redis is back. */
+/* NOLINTNEXTLINE(misc-no-recursion): as redis_flush() */
 static void redis_replay(struct conn *c)
 {
 	struct redis_conn *r = &redis.pub;
@@ -4785,6 +4791,7 @@ static void redis_replayed(struct conn *c, struct resp *w)
 }
 
 /* After a reconnect: the subscribers that wait for their history ask. */
+/* NOLINTNEXTLINE(misc-no-recursion): as redis_flush() */
 static void redis_replay_all(void)
 {
 	size_t n = redis.waiting;
@@ -4818,7 +4825,7 @@ static enum wait redis_publish(struct conn *c, struct http_request *req,
 	c->stream.hub.after = 0;
 	c->status = 0;
 	c->state = CONN_REDIS;
-	tw_add(&srv.wheel, &c->timer, srv.now_ms + 2 * REDIS_TIMEOUT_MS);
+	tw_add(&srv.wheel, &c->timer, srv.now_ms + 2ull * REDIS_TIMEOUT_MS);
 	redis_send(&redis.pub, RF_PUBLISH, (uint32_t)c->src.fd, hub.gen);
 	return WAIT_TIMER;
 }
@@ -4834,6 +4841,7 @@ static enum wait redis_published(struct conn *c)
 		return answer_error(c, &c->in->req, 503, "Retry-After: 1\r\n",
 				    c->status ? "Redis did not store the event"
 					      : "Redis did not answer");
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): more follows */
 	memcpy(body, "{\"id\":\"", 7);
 	memcpy(body + 7 + rid_text(body + 7, c->stream.hub.after), "\"}", 3);
 	return answer_json(c, &c->in->req, 200, NULL, body);
@@ -4857,6 +4865,7 @@ static void redis_stdin(const char *line, size_t n, uint64_t number)
 /* -- answers ------------------------------------------------------------- */
 
 /* An answer came for w (p NULL: it will not, the connection is down). */
+/* NOLINTNEXTLINE(misc-no-recursion): as redis_flush() */
 static void redis_answer(struct redis_conn *r, struct redis_wait w,
 			 const char *p, const char *end)
 {
@@ -4957,6 +4966,7 @@ static void redis_answer(struct redis_conn *r, struct redis_wait w,
 
 /* Something went wrong: the connection closes, the answers it owed fail
  * (publishers get 503), and it is tried again after the backoff. */
+/* NOLINTNEXTLINE(misc-no-recursion): as redis_flush() */
 static void redis_down(struct redis_conn *r, const char *why)
 {
 	if (r->src.fd >= 0)
