@@ -4327,7 +4327,7 @@ static void redis_watch(struct redis_conn *r, uint32_t events)
 
 /* Writes what the commands so far left unsent; epoll watches for room
  * while some is. */
-/* NOLINTNEXTLINE(misc-no-recursion): a failed send takes the connection down, which fails its answers once */
+/* NOLINTNEXTLINE(misc-no-recursion): a connection goes down once */
 static void redis_flush(struct redis_conn *r)
 {
 	if (r->state != REDIS_UP)
