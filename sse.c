@@ -4407,6 +4407,7 @@ static int64_t resp_int(const char *p, const char *end)
 
 /* The end of the one answer (RESP) at p, or NULL while it is not all
  * there; *bad when it is not RESP, or nests deeper than Redis's do. */
+/* NOLINTNEXTLINE(misc-no-recursion): bounded by its depth, 6 */
 static const char *resp_end(const char *p, const char *end, bool *bad,
 			    int depth)
 {
@@ -4566,6 +4567,7 @@ static void redis_key(struct redis_conn *r, const char *name, size_t len)
 {
 	char key[4 + HUB_NAME];
 
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): a length */
 	memcpy(key, "sse:", 4);
 	memcpy(key + 4, name, len);
 	redis_arg(r, key, 4 + len);
@@ -4584,10 +4586,9 @@ static void redis_watch(struct redis_conn *r, uint32_t events)
 
 /* Writes what the commands so far left unsent; epoll watches for room
  * while some is. */
+/* NOLINTNEXTLINE(misc-no-recursion): a connection goes down once */
 static void redis_flush(struct redis_conn *r)
 {
-	ssize_t w;
-
 	if (r->state != REDIS_UP)
 		return;
 	if (r->failed) {
@@ -4595,7 +4596,7 @@ static void redis_flush(struct redis_conn *r)
 		return;
 	}
 	while (r->out_off < r->out_len) {
-		w = send(r->src.fd, r->out + r->out_off,
+		ssize_t w = send(r->src.fd, r->out + r->out_off,
 			 r->out_len - r->out_off, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -4624,6 +4625,7 @@ static void redis_due(struct redis_conn *r)
 }
 
 /* The command just written waits for an answer for what: sends it. */
+/* NOLINTNEXTLINE(misc-no-recursion): as redis_flush() */
 static void redis_send(struct redis_conn *r, uint32_t what, uint32_t fd,
 		       uint32_t gen)
 {
@@ -4685,10 +4687,10 @@ static const char *redis_refuses(void)
 /* The reader's next XREAD: the new entries of the topics that subscribers
  * follow here, each after its last id.  A topic nobody follows any more
  * is left out, and followed again from the moment a subscriber comes. */
+/* NOLINTNEXTLINE(misc-no-recursion): as redis_flush() */
 static void redis_xread(void)
 {
 	struct redis_conn *r = &redis.rd;
-	char id[48];
 	unsigned n = 0;
 
 	if (!r->ready || redis.reading)
@@ -4713,10 +4715,13 @@ static void redis_xread(void)
 			if (hub.topics[i].follow)
 				redis_key(r, hub.topics[i].name,
 					  hub.topics[i].len);
-		for (uint32_t i = 0; i < hub.sh->ntopics; i++)
+		for (uint32_t i = 0; i < hub.sh->ntopics; i++) {
+			char id[48];
+
 			if (hub.topics[i].follow)
 				redis_arg(r, id, rid_text(id,
 					  hub.topics[i].last_id));
+		}
 	}
 	hub_unlock();
 	if (n > 0) {
@@ -4747,7 +4752,7 @@ static void redis_poke(void)
 static void redis_take(const char *key, size_t klen,
 		       const struct redis_entry *e)
 {
-	char type[HUB_NAME + 1], id[48];
+	char type[HUB_NAME + 1];
 	bool fresh = false;
 	uint64_t seq;
 	int t;
@@ -4767,6 +4772,8 @@ static void redis_take(const char *key, size_t klen,
 	seq = redis_entry_ok(e, type) ? hub_publish(key + 4, klen - 4,
 		e->type ? type : NULL, e->data, e->dlen, e->rid) : 0;
 	if (seq == 0 || seq == UINT64_MAX) {
+		char id[48];
+
 		rid_text(id, e->rid);
 		memcpy(type, key + 4, klen - 4);
 		type[klen - 4] = '\0';
@@ -4893,6 +4900,7 @@ static bool redis_resume(const uint16_t *topics, unsigned nt, uint64_t x,
 /* Asks Redis for subscriber c's history: in one MULTI, each topic's
  * entries from the newest down to its resume id.  Redis down: it waits,
  * and is asked for when Redis is back. */
+/* NOLINTNEXTLINE(misc-no-recursion): as redis_flush() */
 static void redis_replay(struct conn *c)
 {
 	struct redis_conn *r = &redis.pub;
@@ -4960,13 +4968,13 @@ static bool redis_format(struct out *o, const struct redis_entry *e)
 static void redis_replayed(struct conn *c, struct resp *w)
 {
 	struct stream *s = &c->stream;
-	struct redis_entry *e = malloc(HUB_STREAM_TOPICS * REDIS_REPLAY *
-				       sizeof(*e));
+	struct redis_entry *e = malloc((size_t)HUB_STREAM_TOPICS *
+				       REDIS_REPLAY * sizeof(*e));
 	size_t at[HUB_STREAM_TOPICS], end[HUB_STREAM_TOPICS], ne = 0, sent = 0;
 	uint64_t x = s->hub.after, newest = x, oldest = UINT64_MAX;
 	bool found = false, more = false, ok = e != NULL;
 	struct out o = out_begin();
-	int64_t n, m;
+	int64_t n = 0, m = 0;
 	const char *p;
 	size_t a;
 
@@ -5042,6 +5050,7 @@ static void redis_replayed(struct conn *c, struct resp *w)
 }
 
 /* After a reconnect: the subscribers that wait for their history ask. */
+/* NOLINTNEXTLINE(misc-no-recursion): as redis_flush() */
 static void redis_replay_all(void)
 {
 	size_t n = redis.waiting;
@@ -5075,7 +5084,7 @@ static enum wait redis_publish(struct conn *c, struct http_request *req,
 	c->stream.hub.after = 0;
 	c->status = 0;
 	c->state = CONN_REDIS;
-	tw_add(&srv.wheel, &c->timer, srv.now_ms + 2 * REDIS_TIMEOUT_MS);
+	tw_add(&srv.wheel, &c->timer, srv.now_ms + 2ull * REDIS_TIMEOUT_MS);
 	redis_send(&redis.pub, RF_PUBLISH, (uint32_t)c->src.fd, hub.gen);
 	return WAIT_TIMER;
 }
@@ -5091,6 +5100,7 @@ static enum wait redis_published(struct conn *c)
 		return answer_error(c, &c->in->req, 503, "Retry-After: 1\r\n",
 				    c->status ? "Redis did not store the event"
 					      : "Redis did not answer");
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): more follows */
 	memcpy(body, "{\"id\":\"", 7);
 	memcpy(body + 7 + rid_text(body + 7, c->stream.hub.after), "\"}", 3);
 	return answer_json(c, &c->in->req, 200, NULL, body);
@@ -5114,6 +5124,7 @@ static void redis_stdin(const char *line, size_t n, uint64_t number)
 /* -- answers ------------------------------------------------------------- */
 
 /* An answer came for w (p NULL: it will not, the connection is down). */
+/* NOLINTNEXTLINE(misc-no-recursion): as redis_flush() */
 static void redis_answer(struct redis_conn *r, struct redis_wait w,
 			 const char *p, const char *end)
 {
@@ -5214,6 +5225,7 @@ static void redis_answer(struct redis_conn *r, struct redis_wait w,
 
 /* Something went wrong: the connection closes, the answers it owed fail
  * (publishers get 503), and it is tried again after the backoff. */
+/* NOLINTNEXTLINE(misc-no-recursion): as redis_flush() */
 static void redis_down(struct redis_conn *r, const char *why)
 {
 	if (r->src.fd >= 0)
@@ -5271,8 +5283,6 @@ static void redis_connect(struct redis_conn *r)
  * last ids, then reads. */
 static void redis_hello(struct redis_conn *r)
 {
-	char id[48];
-
 	r->state = REDIS_UP;
 	tw_cancel(&srv.wheel, &r->timer);
 	if (redis.password_len > 0) {
@@ -5293,6 +5303,7 @@ static void redis_hello(struct redis_conn *r)
 		redis_send(r, RF_ID, 0, 0);
 		for (uint32_t i = 0; i < hub.sh->ntopics; i++) {
 			const struct hub_topic *t = &hub.topics[i];
+			char id[48];
 
 			if (!t->follow)
 				continue;
@@ -5314,9 +5325,10 @@ static void redis_hello(struct redis_conn *r)
 static void redis_read(struct redis_conn *r)
 {
 	size_t pos = 0;
-	ssize_t n;
 
 	for (;;) {
+		ssize_t n;
+
 		if (r->in_len == r->in_cap) {
 			size_t cap = r->in_cap ? r->in_cap * 2 : 65536;
 			char *p = cap <= REDIS_IN_MAX ? realloc(r->in, cap)
