@@ -94,10 +94,14 @@ wait_kids() {
 }
 
 # start_workers NAME: starts sse -w 2 on a free loopback port; sets pid,
-# port, porthex and kids, or fails NAME and returns 1.
+# port, porthex and kids, or fails NAME and returns 1.  The idle timeout
+# is long: the connections control() opens and holds without a request
+# (all but one per worker) are counted in /stats, and the default 5 s
+# closed some of them while a loaded machine ran the script.
 start_workers() {
 	local name=$1
-	start "$name" "$sse" -w 2 -b 127.0.0.1 -p 0 -q -n 5 -i 200 || return 1
+	start "$name" "$sse" -w 2 -b 127.0.0.1 -p 0 -q -n 5 -i 200 \
+		--idle-timeout 60000 || return 1
 	porthex=$(printf '%04X' "$port")
 	if ! wait_kids "$pid" 2 5000; then
 		fail "$name: expected 2 worker processes, found ${#kids[@]}:" \
