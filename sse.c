@@ -4084,7 +4084,7 @@ static size_t secret_file(const char *opt, const char *path, char *buf,
 static void hub_setup(size_t workers)
 {
 	const struct config *cfg = &srv.cfg;
-	uint64_t mem = cfg->hub_memory, nslots = 64;
+	uint64_t budget = cfg->hub_memory, nslots = 64;
 	size_t tsize = cfg->max_topics * sizeof(struct hub_topic), size;
 	char *m;
 
@@ -4094,13 +4094,13 @@ static void hub_setup(size_t workers)
 					    sizeof(hub.token));
 	if (cfg->redis != NULL)
 		redis_setup();
-	while (nslots * 2 <= mem / 512)
+	while (nslots * 2 <= budget / 512)
 		nslots *= 2;
 	hub.nbuckets = 16;
 	while (hub.nbuckets < cfg->max_topics)
 		hub.nbuckets *= 2;
 	hub.nslots = nslots;
-	hub.size = mem - nslots * sizeof(struct hub_slot);
+	hub.size = budget - nslots * sizeof(struct hub_slot);
 	hub.guard = workers > 1 ? hub.size / 8 : 0;
 	hub.workers = workers;
 	size = sizeof(struct hub_shared) + tsize + (size_t)hub.nbuckets * 4 +
@@ -4716,11 +4716,12 @@ static void redis_xread(void)
 				redis_key(r, hub.topics[i].name,
 					  hub.topics[i].len);
 		for (uint32_t i = 0; i < hub.sh->ntopics; i++) {
-			char id[48];
+			if (hub.topics[i].follow) {
+				char id[48];
 
-			if (hub.topics[i].follow)
 				redis_arg(r, id, rid_text(id,
 					  hub.topics[i].last_id));
+			}
 		}
 	}
 	hub_unlock();
