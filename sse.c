@@ -138,8 +138,8 @@ enum stream_state {	/* its timer			*/
 
 #define NO_EVENT UINT32_MAX	/* drop or stall: not asked for */
 
-/* What a request may ask of its stream (SPEC section 6): n, interval,
- * size, heartbeat, drop and stall. */
+/* What a request may ask of its stream (docs/protocol.md section 6):
+ * n, interval, size, heartbeat, drop and stall. */
 struct shape {
 	uint32_t count, interval_ms, size, heartbeat_ms, drop, stall;
 };
@@ -2000,9 +2000,9 @@ static bool shape_param(struct http_span query, const char *key,
 	return false;
 }
 
-/* The shape a stream request asks for (SPEC section 6), from the query
- * string over the command line's defaults.  False, with why naming the
- * parameter, if one is out of bounds. */
+/* The shape a stream request asks for (docs/protocol.md section 6),
+ * from the query string over the command line's defaults.  False, with
+ * why naming the parameter, if one is out of bounds. */
 static bool stream_shape(const struct http_request *req,
 			 enum stream_format format, struct shape *sh,
 			 char *why, size_t cap)
@@ -2815,7 +2815,7 @@ static void loop_turn(void)
 
 /* ==== the hub =========================================================== */
 
-/* Publish and subscribe (SPEC section 8): one copy of each event, many
+/* Publish/subscribe (docs/protocol.md section 8): one copy of each event, many
  * cursors.  Every event of every topic is formatted once, chunk framing
  * included, into ONE ring shared by all topics and, with -w N, by all
  * workers: a mapping made before the fork.  One ring rather than one per

@@ -4,7 +4,7 @@ tests/sseload-smoke.sh: sseload --publish must see what it does wrong.
 
 	tests/badhub.py FAULT [--no-ids]
 
-It serves SPEC section 8's two routes on 127.0.0.1, any port (it prints
+It serves docs/protocol.md section 8's two routes on 127.0.0.1, any port (it prints
 "badhub: listening on 127.0.0.1:PORT" on stderr): POST /topics/NAME
 publishes the body as one event, answered 200 {"id":N}; GET /topics/NAME
 streams ": hi", then every event published to NAME from then on, as

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# hub-workers.sh - the hub with -w 2 (SPEC section 8, "Workers"): a
+# hub-workers.sh - the hub with -w 2 (docs/protocol.md section 8): a
 # publish on either worker reaches the subscribers of both, with the same
 # ids in the same order, and a resume is served the same on either.
 #
