@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # hub-stdin.sh - --stdin TOPIC (docs/protocol.md section 8): each line
 # of standard input one event on TOPIC, from a pipe, a FIFO and a
-# regular file; a line longer than --max-body skipped with one line on stderr; CR LF taken as a
-# line end; at the end of input the server goes on serving.
+# regular file; a line longer than --max-body skipped with one line on
+# stderr; CR LF taken as a line end; at the end of input the server goes
+# on serving.
 #
 #	tests/hub-stdin.sh PATH-TO-SSE
 #
