@@ -102,7 +102,7 @@ MUSL_CC_ARMHF ?= arm-linux-musleabihf-gcc
 # bytes on x86-64 and cost bytes on ARM and time in every switch; the
 # others tried (-fipa-pta, -fno-caller-saves, -fconserve-stack, sorted
 # sections, clang -Oz) save under 150 bytes or add some.
-STATIC_FLAGS = -std=gnu11 -Wall -Wextra -Os -static -s -fno-pie -flto \
+STATIC_FLAGS = -std=gnu11 -Wall -Wextra -Os -static -s -fno-pie -flto=auto \
 	-ffunction-sections -fdata-sections -Wl,--gc-sections \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables \
 	-Wl,-z,noseparate-code -Wl,-z,norelro -Wl,--build-id=none \
