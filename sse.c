@@ -33,6 +33,7 @@
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -3958,8 +3959,9 @@ static void hub_init(size_t w)
 	hub.line = mem_map(srv.cfg.limits.max_body + 1);
 	if (hub.line == NULL)
 		die("mmap");
-	fcntl(STDIN_FILENO, F_SETFL,
-	      fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
+	/* O_NONBLOCK, by ioctl(): musl's fcntl() carries the cases of
+	 * every command, 320 bytes more in an x86-64 static build. */
+	ioctl(STDIN_FILENO, FIONBIO, &(int){ 1 });
 	ev.data.ptr = &hub.in;
 	hub.in.kind = KIND_HUB;
 	hub.in.fd = STDIN_FILENO;
