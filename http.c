@@ -868,6 +868,72 @@ static void put_hex(struct sink *s, unsigned v)
 		put(s, hex[v >> shift & 15]);
 }
 
+/* a.b.c.d up to the end of s, each part 0 to 255 in decimal without a
+ * leading zero, as inet_pton() reads it. */
+static bool addr_v4(const char *s, unsigned char *out)
+{
+	for (int i = 0; i < 4; i++) {
+		unsigned v = 0, d = 0;
+
+		while (d < 4 && s[d] >= '0' && s[d] <= '9')
+			v = v * 10 + (unsigned)(s[d++] - '0');
+		if (d == 0 || d > 3 || (d > 1 && *s == '0') || v > 255)
+			return false;
+		out[i] = (unsigned char)v;
+		s += d;
+		if (*s++ != (i < 3 ? '.' : '\0'))
+			return false;
+	}
+	return true;
+}
+
+/* IPv6 (RFC 4291 2.2): eight groups of 1 to 4 hex digits, or fewer and
+ * one "::" standing for one or more zero groups; the last two may be
+ * written as IPv4.  The groups are read into a, and the ones after the
+ * "::" then moved to the end. */
+size_t http_addr_parse(const char *s, void *addr)
+{
+	unsigned char a[16], *out = addr;
+	size_t n = 0, gap = SIZE_MAX;		/* bytes read; the "::" */
+
+	if (addr_v4(s, out))
+		return 4;
+	if (s[0] == ':' && *++s != ':')
+		return 0;		/* one ':' cannot begin the text */
+	while (*s != '\0') {
+		unsigned v = 0, d = 0;
+
+		if (*s == ':') {
+			if (gap != SIZE_MAX)
+				return 0;	/* a second "::" */
+			gap = n;
+			if (*++s == '\0')
+				break;
+		}
+		if (n <= 12 && addr_v4(s, a + n)) {
+			n += 4;
+			break;
+		}
+		while (d < 5 && hex_value((unsigned char)s[d]) >= 0)
+			v = v << 4 | (unsigned)hex_value((unsigned char)s[d++]);
+		if (d == 0 || d > 4 || n == 16)
+			return 0;
+		a[n++] = (unsigned char)(v >> 8);
+		a[n++] = (unsigned char)v;
+		s += d;
+		if (*s != '\0' && (*s++ != ':' || *s == '\0'))
+			return 0;	/* nor end it */
+	}
+	if (gap == SIZE_MAX ? n != 16 : n > 14)
+		return 0;
+	if (gap == SIZE_MAX)
+		gap = n;
+	memset(out, 0, 16);
+	memcpy(out, a, gap);
+	memcpy(out + 16 - (n - gap), a + gap, n - gap);
+	return 16;
+}
+
 /* RFC 5952's canonical text: the groups in hex without leading zeros,
  * the longest run of two or more zero groups (the first of equals)
  * written "::", and an IPv4-mapped address's last 32 bits in dotted
