@@ -30,7 +30,6 @@
 #include "http.h"
 
 #include <string.h>
-#include <strings.h>
 
 /* RFC 9110 5.6.2: the characters of a token. */
 static bool is_tchar(unsigned char c)
@@ -169,10 +168,11 @@ static bool split_target(struct http_request *req)
 	if (*p != '/') {
 		size_t n = 0;
 
-		if (req->target.len > 7 && strncasecmp(p, "http://", 7) == 0)
+		if (req->target.len > 7 &&
+		    http_span_eq((struct http_span){ p, 7 }, "http://"))
 			n = 7;
 		else if (req->target.len > 8 &&
-			 strncasecmp(p, "https://", 8) == 0)
+			 http_span_eq((struct http_span){ p, 8 }, "https://"))
 			n = 8;
 		else
 			return false;
