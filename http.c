@@ -30,7 +30,6 @@
 #include "http.h"
 
 #include <string.h>
-#include <strings.h>
 
 /* RFC 9110 5.6.2: the characters of a token. */
 static bool is_tchar(unsigned char c)
@@ -149,11 +148,14 @@ static enum http_method method_of(struct http_span m)
 	return HTTP_OTHER;
 }
 
+static bool host_valid(struct http_span v);
+
 /* Splits the target into path and query.  Origin form "/p?q" is the usual
  * one; a server must also take the absolute form "http://host/p?q"
  * (RFC 9112 3.2.2), and OPTIONS may ask about "*".  The absolute form's
- * authority must not be empty (RFC 9110 4.2.1) nor hold userinfo (4.2.4),
- * so that no hop routes "http://a@b/" by a and another by b. */
+ * authority must be a host, as Host's value must: not empty (RFC 9110
+ * 4.2.1) and without userinfo (4.2.4), so that no hop routes "http://a@b/"
+ * by a and another by b. */
 static bool split_target(struct http_request *req)
 {
 	const char *p = req->target.p, *end = p + req->target.len;
@@ -166,10 +168,11 @@ static bool split_target(struct http_request *req)
 	if (*p != '/') {
 		size_t n = 0;
 
-		if (req->target.len > 7 && strncasecmp(p, "http://", 7) == 0)
+		if (req->target.len > 7 &&
+		    http_span_eq((struct http_span){ p, 7 }, "http://"))
 			n = 7;
 		else if (req->target.len > 8 &&
-			 strncasecmp(p, "https://", 8) == 0)
+			 http_span_eq((struct http_span){ p, 8 }, "https://"))
 			n = 8;
 		else
 			return false;
@@ -179,8 +182,8 @@ static bool split_target(struct http_request *req)
 		if (memchr(req->target.p, '#', req->target.len) != NULL)
 			return false;	/* no fragment in a request target */
 		if (p == req->target.p + n ||
-		    memchr(req->target.p + n, '@', (size_t)(p - req->target.p)
-			   - n) != NULL)
+		    !host_valid((struct http_span){ req->target.p + n,
+			    (size_t)(p - req->target.p) - n }))
 			return false;
 		if (p == end || *p == '?') {
 			/* An empty path is "/" (RFC 9110 4.2.3). */
@@ -863,6 +866,72 @@ static void put_hex(struct sink *s, unsigned v)
 		shift -= 4;
 	for (; shift >= 0; shift -= 4)
 		put(s, hex[v >> shift & 15]);
+}
+
+/* a.b.c.d up to the end of s, each part 0 to 255 in decimal without a
+ * leading zero, as inet_pton() reads it. */
+static bool addr_v4(const char *s, unsigned char *out)
+{
+	for (int i = 0; i < 4; i++) {
+		unsigned v = 0, d = 0;
+
+		while (d < 4 && s[d] >= '0' && s[d] <= '9')
+			v = v * 10 + (unsigned)(s[d++] - '0');
+		if (d == 0 || d > 3 || (d > 1 && *s == '0') || v > 255)
+			return false;
+		out[i] = (unsigned char)v;
+		s += d;
+		if (*s++ != (i < 3 ? '.' : '\0'))
+			return false;
+	}
+	return true;
+}
+
+/* IPv6 (RFC 4291 2.2): eight groups of 1 to 4 hex digits, or fewer and
+ * one "::" standing for one or more zero groups; the last two may be
+ * written as IPv4.  The groups are read into a, and the ones after the
+ * "::" then moved to the end. */
+size_t http_addr_parse(const char *s, void *addr)
+{
+	unsigned char a[16], *out = addr;
+	size_t n = 0, gap = SIZE_MAX;		/* bytes read; the "::" */
+
+	if (addr_v4(s, out))
+		return 4;
+	if (s[0] == ':' && *++s != ':')
+		return 0;		/* one ':' cannot begin the text */
+	while (*s != '\0') {
+		unsigned v = 0, d = 0;
+
+		if (*s == ':') {
+			if (gap != SIZE_MAX)
+				return 0;	/* a second "::" */
+			gap = n;
+			if (*++s == '\0')
+				break;
+		}
+		if (n <= 12 && addr_v4(s, a + n)) {
+			n += 4;
+			break;
+		}
+		while (d < 5 && hex_value((unsigned char)s[d]) >= 0)
+			v = v << 4 | (unsigned)hex_value((unsigned char)s[d++]);
+		if (d == 0 || d > 4 || n == 16)
+			return 0;
+		a[n++] = (unsigned char)(v >> 8);
+		a[n++] = (unsigned char)v;
+		s += d;
+		if (*s != '\0' && (*s++ != ':' || *s == '\0'))
+			return 0;	/* nor end it */
+	}
+	if (gap == SIZE_MAX ? n != 16 : n > 14)
+		return 0;
+	if (gap == SIZE_MAX)
+		gap = n;
+	memset(out, 0, 16);
+	memcpy(out, a, gap);
+	memcpy(out + 16 - (n - gap), a + gap, n - gap);
+	return 16;
 }
 
 /* RFC 5952's canonical text: the groups in hex without leading zeros,

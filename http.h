@@ -175,6 +175,12 @@ size_t http_vformat(char *dst, size_t cap, const char *fmt, va_list ap)
  * (INET6_ADDRSTRLEN) hold any address. */
 size_t http_addr_text(char *dst, size_t cap, const void *addr, size_t len);
 
+/* Reads a numeric address as inet_pton() does, IPv4 ("192.0.2.1") or
+ * IPv6 ("2001:db8::1", "::ffff:192.0.2.1"), into addr (16 bytes of room)
+ * in network order.  Returns its length, 4 or 16, or 0 if text is
+ * neither, addr then undefined. */
+size_t http_addr_parse(const char *text, void *addr);
+
 /* The Date header's value for a Unix time, formatted only when the second
  * changes: "Tue, 24 Nov 2026 15:33:27 GMT". */
 struct http_date {

@@ -33,6 +33,7 @@
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -5928,10 +5929,15 @@ static int open_listener(const char *addr, unsigned port, bool reuseport,
 	int fd, one = 1;
 
 	/* A numeric address only: no resolver, no DNS at start. */
-	if (inet_pton(AF_INET6, addr, &a6.sin6_addr) == 1) {
+	switch (http_addr_parse(addr, &a6.sin6_addr)) {
+	case 16:
 		sa = (struct sockaddr *)&a6;
 		len = sizeof(a6);
-	} else if (inet_pton(AF_INET, addr, &a4.sin_addr) != 1) {
+		break;
+	case 4:
+		memcpy(&a4.sin_addr, &a6.sin6_addr, 4);
+		break;
+	default:
 		stderr_line("sse: -b %s: not an IPv4 or IPv6 address", addr);
 		exit(2);
 	}

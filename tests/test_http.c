@@ -1312,6 +1312,122 @@ static void test_addr_text(void)
 	       "addresses", why[0] ? why : NULL);
 }
 
+/* What inet_pton() makes of text, IPv6 first as the server asks: the
+ * length (4, 16 or 0) and the bytes. */
+static size_t pton(const char *text, unsigned char *bytes)
+{
+	if (inet_pton(AF_INET6, text, bytes) == 1)
+		return 16;
+	return inet_pton(AF_INET, text, bytes) == 1 ? 4 : 0;
+}
+
+/* http_addr_parse() agrees with inet_pton() on text: writes why if not. */
+static void addr_parse_check(const char *text, char *why)
+{
+	unsigned char want[16], got[16];
+	size_t wn = pton(text, want), gn = http_addr_parse(text, got);
+
+	if (gn != wn || memcmp(got, want, wn) != 0)
+		row_fail(why, "\"%s\": inet_pton() reads %zu bytes, "
+			 "http_addr_parse() %zu%s", text, wn, gn,
+			 gn == wn ? ", others" : "");
+}
+
+/* http_addr_parse(): what -b takes, as rows of addresses the C library's
+ * inet_pton() reads and refuses, then random texts made of the
+ * characters of addresses, against it. */
+static void test_addr_parse(void)
+{
+	static const struct {
+		int line;
+		const char *in;
+		size_t want;		/* 4, 16 or 0: refused */
+	} rows[] = {
+		{ __LINE__, "127.0.0.1", 4 },
+		{ __LINE__, "0.0.0.0", 4 },
+		{ __LINE__, "255.255.255.255", 4 },
+		{ __LINE__, "256.0.0.1", 0 },
+		{ __LINE__, "01.2.3.4", 0 },	/* no leading zero */
+		{ __LINE__, "1.2.3", 0 },
+		{ __LINE__, "1.2.3.4.", 0 },
+		{ __LINE__, "1.2.3.4.5", 0 },
+		{ __LINE__, "1..3.4", 0 },
+		{ __LINE__, "1.2.3.0004", 0 },
+		{ __LINE__, "localhost", 0 },
+		{ __LINE__, "", 0 },
+		{ __LINE__, "::", 16 },
+		{ __LINE__, "::1", 16 },
+		{ __LINE__, "1::", 16 },
+		{ __LINE__, "2001:db8::1", 16 },
+		{ __LINE__, "2001:0db8:0000:0000:0000:0000:0000:0001", 16 },
+		{ __LINE__, "ABCD:EF01:2345:6789:abcd:ef01:2345:6789", 16 },
+		{ __LINE__, "1:2:3:4:5:6:7::", 16 },
+		{ __LINE__, "::2:3:4:5:6:7:8", 16 },
+		{ __LINE__, "::ffff:192.0.2.1", 16 },
+		{ __LINE__, "::192.0.2.1", 16 },
+		{ __LINE__, "1:2:3:4:5:6:1.2.3.4", 16 },
+		{ __LINE__, "1:2:3:4:5::1.2.3.4", 16 },
+		{ __LINE__, "1:2:3:4:5:6:7:8:9", 0 },
+		{ __LINE__, "1:2:3:4:5:6:7", 0 },
+		{ __LINE__, "1::2:3:4:5:6:7:8", 0 },	/* "::" is a group */
+		{ __LINE__, "1:2:3:4:5:6:7:1.2.3.4", 0 },
+		{ __LINE__, "::1.2.3.4:5", 0 },
+		{ __LINE__, "1:::2", 0 },
+		{ __LINE__, "1::2::3", 0 },
+		{ __LINE__, ":1::2", 0 },
+		{ __LINE__, "1::2:", 0 },
+		{ __LINE__, "12345::", 0 },
+		{ __LINE__, "g::", 0 },
+		{ __LINE__, "::ffff:1.2.3", 0 },
+		{ __LINE__, "fe80::1%eth0", 0 },
+		{ __LINE__, "[::1]", 0 },
+	};
+	char why[ROW_WHY_CAP] = "", name[96];
+	uint32_t seed = 1;
+
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		unsigned char bytes[16];
+
+		snprintf(name, sizeof name, "http_addr_parse(%s)", rows[i].in);
+		if (pton(rows[i].in, bytes) != rows[i].want)
+			row_fail(why, "inet_pton() does not read it so");
+		else
+			addr_parse_check(rows[i].in, why);
+		row_report(rows[i].line, name, why[0] ? why : NULL);
+		why[0] = '\0';
+	}
+	for (int k = 0; k < 200000 && !why[0]; k++) {
+		/* 1 to 24 characters, most of them hex digits and colons,
+		 * some dots and decimal digits. */
+		static const char chars[] = "0123456789abcdefABCDEF::::...0g";
+		char text[32];
+		size_t n;
+
+		seed = seed * 1103515245 + 12345;
+		n = 1 + (seed >> 8) % 24;
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245 + 12345;
+			text[i] = chars[(seed >> 8) % (sizeof chars - 1)];
+		}
+		text[n] = '\0';
+		addr_parse_check(text, why);
+	}
+	for (int k = 0; k < 100000 && !why[0]; k++) {
+		/* Addresses as inet_ntop() writes them, so valid ones too. */
+		unsigned char bytes[16];
+		char text[64];
+
+		for (size_t i = 0; i < 16; i++) {
+			seed = seed * 1103515245 + 12345;
+			bytes[i] = (seed >> 24) % 3 ? 0 : (unsigned char)(seed >> 8);
+		}
+		inet_ntop(k % 4 ? AF_INET6 : AF_INET, bytes, text, sizeof text);
+		addr_parse_check(text, why);
+	}
+	row_report(__LINE__, "http_addr_parse against inet_pton, 200,000 random "
+	       "texts and 100,000 addresses", why[0] ? why : NULL);
+}
+
 /* Whether http_date(d, now) gives want, written to why if not. */
 static bool date_differs(struct http_date *d, time_t now, const char *want,
 			 char *why)
@@ -1539,6 +1655,7 @@ int main(void)
 	test_chunk_head();
 	test_format();
 	test_addr_text();
+	test_addr_parse();
 	test_date();
 	test_date_sweep();
 	test_absolute_no_path();
