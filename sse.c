@@ -4516,7 +4516,7 @@ static void redis_put(struct redis_conn *r, const char *p, size_t n)
 
 		while (cap < r->out_len + n)
 			cap *= 2;
-		if ((q = realloc(r->out, cap)) == NULL) {
+		if ((q = mem_resize(r->out, r->out_cap, cap)) == NULL) {
 			r->failed = true;	/* redis_flush() takes it down */
 			return;
 		}
@@ -4632,7 +4632,7 @@ static void redis_send(struct redis_conn *r, uint32_t what, uint32_t fd,
 {
 	if (r->qlen == r->qcap) {
 		size_t cap = r->qcap ? r->qcap * 2 : 64;
-		struct redis_wait *q = malloc(cap * sizeof(*q));
+		struct redis_wait *q = mem_get(cap * sizeof(*q));
 
 		if (q == NULL) {
 			r->failed = true;
@@ -4641,7 +4641,7 @@ static void redis_send(struct redis_conn *r, uint32_t what, uint32_t fd,
 		}
 		for (size_t i = 0; i < r->qlen; i++)
 			q[i] = r->q[(r->qhead + i) % r->qcap];
-		free(r->q);
+		mem_put(r->q, r->qcap * sizeof(*q));
 		r->q = q;
 		r->qcap = cap;
 		r->qhead = 0;
@@ -4824,13 +4824,16 @@ static bool redis_xread_answer(struct resp *w)
 		ok = resp_is(w, '*', &k, &s) && k == 2 &&
 		     resp_is(w, '$', &k, &key) && resp_is(w, '*', &m, &s);
 		while (ok && m-- > 0) {
-			if (nv == cap) {
-				struct redis_taken *p = realloc(v, (cap = cap ?
-					cap * 2 : 64) * 2 * sizeof(*v));
+			if (nv == cap) {	/* twice: redis_sort()'s room */
+				size_t more = cap ? cap * 2 : 64;
+				struct redis_taken *p = mem_resize(v,
+					cap * 2 * sizeof(*v),
+					more * 2 * sizeof(*v));
 
 				if (p == NULL)
 					break;	/* taken down below */
 				v = p;
+				cap = more;
 			}
 			v[nv] = (struct redis_taken){ key, (size_t)k, { 0 } };
 			ok = resp_entry(w, &v[nv++].e);
@@ -4841,7 +4844,7 @@ static bool redis_xread_answer(struct resp *w)
 		redis_sort(v, v + cap, nv);
 	for (size_t i = 0; ok && i < nv; i++)
 		redis_take(v[i].key, v[i].klen, &v[i].e);
-	free(v);
+	mem_put(v, cap * 2 * sizeof(*v));
 	return ok;
 }
 
@@ -4970,8 +4973,9 @@ static bool redis_format(struct out *o, const struct redis_entry *e)
 static void redis_replayed(struct conn *c, struct resp *w)
 {
 	struct stream *s = &c->stream;
-	struct redis_entry *e = malloc((size_t)HUB_STREAM_TOPICS *
-				       REDIS_REPLAY * sizeof(*e));
+	const size_t size = (size_t)HUB_STREAM_TOPICS * REDIS_REPLAY *
+			    sizeof(struct redis_entry);
+	struct redis_entry *e = mem_get(size);
 	size_t at[HUB_STREAM_TOPICS], end[HUB_STREAM_TOPICS], ne = 0, sent = 0;
 	uint64_t x = s->hub.after, newest = x, oldest = UINT64_MAX;
 	bool found = false, more = false, ok = e != NULL;
@@ -4994,7 +4998,7 @@ static void redis_replayed(struct conn *c, struct resp *w)
 		end[i] = ne;
 	}
 	if (!ok) {
-		free(e);
+		mem_put(e, size);
 		stderr_line("sse: redis: a resume's history did not come");
 		conn_drop(c);	/* it comes back with its id */
 		return;
@@ -5032,7 +5036,7 @@ static void redis_replayed(struct conn *c, struct resp *w)
 		c->bytes += o.len - a - CHUNK_ROOM;
 		chunk_close(&o, a, s->chunked);
 		if (!conn_send_out(c, &o)) {
-			free(e);
+			mem_put(e, size);
 			hub_behind(c);
 			return;
 		}
@@ -5041,7 +5045,7 @@ static void redis_replayed(struct conn *c, struct resp *w)
 		o = out_begin();
 		a = chunk_open(&o);
 	}
-	free(e);
+	mem_put(e, size);
 	hub_count(s, offsetof(struct hub_topic, replayed), sent);
 	srv.stats->events += sent;
 	s->hub.after = newest;
@@ -5333,8 +5337,8 @@ static void redis_read(struct redis_conn *r)
 
 		if (r->in_len == r->in_cap) {
 			size_t cap = r->in_cap ? r->in_cap * 2 : 65536;
-			char *p = cap <= REDIS_IN_MAX ? realloc(r->in, cap)
-						      : NULL;
+			char *p = cap <= REDIS_IN_MAX
+				  ? mem_resize(r->in, r->in_cap, cap) : NULL;
 
 			if (p == NULL) {
 				redis_down(r, "an answer too long");
@@ -5435,7 +5439,7 @@ static void redis_setup(void)
 	const char *arg = srv.cfg.redis, *colon = strrchr(arg, ':');
 	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&redis.addr;
 	struct sockaddr_in *a4 = (struct sockaddr_in *)&redis.addr;
-	char host[64];
+	char host[64], bytes[16];
 	size_t n = colon ? (size_t)(colon - arg) : 0;
 	uint32_t port = 0;
 
@@ -5449,15 +5453,20 @@ static void redis_setup(void)
 	}
 	memcpy(host, arg, n);
 	host[n] = '\0';
-	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons((uint16_t)port);
-		redis.addr_len = sizeof(*a4);
-	} else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+	switch (http_addr_parse(host, bytes)) {
+	case 16:
+		memcpy(&a6->sin6_addr, bytes, 16);
 		a6->sin6_family = AF_INET6;
 		a6->sin6_port = htons((uint16_t)port);
 		redis.addr_len = sizeof(*a6);
-	} else {
+		break;
+	case 4:
+		memcpy(&a4->sin_addr, bytes, 4);
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		redis.addr_len = sizeof(*a4);
+		break;
+	default:
 		stderr_line("sse: --redis %s: HOST must be an IPv4 or IPv6 "
 			    "address", srv.cfg.redis);
 		exit(2);
