@@ -42,15 +42,14 @@ static bool is_tchar(unsigned char c)
 	return c != '\0' && strchr(extra, c) != NULL;
 }
 
-static int hex_value(unsigned char c)
+int http_hex_value(char ch)
 {
+	unsigned char c = (unsigned char)ch;
+
 	if (c >= '0' && c <= '9')
 		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	c |= 0x20;	/* 'A' to 'a' */
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 static unsigned char lower(unsigned char c)
@@ -148,14 +147,11 @@ static enum http_method method_of(struct http_span m)
 	return HTTP_OTHER;
 }
 
-static bool host_valid(struct http_span v);
-
 /* Splits the target into path and query.  Origin form "/p?q" is the usual
  * one; a server must also take the absolute form "http://host/p?q"
  * (RFC 9112 3.2.2), and OPTIONS may ask about "*".  The absolute form's
- * authority must be a host, as Host's value must: not empty (RFC 9110
- * 4.2.1) and without userinfo (4.2.4), so that no hop routes "http://a@b/"
- * by a and another by b. */
+ * authority must not be empty (RFC 9110 4.2.1) nor hold userinfo (4.2.4),
+ * so that no hop routes "http://a@b/" by a and another by b. */
 static bool split_target(struct http_request *req)
 {
 	const char *p = req->target.p, *end = p + req->target.len;
@@ -182,8 +178,8 @@ static bool split_target(struct http_request *req)
 		if (memchr(req->target.p, '#', req->target.len) != NULL)
 			return false;	/* no fragment in a request target */
 		if (p == req->target.p + n ||
-		    !host_valid((struct http_span){ req->target.p + n,
-			    (size_t)(p - req->target.p) - n }))
+		    memchr(req->target.p + n, '@', (size_t)(p - req->target.p)
+			   - n) != NULL)
 			return false;
 		if (p == end || *p == '?') {
 			/* An empty path is "/" (RFC 9110 4.2.3). */
@@ -564,7 +560,7 @@ static enum http_result decode_chunked(struct http_request *req, char *buf,
 		switch (req->body_state) {
 		case CHUNK_SIZE_FIRST:
 		case CHUNK_SIZE:
-			d = hex_value(c);
+			d = http_hex_value((char)c);
 			if (d >= 0) {
 				if (req->chunk_left > UINT64_MAX >> 4)
 					return fail(req, 400,
@@ -914,8 +910,8 @@ size_t http_addr_parse(const char *s, void *addr)
 			n += 4;
 			break;
 		}
-		while (d < 5 && hex_value((unsigned char)s[d]) >= 0)
-			v = v << 4 | (unsigned)hex_value((unsigned char)s[d++]);
+		while (d < 5 && http_hex_value(s[d]) >= 0)
+			v = v << 4 | (unsigned)http_hex_value(s[d++]);
 		if (d == 0 || d > 4 || n == 16)
 			return 0;
 		a[n++] = (unsigned char)(v >> 8);

@@ -175,6 +175,9 @@ size_t http_vformat(char *dst, size_t cap, const char *fmt, va_list ap)
  * (INET6_ADDRSTRLEN) hold any address. */
 size_t http_addr_text(char *dst, size_t cap, const void *addr, size_t len);
 
+/* The value of hex digit c (0-9, a-f, A-F), or -1 if it is not one. */
+int http_hex_value(char c);
+
 /* Reads a numeric address as inet_pton() does, IPv4 ("192.0.2.1") or
  * IPv6 ("2001:db8::1", "::ffff:192.0.2.1"), into addr (16 bytes of room)
  * in network order.  Returns its length, 4 or 16, or 0 if text is

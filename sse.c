@@ -991,6 +991,33 @@ static enum wait conn_begin_request(struct conn *c)
 	return WAIT_NONE;
 }
 
+/* CONN_HEAD and CONN_BODY, the request not whole yet: past its deadline a
+ * 408, else a read.  True if bytes came, to parse again; false with *w,
+ * what the connection waits for now.  full and reason: the answer if the
+ * buffer fills first. */
+static bool conn_read_more(struct conn *c, int full, const char *reason,
+			   enum wait *w)
+{
+	if (srv.now_ms >= c->timer.due_ms) {
+		*w = refuse(c, 408, "request timeout");
+		return false;
+	}
+	switch (conn_read(c)) {
+	case READ_SOME:
+		return true;
+	case READ_WAIT:
+		*w = WAIT_READ;
+		break;
+	case READ_FULL:
+		*w = refuse(c, full, reason);
+		break;
+	case READ_EOF:
+		*w = conn_close(c);
+		break;
+	}
+	return false;
+}
+
 /* CONN_IDLE: a keep-alive connection between requests, holding no buffer. */
 static enum wait conn_idle(struct conn *c)
 {
@@ -1012,6 +1039,8 @@ static enum wait conn_idle(struct conn *c)
 /* CONN_HEAD: the request line and headers are arriving. */
 static enum wait conn_head(struct conn *c)
 {
+	enum wait w;
+
 	for (;;) {
 		struct http_request *req = &c->in->req;
 
@@ -1037,24 +1066,16 @@ static enum wait conn_head(struct conn *c)
 		case HTTP_MORE:
 			break;
 		}
-		if (srv.now_ms >= c->timer.due_ms)
-			return refuse(c, 408, "request timeout");
-		switch (conn_read(c)) {
-		case READ_SOME:
-			continue;
-		case READ_WAIT:
-			return WAIT_READ;
-		case READ_FULL:
-			return refuse(c, 431, "request header section too large");
-		case READ_EOF:
-			return conn_close(c);
-		}
+		if (!conn_read_more(c, 431, "request header section too large", &w))
+			return w;
 	}
 }
 
 /* CONN_BODY: the body is arriving (or there is none). */
 static enum wait conn_body(struct conn *c)
 {
+	enum wait w;
+
 	for (;;) {
 		struct http_request *req = &c->in->req;
 
@@ -1067,18 +1088,8 @@ static enum wait conn_body(struct conn *c)
 		case HTTP_MORE:
 			break;
 		}
-		if (srv.now_ms >= c->timer.due_ms)
-			return refuse(c, 408, "request timeout");
-		switch (conn_read(c)) {
-		case READ_SOME:
-			continue;
-		case READ_WAIT:
-			return WAIT_READ;
-		case READ_FULL:
-			return refuse(c, 413, "request body too large");
-		case READ_EOF:
-			return conn_close(c);
-		}
+		if (!conn_read_more(c, 413, "request body too large", &w))
+			return w;
 	}
 }
 
@@ -1426,16 +1437,6 @@ static enum wait conn_stream(struct conn *c)
 
 /* ==== routes ============================================================ */
 
-static int hexval(char ch)
-{
-	unsigned char c = (unsigned char)ch;
-
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Percent-decodes p[0..n) into out, as a form does ('+' is a space): at
  * most cap - 1 bytes and a NUL.  A longer text is cut, so cap must exceed
  * any text the caller compares it with. */
@@ -1447,8 +1448,9 @@ static void form_decode(const char *p, size_t n, char *out, size_t cap)
 	while (p < end && len + 1 < cap) {
 		int hi, lo;
 
-		if (*p == '%' && end - p >= 3 && (hi = hexval(p[1])) >= 0 &&
-		    (lo = hexval(p[2])) >= 0) {
+		if (*p == '%' && end - p >= 3 &&
+		    (hi = http_hex_value(p[1])) >= 0 &&
+		    (lo = http_hex_value(p[2])) >= 0) {
 			/* A decoded NUL must not end the text early. */
 			out[len++] = (char)(hi || lo ? hi << 4 | lo : 0xff);
 			p += 3;
@@ -1554,7 +1556,8 @@ static bool json_string(struct json *j, char *out, size_t cap)
 			if (c == 'u') {
 				cp = 0;
 				for (int i = 0; i < 4; i++) {
-					int d = j->p < j->end ? hexval(*j->p++) : -1;
+					int d = j->p < j->end
+						? http_hex_value(*j->p++) : -1;
 
 					if (d < 0)
 						return json_bad(j, "bad unicode escape in JSON string");
