@@ -392,11 +392,57 @@ static void stderr_line(const char *fmt, ...)
 	write_text(STDERR_FILENO, line);
 }
 
+/* What error e means, for a line on stderr.  Not strerror(): its table
+ * of every error is 2 KB of a static build, for a server whose system
+ * calls can fail in the few ways below (in musl's words); any other is
+ * written as its number. */
+static const char *error_text(int e)
+{
+	static const struct {
+		int e;
+		const char *text;
+	} texts[] = {
+		{ EPERM, "Operation not permitted" },
+		{ ENOENT, "No such file or directory" },
+		{ EIO, "I/O error" },
+		{ EBADF, "Bad file descriptor" },
+		{ EAGAIN, "Resource temporarily unavailable" },
+		{ ENOMEM, "Out of memory" },
+		{ EACCES, "Permission denied" },
+		{ ENOTDIR, "Not a directory" },
+		{ EISDIR, "Is a directory" },
+		{ EINVAL, "Invalid argument" },
+		{ ENFILE, "Too many open files in system" },
+		{ EMFILE, "No file descriptors available" },
+		{ ENOSPC, "No space left on device" },
+		{ EPIPE, "Broken pipe" },
+		{ ENAMETOOLONG, "Filename too long" },
+		{ ELOOP, "Symbolic link loop" },
+		{ ENOSYS, "Function not implemented" },
+		{ EAFNOSUPPORT, "Address family not supported by protocol" },
+		{ EADDRINUSE, "Address in use" },
+		{ EADDRNOTAVAIL, "Address not available" },
+		{ ENETUNREACH, "Network unreachable" },
+		{ ENOBUFS, "No buffer space available" },
+		{ ECONNRESET, "Connection reset by peer" },
+		{ ETIMEDOUT, "Operation timed out" },
+		{ ECONNREFUSED, "Connection refused" },
+		{ EHOSTUNREACH, "Host is unreachable" },
+	};
+	static char number[24];
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		if (texts[i].e == e)
+			return texts[i].text;
+	http_format(number, sizeof(number), "error %d", e);
+	return number;
+}
+
 /* A start-up failure, or one the server cannot go on from: one line, as
  * err(3) would write it, and exit 1. */
 static void die(const char *what)
 {
-	stderr_line("sse: %s: %s", what, strerror(errno));
+	stderr_line("sse: %s: %s", what, error_text(errno));
 	exit(1);
 }
 
@@ -722,7 +768,7 @@ static void conn_open(int fd, const struct sockaddr_storage *sa)
 	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
 	ev.data.ptr = &c->src;
 	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		stderr_line("sse: epoll_ctl: %s", strerror(errno));
+		stderr_line("sse: epoll_ctl: %s", error_text(errno));
 		c->src.kind = KIND_FREE;
 		close(fd);
 		return;
@@ -2781,7 +2827,7 @@ static void loop_turn(void)
 	int n = epoll_wait(srv.epfd, events, MAX_EVENTS, srv.wait_ms);
 
 	if (n < 0 && errno != EINTR) {
-		stderr_line("sse: epoll_wait: %s", strerror(errno));
+		stderr_line("sse: epoll_wait: %s", error_text(errno));
 		exit(1);
 	}
 	srv.now_ms = clock_ms(CLOCK_MONOTONIC);
@@ -3964,7 +4010,7 @@ static void hub_stdin_read(void)
 			return;		/* the pipe is empty for now */
 		if (r <= 0) {
 			if (r < 0)
-				stderr_line("sse: --stdin: %s", strerror(errno));
+				stderr_line("sse: --stdin: %s", error_text(errno));
 			hub.in_eof = true;
 			if (hub.line_len > 0 || hub.line_long)
 				hub_stdin_line();
@@ -4055,7 +4101,7 @@ static size_t secret_file(const char *opt, const char *path, char *buf,
 	char *p = buf;
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		stderr_line("sse: %s %s: %s", opt, path, strerror(errno));
+		stderr_line("sse: %s %s: %s", opt, path, error_text(errno));
 		exit(1);
 	}
 	if (st.st_mode & 077) {
@@ -4067,7 +4113,7 @@ static size_t secret_file(const char *opt, const char *path, char *buf,
 	close(fd);
 	if (n < 0 || (size_t)n == cap) {
 		stderr_line("sse: %s %s: %s", opt, path, n < 0 ?
-			    strerror(errno) : "longer than 255 bytes");
+			    error_text(errno) : "longer than 255 bytes");
 		exit(1);
 	}
 	while (n > 0 && (p[n - 1] == ' ' || (p[n - 1] >= '\t' &&
@@ -4607,7 +4653,7 @@ static void redis_flush(struct redis_conn *r)
 		if (w < 0 && errno == EAGAIN)
 			break;
 		if (w < 0) {
-			redis_down(r, strerror(errno));
+			redis_down(r, error_text(errno));
 			return;
 		}
 		r->out_off += (size_t)w;
@@ -5271,7 +5317,7 @@ static void redis_connect(struct redis_conn *r)
 			SOCK_CLOEXEC, 0), one = 1;
 
 	if (fd < 0) {
-		redis_down(r, strerror(errno));
+		redis_down(r, error_text(errno));
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -5281,7 +5327,7 @@ static void redis_connect(struct redis_conn *r)
 	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
 	    (connect(fd, (struct sockaddr *)&redis.addr, redis.addr_len) < 0 &&
 	     errno != EINPROGRESS)) {
-		redis_down(r, strerror(errno));
+		redis_down(r, error_text(errno));
 		return;
 	}
 	tw_add(&srv.wheel, &r->timer, srv.now_ms + REDIS_TIMEOUT_MS);
@@ -5356,7 +5402,7 @@ static void redis_read(struct redis_conn *r)
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n <= 0) {
-			redis_down(r, n < 0 ? strerror(errno)
+			redis_down(r, n < 0 ? error_text(errno)
 					    : "Redis closed the connection");
 			return;
 		}
@@ -5401,7 +5447,7 @@ static void redis_event(struct source *src, uint32_t events)
 		if (getsockopt(r->src.fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
 			e = errno;
 		if (e != 0)
-			redis_down(r, strerror(e));
+			redis_down(r, error_text(e));
 		else
 			redis_hello(r);
 		break;
@@ -5964,7 +6010,7 @@ static int open_listener(const char *addr, unsigned port, bool reuseport,
 		stderr_line(sa->sa_family == AF_INET6
 			    ? "sse: cannot listen on [%s]:%u: %s"
 			    : "sse: cannot listen on %s:%u: %s", addr, port,
-			    strerror(errno));
+			    error_text(errno));
 		exit(1);
 	}
 	/* The kernel caps the backlog at net.core.somaxconn. */
@@ -6134,7 +6180,7 @@ static pid_t worker_start(int parent_fd, int port, size_t w)
 	pid_t parent = getpid(), pid = _Fork();
 
 	if (pid < 0) {
-		stderr_line("sse: fork: %s", strerror(errno));
+		stderr_line("sse: fork: %s", error_text(errno));
 		return 0;
 	}
 	if (pid == 0) {
