@@ -52,6 +52,16 @@
 
 #define SSE_VERSION "0.1.0"
 
+/* The Redis client (see "Redis" below) is built in unless SSE_REDIS is 0,
+ * as the static builds for small boxes have it: one box needs no broker,
+ * and the client is some 11 KB of their 64.  The code is compiled either
+ * way; with 0, REDIS_ON is false where the hub would call it, and the
+ * compiler drops it. */
+#ifndef SSE_REDIS
+#define SSE_REDIS 1
+#endif
+#define REDIS_ON (SSE_REDIS && srv.cfg.redis != NULL)
+
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -2506,8 +2516,8 @@ static enum wait conn_run(struct conn *c)
 		case CONN_LINGER:
 			w = conn_linger(c);
 			break;
-		case CONN_REDIS:
-			w = redis_published(c);
+		case CONN_REDIS:	/* only where REDIS_ON */
+			w = SSE_REDIS ? redis_published(c) : conn_drop(c);
 			break;
 		}
 	}
@@ -2851,8 +2861,9 @@ static void loop_turn(void)
 		case KIND_HUB:
 			hub_event(s);
 			break;
-		case KIND_REDIS:
-			redis_event(s, events[i].events);
+		case KIND_REDIS:	/* only where REDIS_ON */
+			if (SSE_REDIS)
+				redis_event(s, events[i].events);
 			break;
 		case KIND_FREE:
 			break;
@@ -3712,7 +3723,7 @@ static enum wait hub_route_publish(struct conn *c, struct http_request *req,
 	if (!hub_utf8_ok((const unsigned char *)req->body, req->body_len))
 		return answer_error(c, req, 400, NULL,
 				    "the body must be UTF-8 text without NUL");
-	if (srv.cfg.redis != NULL)
+	if (REDIS_ON)
 		return redis_publish(c, req, name, len, typed ? type : NULL);
 	seq = hub_publish(name, len, typed ? type : NULL, req->body,
 			  req->body_len, 0);
@@ -3816,7 +3827,7 @@ static enum wait hub_route_subscribe(struct conn *c, struct http_request *req,
 				oldest = f;
 		}
 	} while (!hub_read_end(v));
-	if (srv.cfg.redis != NULL) {	/* a resume after an id, always */
+	if (REDIS_ON) {	/* a resume after an id, always */
 		bool bad = asked && epoch == UINT64_MAX;
 
 		x = asked ? (bad ? 0 : rid_pack(epoch, seq))
@@ -3977,7 +3988,7 @@ static void hub_stdin_line(void)
 	} else if (!hub_utf8_ok((const unsigned char *)hub.line, n)) {
 		stderr_line("sse: --stdin: line %llu is not UTF-8 text without "
 			    "NUL: skipped", (unsigned long long)hub.in_lines);
-	} else if (srv.cfg.redis != NULL) {
+	} else if (REDIS_ON) {
 		redis_stdin(hub.line, n, hub.in_lines);
 	} else if ((seq = hub_publish(srv.cfg.stdin_topic,
 				      strlen(srv.cfg.stdin_topic), NULL,
@@ -4054,7 +4065,7 @@ static void hub_event(const struct source *src)
 	}
 	if (read(hub.wake.fd, &count, sizeof(count)) < 0)
 		errno = 0;
-	if (srv.cfg.redis != NULL)
+	if (REDIS_ON)
 		redis_poke();	/* a topic to follow, perhaps */
 	if (hub.in_file && !hub.in_eof)
 		hub_stdin_read();
@@ -4142,7 +4153,7 @@ static void hub_setup(size_t workers)
 		hub.token_len = secret_file("--publish-token-file",
 					    cfg->token_file, hub.token,
 					    sizeof(hub.token));
-	if (cfg->redis != NULL)
+	if (REDIS_ON)
 		redis_setup();
 	while (nslots * 2 <= budget / 512)
 		nslots *= 2;
@@ -4204,7 +4215,7 @@ static void hub_init(size_t w)
 	hub.wake = (struct source){ KIND_HUB, hub.sh->wake[w] };
 	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, hub.wake.fd, &ev) < 0)
 		die("epoll_ctl");
-	if (srv.cfg.redis != NULL)
+	if (REDIS_ON)
 		redis_init(w);
 	if (srv.cfg.stdin_topic == NULL || w != 0)
 		return;
@@ -4282,7 +4293,7 @@ static void hub_stats(struct out *o, bool prometheus)
 			out_printf(o, "}");
 		}
 	}
-	if (prometheus && srv.cfg.redis != NULL)
+	if (prometheus && REDIS_ON)
 		redis_metrics(o);
 }
 
@@ -5609,7 +5620,8 @@ static void usage(int fd)
 "  --history-bytes BYTES    bytes kept per topic (1048576)\n"
 "  --hub-memory BYTES       all topics' events and index (67108864)\n"
 "  --max-topics N           topics at once; more get 503 (1024)\n"
-"  --retry MS               the streams' retry:, plus up to half (2000)\n"
+"  --retry MS               the streams' retry:, plus up to half (2000)\n";
+	static const char redis_text[] =
 "\n"
 "  Many servers, one hub: the topics live in Redis Streams.\n"
 "  --redis HOST:PORT        Redis's address (an IPv4 or [IPv6] address)\n"
@@ -5617,136 +5629,81 @@ static void usage(int fd)
 "  --redis-db N             SELECT database N (0)\n";
 
 	write_text(fd, text);
+	if (SSE_REDIS)
+		write_text(fd, redis_text);
 }
 
-enum {
-	OPT_MAX_TARGET = 256, OPT_MAX_HEADER, OPT_MAX_BODY,
-	OPT_REQUEST_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_SEND_TIMEOUT,
-	OPT_MAX_OUTPUT, OPT_LINGER_TIMEOUT, OPT_CORS, OPT_MAX_EVENTS,
-	OPT_MIN_INTERVAL, OPT_MAX_EVENT_SIZE, OPT_HEARTBEAT, OPT_DRAIN_TIMEOUT,
-	OPT_TOKEN_FILE, OPT_PUBLISH_OPEN, OPT_STDIN, OPT_HISTORY,
-	OPT_HISTORY_BYTES, OPT_HUB_MEMORY, OPT_MAX_TOPICS, OPT_RETRY,
-	OPT_REDIS, OPT_REDIS_PASSWORD_FILE, OPT_REDIS_DB,
+/* How an option acts: on the spot, or on its field of struct config.
+ * The kinds from OPTION_TEXT on take a value. */
+enum option_kind {
+	OPTION_HELP,			/* the usage on stdout, exit 0 */
+	OPTION_VERSION,			/* the version, exit 0 */
+	OPTION_FLAG,			/* a bool, made true */
+	OPTION_TEXT,			/* a const char *: the value itself */
+	OPTION_UNSIGNED,		/* a whole number within its bounds */
+	OPTION_SIZE,			/* the same, in a size_t */
 };
 
-/* The options by name: each one's code (its letter, if it has one) and
- * whether it takes a value.  A letter is the short form of the option
- * whose code it is: "-p 80" is "--port 80". */
-static const struct long_option {
-	const char *name;
-	int opt;
-	bool takes_value;
-} long_options[] = {
-	{ "port", 'p', true },
-	{ "bind", 'b', true },
-	{ "events", 'n', true },
-	{ "interval", 'i', true },
-	{ "max-conns", 'c', true },
-	{ "workers", 'w', true },
-	{ "cors", OPT_CORS, true },
-	{ "quiet", 'q', false },
-	{ "help", 'h', false },
-	{ "version", 'V', false },
-	{ "max-target", OPT_MAX_TARGET, true },
-	{ "max-header", OPT_MAX_HEADER, true },
-	{ "max-body", OPT_MAX_BODY, true },
-	{ "request-timeout", OPT_REQUEST_TIMEOUT, true },
-	{ "idle-timeout", OPT_IDLE_TIMEOUT, true },
-	{ "send-timeout", OPT_SEND_TIMEOUT, true },
-	{ "max-output", OPT_MAX_OUTPUT, true },
-	{ "linger-timeout", OPT_LINGER_TIMEOUT, true },
-	{ "drain-timeout", OPT_DRAIN_TIMEOUT, true },
-	{ "max-events", OPT_MAX_EVENTS, true },
-	{ "min-interval", OPT_MIN_INTERVAL, true },
-	{ "max-event-size", OPT_MAX_EVENT_SIZE, true },
-	{ "heartbeat", OPT_HEARTBEAT, true },
-	{ "publish-token-file", OPT_TOKEN_FILE, true },
-	{ "publish-open", OPT_PUBLISH_OPEN, false },
-	{ "stdin", OPT_STDIN, true },
-	{ "history", OPT_HISTORY, true },
-	{ "history-bytes", OPT_HISTORY_BYTES, true },
-	{ "hub-memory", OPT_HUB_MEMORY, true },
-	{ "max-topics", OPT_MAX_TOPICS, true },
-	{ "retry", OPT_RETRY, true },
-	{ "redis", OPT_REDIS, true },
-	{ "redis-password-file", OPT_REDIS_PASSWORD_FILE, true },
-	{ "redis-db", OPT_REDIS_DB, true },
-};
-
-/* The options that take a whole number: the field of struct config each
- * sets (an unsigned or a size_t) and the bounds it must be within.  Its
- * offset and size are bytes: a row is 24 bytes, not 40. */
-#define NUMBER(opt, name, field, min, max) \
-	{ name, min, max, opt, offsetof(struct config, field), \
-	  sizeof(((struct config *)NULL)->field) }
-
-_Static_assert(sizeof(struct config) <= UINT8_MAX, "offsets are bytes");
-
-static const struct number_option {
+/* Every option: its name, its letter if it has one ("-p 80" is
+ * "--port 80"), how it acts and, for a number, its bounds.  The field's
+ * offset is a byte, so that a row is 24 bytes. */
+static const struct option {
 	const char *name;
 	uint32_t min, max;		/* what decimal_u32() can read */
-	uint16_t opt;
-	uint8_t offset, size;
-} number_options[] = {
-	NUMBER('p', "-p", port, 0, 65535),
-	NUMBER('n', "-n", events, 1, 1000000000),
-	NUMBER('i', "-i", interval_ms, 1, DAY_MS),
-	NUMBER('c', "-c", max_conns, 1, 10000000),
-	NUMBER('w', "-w", workers, 1, MAX_WORKERS),
-	NUMBER(OPT_MAX_TARGET, "--max-target", limits.max_target, 16, MIB),
-	NUMBER(OPT_MAX_HEADER, "--max-header", limits.max_head, 64, MIB),
-	NUMBER(OPT_MAX_BODY, "--max-body", limits.max_body, 0, 64 * MIB),
-	NUMBER(OPT_REQUEST_TIMEOUT, "--request-timeout", request_timeout_ms,
-	       1, DAY_MS),
-	NUMBER(OPT_IDLE_TIMEOUT, "--idle-timeout", idle_timeout_ms, 1, DAY_MS),
-	NUMBER(OPT_SEND_TIMEOUT, "--send-timeout", send_timeout_ms, 1, DAY_MS),
-	NUMBER(OPT_MAX_OUTPUT, "--max-output", max_output, 4096, 1024 * MIB),
-	NUMBER(OPT_LINGER_TIMEOUT, "--linger-timeout", linger_timeout_ms,
-	       1, DAY_MS),
-	NUMBER(OPT_DRAIN_TIMEOUT, "--drain-timeout", drain_timeout_ms,
-	       0, DAY_MS),
-	NUMBER(OPT_MAX_EVENTS, "--max-events", max_events, 1, 1000000000),
-	NUMBER(OPT_MIN_INTERVAL, "--min-interval", min_interval_ms, 1, DAY_MS),
-	NUMBER(OPT_MAX_EVENT_SIZE, "--max-event-size", max_event_size,
-	       64, 16 * MIB),
-	NUMBER(OPT_HEARTBEAT, "--heartbeat", heartbeat_ms, 0, DAY_MS),
-	NUMBER(OPT_HISTORY, "--history", history, 1, 10000000),
-	NUMBER(OPT_HISTORY_BYTES, "--history-bytes", history_bytes, 1,
-	       1024 * MIB),
-	NUMBER(OPT_HUB_MEMORY, "--hub-memory", hub_memory, 65536, 4095 * MIB),
-	NUMBER(OPT_MAX_TOPICS, "--max-topics", max_topics, 1, 65535),
-	NUMBER(OPT_RETRY, "--retry", retry_ms, 0, DAY_MS),
-	NUMBER(OPT_REDIS_DB, "--redis-db", redis_db, 0, 1000000),
+	char letter;
+	uint8_t offset;
+	uint8_t kind;			/* enum option_kind */
+} options[] = {
+#define ACTION(name, letter, kind) { name, 0, 0, letter, 0, kind }
+#define FIELD(name, letter, kind, field, min, max) \
+	{ name, min, max, letter, offsetof(struct config, field), kind }
+#define FLAG(name, letter, field) FIELD(name, letter, OPTION_FLAG, field, 0, 0)
+#define TEXT(name, letter, field) FIELD(name, letter, OPTION_TEXT, field, 0, 0)
+#define NUMBER(name, letter, field, min, max) \
+	FIELD(name, letter, sizeof(((struct config *)NULL)->field) == \
+	      sizeof(unsigned) ? OPTION_UNSIGNED : OPTION_SIZE, field, min, max)
+	NUMBER("port", 'p', port, 0, 65535),
+	TEXT("bind", 'b', addr),
+	NUMBER("events", 'n', events, 1, 1000000000),
+	NUMBER("interval", 'i', interval_ms, 1, DAY_MS),
+	NUMBER("max-conns", 'c', max_conns, 1, 10000000),
+	NUMBER("workers", 'w', workers, 1, MAX_WORKERS),
+	TEXT("cors", 0, cors),
+	FLAG("quiet", 'q', quiet),
+	ACTION("help", 'h', OPTION_HELP),
+	ACTION("version", 'V', OPTION_VERSION),
+	NUMBER("max-target", 0, limits.max_target, 16, MIB),
+	NUMBER("max-header", 0, limits.max_head, 64, MIB),
+	NUMBER("max-body", 0, limits.max_body, 0, 64 * MIB),
+	NUMBER("request-timeout", 0, request_timeout_ms, 1, DAY_MS),
+	NUMBER("idle-timeout", 0, idle_timeout_ms, 1, DAY_MS),
+	NUMBER("send-timeout", 0, send_timeout_ms, 1, DAY_MS),
+	NUMBER("max-output", 0, max_output, 4096, 1024 * MIB),
+	NUMBER("linger-timeout", 0, linger_timeout_ms, 1, DAY_MS),
+	NUMBER("drain-timeout", 0, drain_timeout_ms, 0, DAY_MS),
+	NUMBER("max-events", 0, max_events, 1, 1000000000),
+	NUMBER("min-interval", 0, min_interval_ms, 1, DAY_MS),
+	NUMBER("max-event-size", 0, max_event_size, 64, 16 * MIB),
+	NUMBER("heartbeat", 0, heartbeat_ms, 0, DAY_MS),
+	TEXT("publish-token-file", 0, token_file),
+	FLAG("publish-open", 0, publish_open),
+	TEXT("stdin", 0, stdin_topic),
+	NUMBER("history", 0, history, 1, 10000000),
+	NUMBER("history-bytes", 0, history_bytes, 1, 1024 * MIB),
+	NUMBER("hub-memory", 0, hub_memory, 65536, 4095 * MIB),
+	NUMBER("max-topics", 0, max_topics, 1, 65535),
+	NUMBER("retry", 0, retry_ms, 0, DAY_MS),
+	TEXT("redis", 0, redis),
+	TEXT("redis-password-file", 0, redis_password_file),
+	NUMBER("redis-db", 0, redis_db, 0, 1000000),
+#undef ACTION
+#undef FIELD
+#undef FLAG
+#undef TEXT
+#undef NUMBER
 };
 
-/* Sets a number option's field from text s, or exits 2 with one line if
- * s is not a whole number within the option's bounds.  Returns false if
- * opt is not a number option. */
-static bool number_option(struct config *cfg, int opt, const char *s)
-{
-	for (size_t i = 0; i < sizeof(number_options) /
-			       sizeof(number_options[0]); i++) {
-		const struct number_option *n = &number_options[i];
-		char *field = (char *)cfg + n->offset;
-		uint32_t v;
-
-		if (n->opt != opt)
-			continue;
-		/* decimal_u32() saturates at UINT32_MAX, past every max. */
-		if (!decimal_u32(s, strlen(s), &v) || v < n->min ||
-		    v > n->max) {
-			stderr_line("sse: %s: '%s' is not a number from "
-				    "%u to %u", n->name, s, n->min, n->max);
-			exit(2);
-		}
-		if (n->size == sizeof(unsigned))
-			*(unsigned *)(void *)field = (unsigned)v;
-		else
-			*(size_t *)(void *)field = (size_t)v;
-		return true;
-	}
-	return false;
-}
+_Static_assert(sizeof(struct config) <= UINT8_MAX, "offsets are bytes");
 
 /* Exits 2 after a mistake on the command line, which stderr_line() has
  * named: the usage follows, as a reminder. */
@@ -5756,57 +5713,55 @@ static _Noreturn void usage_exit(void)
 	exit(2);
 }
 
-/* Acts on option opt, given its value (NULL if it takes none). */
-static void option_set(struct config *cfg, int opt, const char *value)
+/* Acts on option o, given its value (NULL if it takes none); exits 2
+ * with one line if a number is not a whole one within its bounds. */
+static void option_set(struct config *cfg, const struct option *o,
+		       const char *value)
 {
-	if (value != NULL && number_option(cfg, opt, value))
-		return;
-	switch (opt) {
-	case 'b':
-		cfg->addr = value;
-		break;
-	case OPT_CORS:
-		cfg->cors = value;
-		break;
-	case OPT_TOKEN_FILE:
-		cfg->token_file = value;
-		break;
-	case OPT_PUBLISH_OPEN:
-		cfg->publish_open = true;
-		break;
-	case OPT_STDIN:
-		cfg->stdin_topic = value;
-		break;
-	case OPT_REDIS:
-		cfg->redis = value;
-		break;
-	case OPT_REDIS_PASSWORD_FILE:
-		cfg->redis_password_file = value;
-		break;
-	case 'q':
-		cfg->quiet = true;
-		break;
-	case 'h':
+	void *field = (char *)cfg + o->offset;
+	uint32_t v;
+
+	switch ((enum option_kind)o->kind) {
+	case OPTION_HELP:
 		usage(STDOUT_FILENO);
 		exit(0);
-	case 'V':
+	case OPTION_VERSION:
 		write_text(STDOUT_FILENO, "sse " SSE_VERSION "\n");
 		exit(0);
+	case OPTION_FLAG:
+		*(bool *)field = true;
+		return;
+	case OPTION_TEXT:
+		*(const char **)field = value;
+		return;
+	case OPTION_UNSIGNED:
+	case OPTION_SIZE:
+		break;
 	}
+	/* decimal_u32() saturates at UINT32_MAX, past every max. */
+	if (!decimal_u32(value, strlen(value), &v) || v < o->min ||
+	    v > o->max) {
+		stderr_line("sse: --%s: '%s' is not a number from %u to %u",
+			    o->name, value, o->min, o->max);
+		exit(2);
+	}
+	if (o->kind == OPTION_UNSIGNED)
+		*(unsigned *)field = v;
+	else
+		*(size_t *)field = v;
 }
 
 /* The long option that name (len bytes) names: the one called that, or
  * else the only one whose name starts so ("--po" for "--port"), as
  * getopt_long() allows.  Exits 2 if there is none or more than one. */
-static const struct long_option *long_option_find(const char *arg,
-						  const char *name, size_t len)
+static const struct option *long_option_find(const char *arg,
+					     const char *name, size_t len)
 {
-	const struct long_option *found = NULL;
+	const struct option *found = NULL;
 	size_t starts = 0;
 
-	for (size_t i = 0; i < sizeof(long_options) /
-			       sizeof(long_options[0]); i++) {
-		const struct long_option *o = &long_options[i];
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+		const struct option *o = &options[i];
 		size_t n = strlen(o->name);
 
 		if (n < len || memcmp(o->name, name, len) != 0)
@@ -5824,12 +5779,11 @@ static const struct long_option *long_option_find(const char *arg,
 }
 
 /* The option whose letter c is, or NULL. */
-static const struct long_option *short_option_find(char c)
+static const struct option *short_option_find(char c)
 {
-	for (size_t i = 0; i < sizeof(long_options) /
-			       sizeof(long_options[0]); i++)
-		if (long_options[i].opt == c)
-			return &long_options[i];
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+		if (options[i].letter == c && c != 0)
+			return &options[i];
 	return NULL;
 }
 
@@ -5841,16 +5795,16 @@ static int long_option(struct config *cfg, int argc, char **argv, int i)
 	const char *name = argv[i] + 2, *value = NULL;
 	const char *equals = strchr(name, '=');
 	size_t len = equals != NULL ? (size_t)(equals - name) : strlen(name);
-	const struct long_option *o = long_option_find(argv[i], name, len);
+	const struct option *o = long_option_find(argv[i], name, len);
 
 	if (name[len] == '=') {
-		if (!o->takes_value) {
+		if (o->kind < OPTION_TEXT) {
 			stderr_line("sse: option '--%s' doesn't allow an "
 				    "argument", o->name);
 			usage_exit();
 		}
 		value = name + len + 1;
-	} else if (o->takes_value) {
+	} else if (o->kind >= OPTION_TEXT) {
 		if (i + 1 == argc) {
 			stderr_line("sse: option '--%s' requires an argument",
 				    o->name);
@@ -5858,7 +5812,7 @@ static int long_option(struct config *cfg, int argc, char **argv, int i)
 		}
 		value = argv[++i];
 	}
-	option_set(cfg, o->opt, value);
+	option_set(cfg, o, value);
 	return i;
 }
 
@@ -5869,21 +5823,21 @@ static int long_option(struct config *cfg, int argc, char **argv, int i)
 static int short_options(struct config *cfg, int argc, char **argv, int i)
 {
 	for (const char *p = argv[i] + 1; *p != '\0'; p++) {
-		const struct long_option *o = short_option_find(*p);
+		const struct option *o = short_option_find(*p);
 		char letter[2] = { *p, '\0' };
 
 		if (o == NULL) {
 			stderr_line("sse: invalid option -- '%s'", letter);
 			usage_exit();
 		}
-		if (!o->takes_value) {
-			option_set(cfg, o->opt, NULL);
+		if (o->kind < OPTION_TEXT) {
+			option_set(cfg, o, NULL);
 			continue;
 		}
 		if (p[1] != '\0') {
-			option_set(cfg, o->opt, p + 1);
+			option_set(cfg, o, p + 1);
 		} else if (i + 1 < argc) {
-			option_set(cfg, o->opt, argv[++i]);
+			option_set(cfg, o, argv[++i]);
 		} else {
 			stderr_line("sse: option requires an argument -- '%s'",
 				    letter);
@@ -5956,6 +5910,11 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 	if (stray != NULL) {
 		stderr_line("sse: unexpected argument '%s'", stray);
 		usage_exit();
+	}
+	if (!SSE_REDIS && cfg->redis != NULL) {
+		stderr_line("sse: --redis: this build has no Redis client "
+			    "(SSE_REDIS=0, as in make static)");
+		exit(2);
 	}
 	options_agree(cfg->max_output >= cfg->max_event_size, "--max-output",
 		      cfg->max_output, "at least", "--max-event-size",
