@@ -148,6 +148,9 @@ enum stream_state {	/* its timer			*/
 };
 
 #define NO_EVENT UINT32_MAX	/* drop or stall: not asked for */
+/* Room for an event's frame besides its data and padding: its chunk's
+ * size line, id:, data: and the object's other members. */
+#define EVENT_ROOM 256
 
 /* What a request may ask of its stream (docs/protocol.md section 6):
  * n, interval, size, heartbeat, drop and stall. */
@@ -1106,7 +1109,8 @@ static enum wait conn_head(struct conn *c)
 			if (!srv.cfg.quiet)
 				log_line_keep(c, req->method_name.p,
 					(size_t)(req->target.p + req->target.len
-						 + 9 - req->method_name.p));
+						 + strlen(" HTTP/1.1") -
+						 req->method_name.p));
 			if (req->expect_continue &&
 			    c->in->len == req->head_len &&
 			    (req->chunked || req->content_length > 0)) {
@@ -1331,13 +1335,12 @@ static void stream_sent(const struct stream *s, uint32_t from)
 	}
 }
 
-/* Has event k just sent been the one after which the request asked the
- * stream to fail?  K counts event ids, so a stream resumed past K runs to
- * its end; K = 0 means right after the opening chunk. */
-static bool stream_fails_after(const struct stream *s, uint32_t k,
-			       uint32_t when)
+/* The event after which the stream fails on purpose at request K (drop=
+ * or stall=), or NO_EVENT.  K counts event ids, so a stream resumed past
+ * K, or at it, runs to its end; K = 0 means right after the opening. */
+static uint32_t stream_fail_at(const struct stream *s, uint32_t k)
 {
-	return when == k && (k > s->first || k == 0);
+	return k > s->first || (k == 0 && s->first == 0) ? k : NO_EVENT;
 }
 
 /* Sends o; false when the client is gone (the stream is then aborted). */
@@ -1364,26 +1367,29 @@ static enum wait stream_fail(struct conn *c, uint64_t due_ms)
 /* STREAM_EVENTS: sends every event that is due, in one write (events that
  * fell behind, because the server was busy, go out together), or a
  * heartbeat if the stream has been silent too long; then sleeps until the
- * next.  After the last comes the end of the body.  drop and stall cut it
- * short on purpose. */
+ * next.  After the last comes the end of the body.  drop= and stall= cut
+ * it short on purpose: the batch then ends at their event, and one branch
+ * after it fails the stream. */
 static enum wait stream_events(struct conn *c)
 {
 	struct stream *s = &c->stream;
 	struct out o = out_begin();
 	uint64_t wall_ms = clock_ms(CLOCK_REALTIME);
 	uint32_t from = s->last;	/* events after it go out now */
-	bool stalls;
+	uint32_t drop = stream_fail_at(s, s->shape.drop);
+	uint32_t stall = stream_fail_at(s, s->shape.stall);
+	uint32_t fail = drop < stall ? drop : stall, end = s->last;
 
-	if (stream_fails_after(s, s->last, s->shape.drop))
-		goto drop;	/* drop=0: right after the opening */
-	if (stream_fails_after(s, s->last, s->shape.stall))
-		goto stall;
-	while (s->last < s->shape.count &&
-	       stream_due(s, s->last + 1) <= srv.now_ms) {
+	/* The batch: what is due by now, up to the stream's end or its
+	 * fail point, whichever comes first. */
+	while (end < s->shape.count && end < fail &&
+	       stream_due(s, end + 1) <= srv.now_ms)
+		end++;
+	while (s->last < end) {
 		size_t at;
 
 		/* Keep room for one more event of the largest size. */
-		if (o.cap - o.len < srv.cfg.max_event_size + 256 &&
+		if (o.cap - o.len < srv.cfg.max_event_size + EVENT_ROOM &&
 		    !stream_send(c, &o))
 			return conn_drop(c);
 		at = chunk_open(&o);
@@ -1391,20 +1397,29 @@ static enum wait stream_events(struct conn *c)
 		stream_event_data(c, &o, s->last, wall_ms);
 		c->bytes += o.len - at - CHUNK_ROOM;
 		chunk_close(&o, at, s->chunked);
-		if (s->last == s->shape.drop) {
-			if (!stream_send(c, &o))
-				return conn_drop(c);
-			stream_sent(s, from);
-			goto drop;
-		}
-		if (stream_fails_after(s, s->last, s->shape.stall))
-			break;
 	}
-	stalls = stream_fails_after(s, s->last, s->shape.stall);
+	if (s->last == fail) {
+		if (!stream_send(c, &o))
+			return conn_drop(c);
+		stream_sent(s, from);
+		if (fail == drop) {
+			/* A crash between two events: the reset comes when
+			 * event K + 1 would have been due.  Sent at once, it
+			 * could overtake event K in a client that had not read
+			 * it yet (a browser may lose the bytes it had not
+			 * handed to the page when the reset arrives); this way
+			 * the client has a whole interval to take them. */
+			srv.stats->streams_dropped++;
+			return stream_fail(c, stream_due(s, s->last + 1));
+		}
+		/* Silent from here until the stream would have ended. */
+		srv.stats->streams_stalled++;
+		return stream_fail(c, stream_due(s, s->shape.count));
+	}
 	if (o.len == 0 && s->shape.heartbeat_ms != 0 &&
 	    srv.now_ms >= s->quiet_since_ms + s->shape.heartbeat_ms)
 		stream_chunk(c, &o, stream_heartbeat_chunk);
-	if (s->last == s->shape.count && !stalls) {
+	if (s->last == s->shape.count) {
 		stream_chunk(c, &o, stream_done_chunk);
 		if (s->chunked)
 			out_add(&o, "0\r\n\r\n", 5);
@@ -1412,26 +1427,11 @@ static enum wait stream_events(struct conn *c)
 	if (!stream_send(c, &o))
 		return conn_drop(c);
 	stream_sent(s, from);
-	if (stalls)
-		goto stall;
 	if (s->last < s->shape.count)
 		return stream_wait(c);
 	srv.stats->streams_completed++;
 	srv.stats->streams_active--;
 	return conn_response_end(c);
-
-drop:
-	/* A crash between two events: the reset comes when event K + 1
-	 * would have been due.  Sent at once, it could overtake event K in
-	 * a client that had not read it yet (a browser may lose the bytes it
-	 * had not handed to the page when the reset arrives); this way the
-	 * client has a whole interval to take them. */
-	srv.stats->streams_dropped++;
-	return stream_fail(c, stream_due(s, s->last + 1));
-stall:
-	/* Silent from here until the stream would have ended. */
-	srv.stats->streams_stalled++;
-	return stream_fail(c, stream_due(s, s->shape.count));
 }
 
 static size_t stats_json(char *p, size_t cap);
@@ -6079,8 +6079,8 @@ static void server_init(int fd, size_t w)
 	/* Room for a response's head and at least one event of the largest
 	 * size: conn_stream() sends a batch before it could overflow. */
 	srv.scratch_cap = SCRATCH_SIZE;
-	if (srv.scratch_cap < srv.cfg.max_event_size + 4096 + 256)
-		srv.scratch_cap = srv.cfg.max_event_size + 4096 + 256;
+	if (srv.scratch_cap < srv.cfg.max_event_size + 4096 + EVENT_ROOM)
+		srv.scratch_cap = srv.cfg.max_event_size + 4096 + EVENT_ROOM;
 	srv.scratch = mem_map(srv.scratch_cap);
 	if (srv.conns == NULL || srv.scratch == NULL)
 		die("mmap");

@@ -795,6 +795,16 @@ static void test_stall(void)
 	 * at once, still without :done or the last chunk. */
 	cut_case(s.port, "stall", "K=n-no-done", API,
 		 "n=2&interval=150&stall=2", 2, 150, STALL, 2);
+	/* With both, the earlier wins; a resume past the one still meets
+	 * the other. */
+	cut_case(s.port, "stall", "before-drop", ES,
+		 "n=5&interval=100&drop=3&stall=1", 5, 100, STALL, 1);
+	cut_case(s.port, "stall", "after-drop", ES,
+		 "n=5&interval=100&drop=1&stall=3", 5, 100, DROP, 1);
+	resume_case(s.port, "stall", "resume-past-drop",
+		    "n=5&interval=100&drop=1&stall=3", 2,
+		    (struct want){ .n = 5, .interval = 100, .end = STALL,
+				   .k = 3 });
 	server_stop(&s, 2000);
 }
 
