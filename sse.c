@@ -5573,69 +5573,10 @@ static void redis_metrics(struct out *o)
 
 /* ==== main ============================================================== */
 
-/* Writes the usage to fd: stdout when asked for, stderr after a mistake. */
-static void usage(int fd)
-{
-	static const char text[] =
-"usage: sse [-p PORT] [-b ADDR] [-n EVENTS] [-i INTERVAL_MS] [-c MAX_CONNS]\n"
-"           [-w WORKERS] [--cors ORIGIN] [-q] [-h] [-V] [limits]\n"
-"\n"
-"  -p, --port PORT          port to listen on, 0 for any free one (3000)\n"
-"  -b, --bind ADDR          IPv4 or IPv6 address to listen on (0.0.0.0)\n"
-"  -n, --events N           events per stream (5)\n"
-"  -i, --interval MS        milliseconds between events (1000)\n"
-"  -c, --max-conns N        connections at once; more get 503\n"
-"                           (default: what the descriptor limit allows)\n"
-"  -w, --workers N          worker processes sharing the port (1)\n"
-"  --cors ORIGIN            let pages from ORIGIN (or *) use the server\n"
-"  -q, --quiet              no access log on stderr\n"
-"  -h, --help               this text\n"
-"  -V, --version            the version\n"
-"\n"
-"  --max-target BYTES       longest request target, else 414 (4096)\n"
-"  --max-header BYTES       longest request head, else 431 (8192)\n"
-"  --max-body BYTES         longest request body, else 413 (65536)\n"
-"  --request-timeout MS     first byte to complete request, else 408 (10000)\n"
-"  --idle-timeout MS        keep-alive connection without a request (5000)\n"
-"  --send-timeout MS        a client that takes no output is dropped (10000)\n"
-"  --max-output BYTES       unsent output per client before dropping it\n"
-"                           (262144)\n"
-"  --linger-timeout MS      wait for the client to close after us (2000)\n"
-"  --drain-timeout MS       after SIGTERM, close what is still open after\n"
-"                           MS and exit (0: wait for every stream)\n"
-"\n"
-"  Streams take n, interval, size, heartbeat, drop and stall in the query;\n"
-"  these bound them and give the default heartbeat:\n"
-"  --max-events N           largest n (1000000)\n"
-"  --min-interval MS        smallest interval and heartbeat (1)\n"
-"  --max-event-size BYTES   largest size (65536)\n"
-"  --heartbeat MS           a \":\" comment after MS of silence (0: none)\n"
-"\n"
-"  The hub: POST /topics/NAME publishes, GET /topics/NAME[,NAME...] follows.\n"
-"  --publish-token-file F   publishing needs \"Authorization: Bearer\" and\n"
-"                           F's content (F readable by its owner only)\n"
-"  --publish-open           anyone may publish (default: nobody, 403)\n"
-"  --stdin TOPIC            each line of standard input, one event on TOPIC\n"
-"  --history N              events kept per topic for resuming (100)\n"
-"  --history-bytes BYTES    bytes kept per topic (1048576)\n"
-"  --hub-memory BYTES       all topics' events and index (67108864)\n"
-"  --max-topics N           topics at once; more get 503 (1024)\n"
-"  --retry MS               the streams' retry:, plus up to half (2000)\n";
-	static const char redis_text[] =
-"\n"
-"  Many servers, one hub: the topics live in Redis Streams.\n"
-"  --redis HOST:PORT        Redis's address (an IPv4 or [IPv6] address)\n"
-"  --redis-password-file F  AUTH with F's content (F readable by its owner)\n"
-"  --redis-db N             SELECT database N (0)\n";
-
-	write_text(fd, text);
-	if (SSE_REDIS)
-		write_text(fd, redis_text);
-}
-
 /* How an option acts: on the spot, or on its field of struct config.
  * The kinds from OPTION_TEXT on take a value. */
 enum option_kind {
+	OPTION_HEADING,			/* not an option: a line of the usage */
 	OPTION_HELP,			/* the usage on stdout, exit 0 */
 	OPTION_VERSION,			/* the version, exit 0 */
 	OPTION_FLAG,			/* a bool, made true */
@@ -5644,66 +5585,177 @@ enum option_kind {
 	OPTION_SIZE,			/* the same, in a size_t */
 };
 
-/* Every option: its name, its letter if it has one ("-p 80" is
- * "--port 80"), how it acts and, for a number, its bounds.  The field's
- * offset is a byte, so that a row is 24 bytes. */
+#define DEFAULT_ADDR "0.0.0.0"
+
+/* Every option, in the order of the usage, which is made from this table:
+ * its name, its letter if it has one ("-p 80" is "--port 80"), the name
+ * of its value and its help; how it acts and, for a number, its default
+ * and bounds.  A default below the bounds is one no user can give, which
+ * the server works out (-c: what the descriptor limit allows); the help
+ * says so instead of the usage showing it.  A row without a help is not
+ * in the usage (the Redis options of a build without Redis). */
 static const struct option {
 	const char *name;
-	uint32_t min, max;		/* what decimal_u32() can read */
+	const char *arg;		/* the value in the usage, or NULL */
+	const char *help;		/* "\n" continues under it */
+	uint32_t def, min, max;		/* what decimal_u32() can read */
 	char letter;
-	uint8_t offset;
+	uint8_t offset;			/* the field's, a byte */
 	uint8_t kind;			/* enum option_kind */
 } options[] = {
-#define ACTION(name, letter, kind) { name, 0, 0, letter, 0, kind }
-#define FIELD(name, letter, kind, field, min, max) \
-	{ name, min, max, letter, offsetof(struct config, field), kind }
-#define FLAG(name, letter, field) FIELD(name, letter, OPTION_FLAG, field, 0, 0)
-#define TEXT(name, letter, field) FIELD(name, letter, OPTION_TEXT, field, 0, 0)
-#define NUMBER(name, letter, field, min, max) \
-	FIELD(name, letter, sizeof(((struct config *)NULL)->field) == \
-	      sizeof(unsigned) ? OPTION_UNSIGNED : OPTION_SIZE, field, min, max)
-	NUMBER("port", 'p', port, 0, 65535),
-	TEXT("bind", 'b', addr),
-	NUMBER("events", 'n', events, 1, 1000000000),
-	NUMBER("interval", 'i', interval_ms, 1, DAY_MS),
-	NUMBER("max-conns", 'c', max_conns, 1, 10000000),
-	NUMBER("workers", 'w', workers, 1, MAX_WORKERS),
-	TEXT("cors", 0, cors),
-	FLAG("quiet", 'q', quiet),
-	ACTION("help", 'h', OPTION_HELP),
-	ACTION("version", 'V', OPTION_VERSION),
-	NUMBER("max-target", 0, limits.max_target, 16, MIB),
-	NUMBER("max-header", 0, limits.max_head, 64, MIB),
-	NUMBER("max-body", 0, limits.max_body, 0, 64 * MIB),
-	NUMBER("request-timeout", 0, request_timeout_ms, 1, DAY_MS),
-	NUMBER("idle-timeout", 0, idle_timeout_ms, 1, DAY_MS),
-	NUMBER("send-timeout", 0, send_timeout_ms, 1, DAY_MS),
-	NUMBER("max-output", 0, max_output, 4096, 1024 * MIB),
-	NUMBER("linger-timeout", 0, linger_timeout_ms, 1, DAY_MS),
-	NUMBER("drain-timeout", 0, drain_timeout_ms, 0, DAY_MS),
-	NUMBER("max-events", 0, max_events, 1, 1000000000),
-	NUMBER("min-interval", 0, min_interval_ms, 1, DAY_MS),
-	NUMBER("max-event-size", 0, max_event_size, 64, 16 * MIB),
-	NUMBER("heartbeat", 0, heartbeat_ms, 0, DAY_MS),
-	TEXT("publish-token-file", 0, token_file),
-	FLAG("publish-open", 0, publish_open),
-	TEXT("stdin", 0, stdin_topic),
-	NUMBER("history", 0, history, 1, 10000000),
-	NUMBER("history-bytes", 0, history_bytes, 1, 1024 * MIB),
-	NUMBER("hub-memory", 0, hub_memory, 65536, 4095 * MIB),
-	NUMBER("max-topics", 0, max_topics, 1, 65535),
-	NUMBER("retry", 0, retry_ms, 0, DAY_MS),
-	TEXT("redis", 0, redis),
-	TEXT("redis-password-file", 0, redis_password_file),
-	NUMBER("redis-db", 0, redis_db, 0, 1000000),
+#define HEADING(text) { NULL, NULL, text, 0, 0, 0, 0, 0, OPTION_HEADING }
+#define ACTION(name, letter, help, kind) \
+	{ name, NULL, help, 0, 0, 0, letter, 0, kind }
+#define FIELD(name, letter, arg, help, kind, field, def, min, max) \
+	{ name, arg, help, def, min, max, letter, \
+	  offsetof(struct config, field), kind }
+#define FLAG(name, letter, help, field) \
+	FIELD(name, letter, NULL, help, OPTION_FLAG, field, 0, 0, 0)
+#define TEXT(name, letter, arg, help, field) \
+	FIELD(name, letter, arg, help, OPTION_TEXT, field, 0, 0, 0)
+#define NUMBER(name, letter, arg, help, field, def, min, max) \
+	FIELD(name, letter, arg, help, sizeof(((struct config *)NULL)->field) \
+	      == sizeof(unsigned) ? OPTION_UNSIGNED : OPTION_SIZE, field, \
+	      def, min, max)
+#define REDIS_HELP(text) (SSE_REDIS ? text : NULL)
+	NUMBER("port", 'p', "PORT", "port to listen on, 0 for any free one",
+	       port, 3000, 0, 65535),
+	TEXT("bind", 'b', "ADDR", "IPv4 or IPv6 address to listen on ("
+	     DEFAULT_ADDR ")", addr),
+	NUMBER("events", 'n', "N", "events per stream", events, 5, 1,
+	       1000000000),
+	NUMBER("interval", 'i', "MS", "milliseconds between events",
+	       interval_ms, 1000, 1, DAY_MS),
+	NUMBER("max-conns", 'c', "N", "connections at once; more get 503\n"
+	       "(default: what the descriptor limit allows)", max_conns, 0, 1,
+	       10000000),
+	NUMBER("workers", 'w', "N", "worker processes sharing the port",
+	       workers, 1, 1, MAX_WORKERS),
+	TEXT("cors", 0, "ORIGIN", "let pages from ORIGIN (or *) use the "
+	     "server", cors),
+	FLAG("quiet", 'q', "no access log on stderr", quiet),
+	ACTION("help", 'h', "this text", OPTION_HELP),
+	ACTION("version", 'V', "the version", OPTION_VERSION),
+	HEADING(""),
+	NUMBER("max-target", 0, "BYTES", "longest request target, else 414",
+	       limits.max_target, 4096, 16, MIB),
+	NUMBER("max-header", 0, "BYTES", "longest request head, else 431",
+	       limits.max_head, 8192, 64, MIB),
+	NUMBER("max-body", 0, "BYTES", "longest request body, else 413",
+	       limits.max_body, 65536, 0, 64 * MIB),
+	NUMBER("request-timeout", 0, "MS", "first byte to complete request, "
+	       "else 408", request_timeout_ms, 10000, 1, DAY_MS),
+	NUMBER("idle-timeout", 0, "MS", "keep-alive connection without a "
+	       "request", idle_timeout_ms, 5000, 1, DAY_MS),
+	NUMBER("send-timeout", 0, "MS", "a client that takes no output is "
+	       "dropped", send_timeout_ms, 10000, 1, DAY_MS),
+	NUMBER("max-output", 0, "BYTES", "unsent output per client before "
+	       "dropping it", max_output, 256 * 1024, 4096, 1024 * MIB),
+	NUMBER("linger-timeout", 0, "MS", "wait for the client to close "
+	       "after us", linger_timeout_ms, 2000, 1, DAY_MS),
+	NUMBER("drain-timeout", 0, "MS", "after SIGTERM, close what is still "
+	       "open after\nMS and exit; 0: wait for every stream",
+	       drain_timeout_ms, 0, 0, DAY_MS),
+	HEADING("Streams take n, interval, size, heartbeat, drop and stall in "
+		"the query;\nthese bound them and give the default heartbeat:"),
+	NUMBER("max-events", 0, "N", "largest n", max_events, 1000000, 1,
+	       1000000000),
+	NUMBER("min-interval", 0, "MS", "smallest interval and heartbeat",
+	       min_interval_ms, 1, 1, DAY_MS),
+	NUMBER("max-event-size", 0, "BYTES", "largest size", max_event_size,
+	       65536, 64, 16 * MIB),
+	NUMBER("heartbeat", 0, "MS", "a \":\" comment after MS of silence; "
+	       "0: none", heartbeat_ms, 0, 0, DAY_MS),
+	HEADING("The hub: POST /topics/NAME publishes, GET "
+		"/topics/NAME[,NAME...] follows."),
+	TEXT("publish-token-file", 0, "F", "publishing needs \"Authorization: "
+	     "Bearer\" and\nF's content (F readable by its owner only)",
+	     token_file),
+	FLAG("publish-open", 0, "anyone may publish (default: nobody, 403)",
+	     publish_open),
+	TEXT("stdin", 0, "TOPIC", "each line of standard input, one event on "
+	     "TOPIC", stdin_topic),
+	NUMBER("history", 0, "N", "events kept per topic for resuming",
+	       history, 100, 1, 10000000),
+	NUMBER("history-bytes", 0, "BYTES", "bytes kept per topic",
+	       history_bytes, MIB, 1, 1024 * MIB),
+	NUMBER("hub-memory", 0, "BYTES", "all topics' events and index",
+	       hub_memory, 64 * MIB, 65536, 4095 * MIB),
+	NUMBER("max-topics", 0, "N", "topics at once; more get 503",
+	       max_topics, 1024, 1, 65535),
+	NUMBER("retry", 0, "MS", "the streams' retry:, plus up to half",
+	       retry_ms, 2000, 0, DAY_MS),
+	HEADING(REDIS_HELP("Many servers, one hub: the topics live in Redis "
+			   "Streams.")),
+	TEXT("redis", 0, "HOST:PORT", REDIS_HELP("Redis's address (an IPv4 or "
+	     "[IPv6] address)"), redis),
+	TEXT("redis-password-file", 0, "F", REDIS_HELP("AUTH with F's content "
+	     "(F readable by its owner)"), redis_password_file),
+	NUMBER("redis-db", 0, "N", REDIS_HELP("SELECT database N"), redis_db,
+	       0, 0, 1000000),
+#undef HEADING
 #undef ACTION
 #undef FIELD
 #undef FLAG
 #undef TEXT
 #undef NUMBER
+#undef REDIS_HELP
 };
 
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+
 _Static_assert(sizeof(struct config) <= UINT8_MAX, "offsets are bytes");
+
+/* Writes the usage to fd: stdout when asked for, stderr after a mistake.
+ * An option's line is "  -p, --port PORT", then its help from column 28
+ * (the lines after a "\n" too) and a number's default; a heading's, a
+ * blank line and its text. */
+static void usage(int fd)
+{
+	static const char synopsis[] =
+"usage: sse [-p PORT] [-b ADDR] [-n EVENTS] [-i INTERVAL_MS] [-c MAX_CONNS]\n"
+"           [-w WORKERS] [--cors ORIGIN] [-q] [-h] [-V] [limits]\n\n";
+	char text[4096];
+	struct out o = { text, 0, sizeof(text) - 1 };
+
+	out_add(&o, synopsis, sizeof(synopsis) - 1);
+	for (size_t i = 0; i < NOPTIONS; i++) {
+		const struct option *r = &options[i];
+		const char *h = r->help, *nl;
+		size_t column = 27, line;
+
+		if (h == NULL)
+			continue;
+		if (r->kind == OPTION_HEADING) {
+			out_add(&o, "\n", 1);
+			column = 2;
+		}
+		line = o.len;
+		if (r->kind != OPTION_HEADING) {
+			char letter[] = { ' ', ' ', '-', r->letter, ',' };
+
+			out_add(&o, letter, r->letter != 0 ? 5 : 1);
+			out_printf(&o, " --%s%s%s", r->name, r->arg ? " " : "",
+				   r->arg ? r->arg : "");
+		}
+		for (; *h != '\0'; h = nl + 1) {
+			nl = strchrnul(h, '\n');
+			while (o.len < line + column)
+				out_add(&o, " ", 1);
+			out_add(&o, h, (size_t)(nl - h));
+			if (*nl == '\0')
+				break;
+			out_add(&o, "\n", 1);
+			line = o.len;
+		}
+		if (r->kind >= OPTION_UNSIGNED && r->def >= r->min)
+			out_printf(&o, " (%u)", r->def);
+		if (*r->help != '\0' || r->kind != OPTION_HEADING)
+			out_add(&o, "\n", 1);
+	}
+	text[o.len] = '\0';
+	write_text(fd, text);
+}
 
 /* Exits 2 after a mistake on the command line, which stderr_line() has
  * named: the usage follows, as a reminder. */
@@ -5711,6 +5763,18 @@ static _Noreturn void usage_exit(void)
 {
 	usage(STDERR_FILENO);
 	exit(2);
+}
+
+/* Sets number option o's field to v (nothing if o is not a number). */
+static void option_number(struct config *cfg, const struct option *o,
+			  uint32_t v)
+{
+	void *field = (char *)cfg + o->offset;
+
+	if (o->kind == OPTION_UNSIGNED)
+		*(unsigned *)field = v;
+	else if (o->kind == OPTION_SIZE)
+		*(size_t *)field = v;
 }
 
 /* Acts on option o, given its value (NULL if it takes none); exits 2
@@ -5734,6 +5798,7 @@ static void option_set(struct config *cfg, const struct option *o,
 	case OPTION_TEXT:
 		*(const char **)field = value;
 		return;
+	case OPTION_HEADING:	/* never found */
 	case OPTION_UNSIGNED:
 	case OPTION_SIZE:
 		break;
@@ -5745,10 +5810,7 @@ static void option_set(struct config *cfg, const struct option *o,
 			    o->name, value, o->min, o->max);
 		exit(2);
 	}
-	if (o->kind == OPTION_UNSIGNED)
-		*(unsigned *)field = v;
-	else
-		*(size_t *)field = v;
+	option_number(cfg, o, v);
 }
 
 /* The long option that name (len bytes) names: the one called that, or
@@ -5760,11 +5822,11 @@ static const struct option *long_option_find(const char *arg,
 	const struct option *found = NULL;
 	size_t starts = 0;
 
-	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+	for (size_t i = 0; i < NOPTIONS; i++) {
 		const struct option *o = &options[i];
-		size_t n = strlen(o->name);
+		size_t n = o->name != NULL ? strlen(o->name) : 0;
 
-		if (n < len || memcmp(o->name, name, len) != 0)
+		if (n == 0 || n < len || memcmp(o->name, name, len) != 0)
 			continue;
 		if (n == len)
 			return o;
@@ -5781,7 +5843,7 @@ static const struct option *long_option_find(const char *arg,
 /* The option whose letter c is, or NULL. */
 static const struct option *short_option_find(char c)
 {
-	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+	for (size_t i = 0; i < NOPTIONS; i++)
 		if (options[i].letter == c && c != 0)
 			return &options[i];
 	return NULL;
@@ -5868,28 +5930,9 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 {
 	const char *stray = NULL;	/* the first argument not an option */
 
-	*cfg = (struct config){
-		.addr = "0.0.0.0",
-		.port = 3000,
-		.events = 5,
-		.interval_ms = 1000,
-		.workers = 1,
-		.limits = { .max_target = 4096, .max_head = 8192,
-			    .max_body = 65536 },
-		.request_timeout_ms = 10000,
-		.idle_timeout_ms = 5000,
-		.send_timeout_ms = 10000,
-		.linger_timeout_ms = 2000,
-		.max_output = 256 * (size_t)1024,
-		.max_events = 1000000,
-		.min_interval_ms = 1,
-		.max_event_size = 65536,
-		.retry_ms = 2000,
-		.history = 100,
-		.history_bytes = MIB,
-		.hub_memory = 64 * MIB,
-		.max_topics = 1024,
-	};
+	*cfg = (struct config){ .addr = DEFAULT_ADDR };
+	for (size_t i = 0; i < NOPTIONS; i++)	/* the numbers' defaults */
+		option_number(cfg, &options[i], options[i].def);
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 
