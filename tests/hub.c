@@ -58,98 +58,6 @@ static bool start(struct server *s, const char *name,
 
 #define OPTS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
-/* One request on a connection of its own; its answer in r. */
-static bool ask(int port, const char *req, size_t len, struct response *r)
-{
-	struct client c;
-	bool ok;
-
-	resp_init(r);
-	r->head_only = strncmp(req, "HEAD ", 5) == 0;
-	if (client_open(&c, port) != 0)
-		return false;
-	ok = client_send(&c, req, len, 0, mono_ms() + 2000) == 0 &&
-	     client_more(&c, r, mono_ms() + 3000, 0) == 0;
-	client_close(&c);
-	return ok;
-}
-
-/* POST /topics/TARGET with body; the status, and the id answered in id
- * (if not NULL).  extra: more header lines, or "". */
-static int publish(int port, const char *target, const char *body,
-		   size_t len, const char *extra, char *id)
-{
-	char req[70000];
-	struct response r = { 0 };
-	int n = snprintf(req, sizeof req, "POST /topics/%s HTTP/1.1\r\n"
-			 "Host: t\r\n%sContent-Length: %zu\r\n\r\n", target,
-			 extra, len);
-	int status;
-
-	memcpy(req + n, body, len);
-	if (!ask(port, req, (size_t)n + len, &r)) {
-		resp_free(&r);
-		return -1;
-	}
-	status = r.status;
-	if (id != NULL) {
-		const char *p = r.body ? strstr(r.body, "\"id\":\"") : NULL;
-
-		id[0] = '\0';
-		if (p != NULL)
-			sscanf(p + 6, "%63[0-9-]", id);
-	}
-	resp_free(&r);
-	return status;
-}
-
-/* Opens GET /topics/TARGET (extra: more header lines) and reads its head
- * and first chunk (retry: and :ok, and a gap if any). */
-static bool follow(struct client *c, struct response *r, int port,
-		   const char *target, const char *extra)
-{
-	char req[1024];
-	int n = snprintf(req, sizeof req, "GET /topics/%s HTTP/1.1\r\n"
-			 "Host: t\r\n%s\r\n", target, extra);
-
-	resp_init(r);
-	if (client_open(c, port) != 0)
-		return false;
-	if (client_send(c, req, (size_t)n, 0, mono_ms() + 2000) != 0 ||
-	    client_more(c, r, mono_ms() + 3000, 1) != 0) {
-		client_close(c);
-		return false;
-	}
-	if (r->status != 200)
-		return t_note("GET /topics/%s: status %d", target, r->status);
-	return true;
-}
-
-/* How many times needle occurs in the body. */
-static int count_of(const struct response *r, const char *needle)
-{
-	int n = 0;
-
-	for (const char *p = r->body; p && (p = strstr(p, needle)); p++)
-		n++;
-	return n;
-}
-
-/* Reads on until the body holds want events (lines "\n\n" after :ok). */
-static bool until_events(struct client *c, struct response *r, int want)
-{
-	int64_t deadline = mono_ms() + 3000;
-
-	while (count_of(r, "id: ") < want) {
-		if (client_more(c, r, deadline, r->nch + 1) != 0)
-			return t_prefix("waiting for %d events: ", want),
-			       false;
-		if (r->state == RS_DONE)
-			break;
-	}
-	return true;
-}
-
 /* The body after the opening retry:/:ok block. */
 static const char *after_ok(const struct response *r)
 {
@@ -193,14 +101,15 @@ static void test_lines(int port)
 
 		snprintf(name, sizeof name, "pub/lines/%s", lines[i].name);
 		snprintf(topic, sizeof topic, "lines-%zu", i);
-		if (!follow(&c, &r, port, topic, "")) {
+		if (!topic_follow(&c, &r, port, topic, "")) {
 			t_result(name, false);
 			continue;
 		}
-		st = publish(port, topic, lines[i].body, lines[i].len, "", id);
+		st = topic_publish(port, topic, lines[i].body, lines[i].len,
+				   "", id);
 		if (st != 200)
 			t_note("publish: status %d", st);
-		else if (until_events(&c, &r, 1)) {
+		else if (resp_until_events(&c, &r, 1, 3000)) {
 			snprintf(want, sizeof want, "id: %s\n%s", id,
 				 lines[i].data);
 			if (strcmp(after_ok(&r), want) != 0)
@@ -220,7 +129,7 @@ static void test_exact(int port)
 	char id[64], id2[64], want[512];
 	int st;
 
-	if (follow(&c, &r, port, "exact", "")) {
+	if (topic_follow(&c, &r, port, "exact", "")) {
 		if (!glob("retry: #\n:ok\n\n", r.body, r.body_len))
 			t_note("opening %s", escs(r.body));
 		if (resp_header(&r, "Content-Type") == NULL ||
@@ -228,9 +137,10 @@ static void test_exact(int port)
 			   "text/event-stream") != 0)
 			t_note("Content-Type %s",
 			       resp_header(&r, "Content-Type"));
-		st = publish(port, "exact?event=chat.message", "x", 1, "", id);
-		publish(port, "exact", "y", 1, "", id2);
-		if (st == 200 && until_events(&c, &r, 2)) {
+		st = topic_publish_text(port, "exact?event=chat.message", "x",
+					id);
+		topic_publish_text(port, "exact", "y", id2);
+		if (st == 200 && resp_until_events(&c, &r, 2, 3000)) {
 			snprintf(want, sizeof want, "id: %s\nevent: "
 				 "chat.message\ndata: x\n\nid: %s\ndata: y\n\n",
 				 id, id2);
@@ -282,8 +192,9 @@ static void test_refusals(int port)
 {
 	for (size_t i = 0; i < NELEM(refusals); i++) {
 		char name[64];
-		int st = publish(port, refusals[i].target, refusals[i].body,
-				 refusals[i].len, "", NULL);
+		int st = topic_publish(port, refusals[i].target,
+				       refusals[i].body, refusals[i].len, "",
+				       NULL);
 
 		snprintf(name, sizeof name, "pub/%s", refusals[i].name);
 		if (st != refusals[i].status)
@@ -324,7 +235,8 @@ static void test_routes(int port)
 	for (size_t i = 0; i < NELEM(routes); i++) {
 		struct response r = { 0 };
 
-		if (ask(port, routes[i].req, strlen(routes[i].req), &r)) {
+		if (client_ask(port, routes[i].req, strlen(routes[i].req), &r,
+			       3000)) {
 			const char *v = routes[i].header
 				? resp_header(&r, routes[i].header) : NULL;
 
@@ -350,12 +262,12 @@ static void test_multi(int port)
 	struct response r = { 0 };
 	char a1[64], b1[64], a2[64], want[512];
 
-	if (follow(&c, &r, port, "ma,mb,ma", "")) {
-		publish(port, "ma", "1", 1, "", a1);
-		publish(port, "mb", "2", 1, "", b1);
-		publish(port, "mc", "3", 1, "", NULL);
-		publish(port, "ma", "4", 1, "", a2);
-		if (until_events(&c, &r, 3)) {
+	if (topic_follow(&c, &r, port, "ma,mb,ma", "")) {
+		topic_publish_text(port, "ma", "1", a1);
+		topic_publish_text(port, "mb", "2", b1);
+		topic_publish_text(port, "mc", "3", NULL);
+		topic_publish_text(port, "ma", "4", a2);
+		if (resp_until_events(&c, &r, 3, 3000)) {
 			snprintf(want, sizeof want, "id: %s\ndata: 1\n\nid: %s\n"
 				 "data: 2\n\nid: %s\ndata: 4\n\n", a1, b1, a2);
 			if (strcmp(after_ok(&r), want) != 0)
@@ -377,14 +289,14 @@ static void test_multi(int port)
 	for (size_t i = 0; i < NELEM(seq); i++) {
 		char id[64];
 
-		publish(port, seq[i][0], seq[i][1], 1, "", id);
+		topic_publish(port, seq[i][0], seq[i][1], 1, "", id);
 		if (strcmp(seq[i][0], "wc") != 0)
 			n += (size_t)snprintf(want + n, sizeof want - n,
 					      "id: %s\ndata: %s\n\n", id,
 					      seq[i][1]);
 	}
-	if (follow(&c, &r, port, "wa,wb?history=1", "")) {
-		until_events(&c, &r, 7);
+	if (topic_follow(&c, &r, port, "wa,wb?history=1", "")) {
+		resp_until_events(&c, &r, 7, 3000);
 		if (strcmp(after_ok(&r), want) != 0)
 			t_note("got %s, expected %s", escs(after_ok(&r)),
 			       escs(want));
@@ -408,7 +320,7 @@ static void test_rights(void)
 		const char *req = "POST /topics/t HTTP/1.1\r\nHost: t\r\n"
 				  "Content-Length: 1\r\n\r\nx";
 
-		if (ask(s.port, req, strlen(req), &r) &&
+		if (client_ask(s.port, req, strlen(req), &r, 3000) &&
 		    (r.status != 403 || !strstr(r.body, "--publish-open") ||
 		     !strstr(r.body, "--publish-token-file")))
 			t_note("status %d, body %s", r.status, escs(r.body));
@@ -428,26 +340,26 @@ static void test_rights(void)
 		struct response r = { 0 };
 		char auth[128];
 
-		if (publish(s.port, "t", "x", 1, "", NULL) != 401)
+		if (topic_publish_text(s.port, "t", "x", NULL) != 401)
 			t_note("no token: not 401");
-		if (publish(s.port, "t", "x", 1,
+		if (topic_publish(s.port, "t", "x", 1,
 			    "Authorization: Bearer s3cret-Token_4\r\n",
 			    NULL) != 401)
 			t_note("a prefix of the token: not 401");
-		if (publish(s.port, "t", "x", 1,
+		if (topic_publish(s.port, "t", "x", 1,
 			    "Authorization: Bearer s3cret-Token_421\r\n",
 			    NULL) != 401)
 			t_note("the token and more: not 401");
-		if (publish(s.port, "t", "x", 1,
+		if (topic_publish(s.port, "t", "x", 1,
 			    "Authorization: Basic czNjcmV0\r\n", NULL) != 401)
 			t_note("Basic: not 401");
 		snprintf(auth, sizeof auth, "Authorization: bearer %s\r\n",
 			 secret);
-		if (publish(s.port, "t", "x", 1, auth, NULL) != 200)
+		if (topic_publish(s.port, "t", "x", 1, auth, NULL) != 200)
 			t_note("the token: not 200");
 		const char *req = "POST /topics/t HTTP/1.1\r\nHost: t\r\n"
 				  "Content-Length: 1\r\n\r\nx";
-		if (ask(s.port, req, strlen(req), &r) &&
+		if (client_ask(s.port, req, strlen(req), &r, 3000) &&
 		    (resp_header(&r, "WWW-Authenticate") == NULL ||
 		     strcmp(resp_header(&r, "WWW-Authenticate"), "Bearer")))
 			t_note("WWW-Authenticate: %s",
@@ -495,7 +407,7 @@ static void test_rights(void)
 	unlink(path);
 	rmdir(dir);
 	if (start(&s, "rights/open", OPTS("--publish-open"))) {
-		if (publish(s.port, "t", "x", 1, "", NULL) != 200)
+		if (topic_publish_text(s.port, "t", "x", NULL) != 200)
 			t_note("--publish-open: not 200");
 		t_result("rights/open", true);
 		server_stop(&s, 3000);
@@ -517,7 +429,7 @@ static void test_cors(void)
 	if (!start(&s, "cors/topics", OPTS("--publish-open", "--cors",
 					   "http://o")))
 		return;
-	if (ask(s.port, pre, strlen(pre), &r)) {
+	if (client_ask(s.port, pre, strlen(pre), &r, 3000)) {
 		v = resp_header(&r, "Access-Control-Allow-Methods");
 		if (r.status != 204 || v == NULL || !strstr(v, "POST"))
 			t_note("preflight: %d, methods %s", r.status, escs(v));
@@ -527,7 +439,7 @@ static void test_cors(void)
 			t_note("preflight: headers %s", escs(v));
 	}
 	resp_free(&r);
-	if (follow(&c, &r, s.port, "chat", "Origin: http://o\r\n")) {
+	if (topic_follow(&c, &r, s.port, "chat", "Origin: http://o\r\n")) {
 		v = resp_header(&r, "Access-Control-Allow-Origin");
 		if (v == NULL || strcmp(v, "http://o") != 0)
 			t_note("stream: Access-Control-Allow-Origin %s", escs(v));
@@ -545,18 +457,19 @@ static void test_max_topics(void)
 	if (!start(&s, "topics/max", OPTS("--publish-open", "--max-topics",
 					  "2")))
 		return;
-	if (publish(s.port, "one", "x", 1, "", NULL) != 200 ||
-	    publish(s.port, "two", "x", 1, "", NULL) != 200)
+	if (topic_publish_text(s.port, "one", "x", NULL) != 200 ||
+	    topic_publish_text(s.port, "two", "x", NULL) != 200)
 		t_note("two topics: not 200");
-	else if (publish(s.port, "three", "x", 1, "", NULL) != 503)
+	else if (topic_publish_text(s.port, "three", "x", NULL) != 503)
 		t_note("a third topic: not 503");
-	else if (publish(s.port, "one", "y", 1, "", NULL) != 200)
+	else if (topic_publish_text(s.port, "one", "y", NULL) != 200)
 		t_note("an existing topic after the 503: not 200");
 	else {
 		struct response r = { 0 };
 		const char *req = "GET /topics/four HTTP/1.1\r\nHost: t\r\n\r\n";
 
-		if (ask(s.port, req, strlen(req), &r) && r.status != 503)
+		if (client_ask(s.port, req, strlen(req), &r, 3000) &&
+		    r.status != 503)
 			t_note("following a third topic: %d, not 503",
 			       r.status);
 		resp_free(&r);
@@ -593,8 +506,8 @@ static void resume_check(int port, const char *topic, int sp, const char *id,
 	for (int k = from; k < SEQ; k++)
 		n += (size_t)snprintf(want + n, sizeof want - n,
 				      "id: %s\ndata: %d\n\n", ids[k], k);
-	if (follow(&c, &r, port, target, extra)) {
-		until_events(&c, &r, SEQ - from);
+	if (topic_follow(&c, &r, port, target, extra)) {
+		resp_until_events(&c, &r, SEQ - from, 3000);
 		/* Nothing more: a last publish elsewhere, then a look. */
 		const char *p = after_ok(&r);
 		if (!glob(want, p, strlen(p)))
@@ -614,8 +527,8 @@ static void test_resume(void)
 		return;
 	for (int k = 0; k < SEQ; k++) {
 		snprintf(body, sizeof body, "%d", k);
-		publish(s.port, "r", body, strlen(body), "", ids[k]);
-		publish(s.port, "other", "o", 1, "", NULL);	/* between */
+		topic_publish(s.port, "r", body, strlen(body), "", ids[k]);
+		topic_publish_text(s.port, "other", "o", NULL);	/* between */
 	}
 	for (int sp = 0; sp < 4; sp++)
 		for (int k = 0; k < SEQ; k++) {
@@ -633,9 +546,9 @@ static void test_resume(void)
 		snprintf(target, sizeof target, "r?lastEventId=%s", ids[0]);
 		snprintf(extra, sizeof extra, "Last-Event-ID: %s\r\n",
 			 ids[SEQ - 2]);
-		if (follow(&c, &r, s.port, target, extra)) {
-			until_events(&c, &r, 1);
-			if (count_of(&r, "id: ") != 1 ||
+		if (topic_follow(&c, &r, s.port, target, extra)) {
+			resp_until_events(&c, &r, 1, 3000);
+			if (resp_count(&r, "id: ") != 1 ||
 			    !strstr(r.body, ids[SEQ - 1]))
 				t_note("got %s", escs(r.body));
 			client_close(&c);
@@ -649,19 +562,19 @@ static void test_resume(void)
 		struct response r = { 0 };
 		char last[64] = "", more[3][64], extra[128];
 
-		if (follow(&c, &r, s.port, "away", "")) {
-			publish(s.port, "away", "a", 1, "", last);
-			until_events(&c, &r, 1);
+		if (topic_follow(&c, &r, s.port, "away", "")) {
+			topic_publish_text(s.port, "away", "a", last);
+			resp_until_events(&c, &r, 1, 3000);
 			client_close(&c);
 			for (int k = 0; k < 3; k++)
-				publish(s.port, "away", "b", 1, "", more[k]);
+				topic_publish_text(s.port, "away", "b", more[k]);
 			snprintf(extra, sizeof extra, "Last-Event-ID: %s\r\n",
 				 last);
 			resp_free(&r);
-			if (follow(&c, &r, s.port, "away", extra)) {
-				until_events(&c, &r, 3);
-				publish(s.port, "away", "c", 1, "", last);
-				until_events(&c, &r, 4);
+			if (topic_follow(&c, &r, s.port, "away", extra)) {
+				resp_until_events(&c, &r, 3, 3000);
+				topic_publish_text(s.port, "away", "c", last);
+				resp_until_events(&c, &r, 4, 3000);
 				char want[512];
 				snprintf(want, sizeof want, "id: %s\ndata: b\n\n"
 					 "id: %s\ndata: b\n\nid: %s\ndata: b\n\n"
@@ -683,9 +596,9 @@ static void test_resume(void)
 		struct client c;
 		struct response r = { 0 };
 
-		if (follow(&c, &r, s.port, "r?history=1", "")) {
-			until_events(&c, &r, SEQ);
-			if (count_of(&r, "id: ") != SEQ ||
+		if (topic_follow(&c, &r, s.port, "r?history=1", "")) {
+			resp_until_events(&c, &r, SEQ, 3000);
+			if (resp_count(&r, "id: ") != SEQ ||
 			    strstr(r.body, "gap"))
 				t_note("got %s", escs(r.body));
 			client_close(&c);
@@ -722,7 +635,7 @@ static void test_resume(void)
 		return;
 	for (int k = 0; k < SEQ; k++) {
 		snprintf(body, sizeof body, "%d", k);
-		publish(s.port, "r", body, strlen(body), "", ids[k]);
+		topic_publish(s.port, "r", body, strlen(body), "", ids[k]);
 	}
 	resume_check(s.port, "r", 0, ids[0], ids, SEQ - 3, true);
 	t_result("resume/gap/evicted", true);
@@ -736,7 +649,7 @@ static void test_resume(void)
 		struct response r = { 0 };
 
 		snprintf(name, sizeof name, "Last-Event-ID: %s\r\n", ids[1]);
-		if (follow(&c, &r, s.port, "r", name)) {
+		if (topic_follow(&c, &r, s.port, "r", name)) {
 			char want[200];
 
 			snprintf(want, sizeof want, "*event: gap\ndata: "
@@ -787,17 +700,18 @@ static void test_slow(void)
 	    write(slow, req, (size_t)n) != n)
 		t_note("the slow subscriber: %s", strerror(errno));
 	for (int i = 0; i < READERS && !t_noted(); i++) {
-		if (!follow(&c[i], &r[i], s.port, "slow", ""))
+		if (!topic_follow(&c[i], &r[i], s.port, "slow", ""))
 			break;
 		opened++;
 	}
 	for (int k = 0; k < SLOW_EVENTS && !t_noted(); k++)
-		if (publish(s.port, "slow", big, sizeof big, "", NULL) != 200)
+		if (topic_publish(s.port, "slow", big, sizeof big, "",
+				  NULL) != 200)
 			t_note("publish %d failed", k);
 	/* Every reader gets every event. */
 	int64_t deadline = mono_ms() + 20000;
 	for (int i = 0; i < opened && !t_noted(); i++)
-		while (count_of(&r[i], "id: ") < SLOW_EVENTS && !t_noted())
+		while (resp_count(&r[i], "id: ") < SLOW_EVENTS && !t_noted())
 			if (client_more(&c[i], &r[i], deadline, r[i].nch + 1))
 				t_prefix("reader %d: ", i);
 	/* The slow one was closed, and counted. */
@@ -864,7 +778,7 @@ static void test_fair(void)
 	if (!start(&s, "fair/api-schedule", OPTS("--publish-open")))
 		return;
 	for (int i = 0; i < FAIR_SUBS && !t_noted(); i++)
-		if (follow(&c[i], &r[i], s.port, "fair", ""))
+		if (topic_follow(&c[i], &r[i], s.port, "fair", ""))
 			opened++;
 	/* The stream starts; the publishes go out while it runs. */
 	if (!t_noted() && client_open(&api, s.port) == 0) {
@@ -875,7 +789,7 @@ static void test_fair(void)
 		pid_t pub = fork();
 		if (pub == 0) {
 			for (int k = 0; k < FAIR_EVENTS; k++)
-				publish(s.port, "fair", "tick", 4, "", NULL);
+				topic_publish_text(s.port, "fair", "tick", NULL);
 			_exit(0);
 		}
 		client_more(&api, &ar, mono_ms() + 5000, 0);
@@ -893,7 +807,7 @@ static void test_fair(void)
 	resp_free(&ar);
 	int64_t deadline = mono_ms() + 90000;
 	for (int i = 0; i < opened && !t_noted(); i++)
-		while (count_of(&r[i], "id: ") < FAIR_EVENTS && !t_noted())
+		while (resp_count(&r[i], "id: ") < FAIR_EVENTS && !t_noted())
 			if (client_more(&c[i], &r[i], deadline, r[i].nch + 1))
 				t_prefix("subscriber %d: ", i);
 	for (int i = 0; i < opened; i++) {
@@ -918,7 +832,7 @@ static void test_retry(void)
 		struct response r = { 0 };
 
 		seen[i] = -1;
-		if (follow(&c, &r, s.port, "j", "")) {
+		if (topic_follow(&c, &r, s.port, "j", "")) {
 			sscanf(r.body, "retry: %d", &seen[i]);
 			client_close(&c);
 		}
@@ -947,7 +861,8 @@ static void test_drain(void)
 
 	if (!start(&s, "drain", OPTS("--publish-open")))
 		return;
-	if (follow(&c, &r, s.port, "d", "") && client_open(&pub, s.port) == 0) {
+	if (topic_follow(&c, &r, s.port, "d", "") &&
+	    client_open(&pub, s.port) == 0) {
 		/* A keep-alive publisher: one publish before, one after. */
 		client_send(&pub, req, strlen(req), 0, mono_ms() + 2000);
 		client_read(&pub, &pr, mono_ms() + 3000);
@@ -965,7 +880,7 @@ static void test_drain(void)
 			t_note("publish after SIGTERM: %d, not 503", pr.status);
 		client_more(&c, &r, mono_ms() + 5000, 0);
 		if (r.state != RS_DONE || !r.zero_chunk ||
-		    count_of(&r, "id: ") != 1)
+		    resp_count(&r, "id: ") != 1)
 			t_note("the stream: %s (state %d)", escs(r.body),
 			       r.state);
 		client_close(&pub);
@@ -991,31 +906,31 @@ static void test_counters(void)
 
 	if (!start(&s, "count/stats", OPTS("--publish-open", "--history", "2")))
 		return;
-	if (follow(&c, &r, s.port, "k", "")) {
-		publish(s.port, "k", "1", 1, "", NULL);
-		publish(s.port, "k", "2", 1, "", NULL);
-		publish(s.port, "k", "3", 1, "", NULL);
-		until_events(&c, &r, 3);
+	if (topic_follow(&c, &r, s.port, "k", "")) {
+		topic_publish_text(s.port, "k", "1", NULL);
+		topic_publish_text(s.port, "k", "2", NULL);
+		topic_publish_text(s.port, "k", "3", NULL);
+		resp_until_events(&c, &r, 3, 3000);
 		client_close(&c);
 	}
 	resp_free(&r);
 	/* A gap (a garbage id), then the two kept events replayed. */
 	snprintf(extra, sizeof extra, "Last-Event-ID: garbage\r\n");
-	if (follow(&c, &r, s.port, "k", extra)) {
-		until_events(&c, &r, 2);
+	if (topic_follow(&c, &r, s.port, "k", extra)) {
+		resp_until_events(&c, &r, 2, 3000);
 		client_close(&c);
 	}
 	resp_free(&r);
 	usleep(100000);	/* the server sees the close */
 	const char *q = "GET /stats HTTP/1.1\r\nHost: t\r\n\r\n";
-	if (ask(s.port, q, strlen(q), &r) &&
+	if (client_ask(s.port, q, strlen(q), &r, 3000) &&
 	    !strstr(r.body, "\"topics\":{\"k\":{\"subscribers\":0,"
 		    "\"published\":3,\"deliveries\":5,\"behind\":0,"
 		    "\"gaps\":1,\"replayed\":2}}"))
 		t_note("/stats: %s", escs(r.body));
 	t_result("count/stats", true);
 	q = "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n";
-	if (ask(s.port, q, strlen(q), &m) &&
+	if (client_ask(s.port, q, strlen(q), &m, 3000) &&
 	    (!strstr(m.body, "sse_topic_published{topic=\"k\"} 3\n") ||
 	     !strstr(m.body, "sse_topic_gaps{topic=\"k\"} 1\n") ||
 	     !strstr(m.body, "sse_delivery_delay_seconds_count 3\n") ||

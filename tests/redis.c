@@ -278,45 +278,6 @@ static void drain(struct server *s)
 		;
 }
 
-/* One request on a connection of its own; its answer in r. */
-static bool ask(int port, const char *req, size_t len, struct response *r,
-		int wait_ms)
-{
-	struct client c;
-	bool ok;
-
-	resp_init(r);
-	if (client_open(&c, port) != 0)
-		return false;
-	ok = client_send(&c, req, len, 0, mono_ms() + 2000) == 0 &&
-	     client_more(&c, r, mono_ms() + wait_ms, 0) == 0;
-	client_close(&c);
-	return ok;
-}
-
-/* POST /topics/TOPIC with body; the status, and the id answered in id. */
-static int publish(int port, const char *topic, const char *body, char *id)
-{
-	char req[1024];
-	struct response r = { 0 };
-	int n = snprintf(req, sizeof req, "POST /topics/%s HTTP/1.1\r\n"
-			 "Host: t\r\nContent-Length: %zu\r\n\r\n%s", topic,
-			 strlen(body), body);
-	int status = -1;
-
-	if (id != NULL)
-		id[0] = '\0';
-	if (ask(port, req, (size_t)n, &r, 12000)) {
-		const char *p = r.body ? strstr(r.body, "\"id\":\"") : NULL;
-
-		status = r.status;
-		if (p != NULL && id != NULL)
-			sscanf(p + 6, "%47[0-9-]", id);
-	}
-	resp_free(&r);
-	return status;
-}
-
 /* The value of a /metrics line, or -1. */
 static long metric(int port, const char *name)
 {
@@ -326,7 +287,7 @@ static long metric(int port, const char *name)
 	char key[80];
 
 	snprintf(key, sizeof key, "\n%s ", name);
-	if (ask(port, req, sizeof req - 1, &r, 3000) && r.body != NULL) {
+	if (client_ask(port, req, sizeof req - 1, &r, 3000) && r.body != NULL) {
 		const char *p = strstr(r.body, key);
 
 		if (p != NULL)
@@ -348,53 +309,6 @@ static bool until_up(struct server *s, int64_t deadline)
 	}
 	return t_note("the server on port %d did not connect to Redis",
 		      s->port);
-}
-
-/* Opens GET /topics/TOPIC (extra: more header lines) and reads up to its
- * first chunk. */
-static bool follow(struct client *c, struct response *r, int port,
-		   const char *topic, const char *extra)
-{
-	char req[1024];
-	int n = snprintf(req, sizeof req, "GET /topics/%s HTTP/1.1\r\n"
-			 "Host: t\r\n%s\r\n", topic, extra);
-
-	resp_init(r);
-	if (client_open(c, port) != 0)
-		return false;
-	if (client_send(c, req, (size_t)n, 0, mono_ms() + 2000) != 0 ||
-	    client_more(c, r, mono_ms() + 3000, 1) != 0) {
-		client_close(c);
-		return false;
-	}
-	if (r->status != 200)
-		return t_note("GET /topics/%s: status %d", topic, r->status);
-	return true;
-}
-
-static int count_of(const struct response *r, const char *needle)
-{
-	int n = 0;
-
-	for (const char *p = r->body; p && (p = strstr(p, needle)); p++)
-		n++;
-	return n;
-}
-
-/* Reads on until the stream holds want events. */
-static bool until_events(struct client *c, struct response *r, int want,
-			 int wait_ms)
-{
-	int64_t deadline = mono_ms() + wait_ms;
-
-	while (count_of(r, "id: ") < want) {
-		if (client_more(c, r, deadline, r->nch + 1) != 0)
-			return t_prefix("waiting for %d events, %d came: ",
-					want, count_of(r, "id: ")), false;
-		if (r->state == RS_DONE)
-			break;
-	}
-	return true;
 }
 
 /* The ids of the stream's events, in order; how many. */
@@ -444,17 +358,19 @@ static void test_two(void)
 		return;
 	}
 	ok = until_up(&a, mono_ms() + 5000) && until_up(&b, mono_ms() + 5000) &&
-	     follow(&ca, &ra, a.port, "two", "") &&
-	     follow(&cb, &rb, b.port, "two", "");
+	     topic_follow(&ca, &ra, a.port, "two", "") &&
+	     topic_follow(&cb, &rb, b.port, "two", "");
 	for (int i = 0; ok && i < 10; i++) {
+		int port = i % 2 ? b.port : a.port;
+
 		snprintf(body, sizeof body, "event %d", i);
-		if (publish(i % 2 ? b.port : a.port, "two", body, ids[i]) !=
-		    200 || ids[i][0] == '\0')
+		if (topic_publish_text(port, "two", body, ids[i]) != 200 ||
+		    ids[i][0] == '\0')
 			ok = t_note("publish %d on %s: not 200 with an id", i,
 				    i % 2 ? "b" : "a");
 	}
-	ok = ok && until_events(&ca, &ra, 10, 5000) &&
-	     until_events(&cb, &rb, 10, 5000) &&
+	ok = ok && resp_until_events(&ca, &ra, 10, 5000) &&
+	     resp_until_events(&cb, &rb, 10, 5000) &&
 	     same_ids(&ra, ids, 10, "a") && same_ids(&rb, ids, 10, "b");
 	ok = ok && strstr(ra.body, "data: event 9\n") != NULL;
 	t_result("two/every-event", ok);
@@ -462,16 +378,17 @@ static void test_two(void)
 	/* Moving: to b, whose ring has the topic, after event 4. */
 	ok = true;
 	snprintf(last, sizeof last, "Last-Event-ID: %s\r\n", ids[4]);
-	ok = follow(&cm, &rm, b.port, "two", last) &&
-	     until_events(&cm, &rm, 5, 5000) && same_ids(&rm, ids + 5, 5, "b");
+	ok = topic_follow(&cm, &rm, b.port, "two", last) &&
+	     resp_until_events(&cm, &rm, 5, 5000) &&
+	     same_ids(&rm, ids + 5, 5, "b");
 	client_close(&cm);
 	t_result("two/move-ring", ok);
 
 	/* To a server that never followed the topic: Redis has it. */
-	ok = follow(&cm, &rm, a.port, "two-more", "");
+	ok = topic_follow(&cm, &rm, a.port, "two-more", "");
 	client_close(&cm);
 	for (int i = 10; ok && i < 14; i++)
-		ok = publish(b.port, "two-more", "x", ids[i]) == 200;
+		ok = topic_publish_text(b.port, "two-more", "x", ids[i]) == 200;
 	snprintf(last, sizeof last, "Last-Event-ID: %s\r\n", ids[10]);
 	{
 		struct server c;
@@ -479,12 +396,13 @@ static void test_two(void)
 		ok = ok && start(&c, redis_addr, NONE);
 		if (ok) {
 			ok = until_up(&c, mono_ms() + 5000) &&
-			     follow(&cm, &rm, c.port, "two-more", last) &&
-			     until_events(&cm, &rm, 3, 5000);
+			     topic_follow(&cm, &rm, c.port, "two-more", last) &&
+			     resp_until_events(&cm, &rm, 3, 5000);
 			ok = ok && same_ids(&rm, ids + 11, 3, "c");
 			/* Then live events, once. */
-			ok = ok && publish(a.port, "two-more", "y", ids[14]) ==
-				   200 && until_events(&cm, &rm, 4, 5000) &&
+			ok = ok && topic_publish_text(a.port, "two-more", "y",
+						      ids[14]) == 200 &&
+			     resp_until_events(&cm, &rm, 4, 5000) &&
 			     same_ids(&rm, ids + 11, 4, "c");
 			client_close(&cm);
 			server_stop(&c, 3000);
@@ -501,11 +419,11 @@ static void test_two(void)
 		ok = start(&h, redis_addr, OPTS("--history", "5")) &&
 		     until_up(&h, mono_ms() + 5000);
 		for (int i = 0; ok && i < 300; i++)
-			ok = publish(h.port, "trim", "t", ids[i ? 1 : 0]) ==
-			     200;
+			ok = topic_publish_text(h.port, "trim", "t",
+						ids[i ? 1 : 0]) == 200;
 		snprintf(last, sizeof last, "Last-Event-ID: %s\r\n", ids[0]);
-		ok = ok && follow(&cm, &rm, h.port, "trim", last) &&
-		     until_events(&cm, &rm, 50, 5000);
+		ok = ok && topic_follow(&cm, &rm, h.port, "trim", last) &&
+		     resp_until_events(&cm, &rm, 50, 5000);
 		ok = ok && (strstr(rm.body, "event: gap\n") != NULL ||
 			    t_note("no gap event")) &&
 		     strstr(rm.body, "event: gap\n") <
@@ -514,9 +432,9 @@ static void test_two(void)
 			    t_note("the last event is not there"));
 		client_close(&cm);
 		if (ok)
-			ok = follow(&cm, &rm, h.port, "trim",
+			ok = topic_follow(&cm, &rm, h.port, "trim",
 				    "Last-Event-ID: 5-5\r\n") &&
-			     until_events(&cm, &rm, 5, 5000) &&
+			     resp_until_events(&cm, &rm, 5, 5000) &&
 			     strstr(rm.body, "{\"asked\":\"5-5\",\"oldest\":\"")
 			     != NULL;
 		client_close(&cm);
@@ -548,17 +466,18 @@ static void test_down(void)
 		return;
 	}
 	ok = until_up(&a, mono_ms() + 5000) && until_up(&b, mono_ms() + 5000) &&
-	     follow(&ca, &ra, a.port, "down", "") &&
-	     follow(&cb, &rb, b.port, "down", "");
+	     topic_follow(&ca, &ra, a.port, "down", "") &&
+	     topic_follow(&cb, &rb, b.port, "down", "");
 	for (; ok && n < 3; n++)
-		ok = publish(a.port, "down", "before", ids[n]) == 200;
-	ok = ok && until_events(&ca, &ra, 3, 5000) &&
-	     until_events(&cb, &rb, 3, 5000);
+		ok = topic_publish_text(a.port, "down", "before", ids[n]) == 200;
+	ok = ok && resp_until_events(&ca, &ra, 3, 5000) &&
+	     resp_until_events(&cb, &rb, 3, 5000);
 	redis_kill();
 	/* Every publish from now is refused until Redis is back: a 200
 	 * would be an event nobody stored. */
 	for (int i = 0; ok && i < 5; i++) {
-		st = publish(i % 2 ? b.port : a.port, "down", "lost", id);
+		st = topic_publish_text(i % 2 ? b.port : a.port, "down",
+					"lost", id);
 		if (st == 200)
 			ok = t_note("publish %d with Redis killed: 200 (%s)",
 				    i, id);
@@ -572,18 +491,18 @@ static void test_down(void)
 	ok = ok && redis_start(NULL, NULL) && until_up(&a, mono_ms() + 10000) &&
 	     until_up(&b, mono_ms() + 10000);
 	for (; ok && n < 6; n++)
-		ok = publish(n % 2 ? a.port : b.port, "down", "after",
-			     ids[n]) == 200;
-	ok = ok && until_events(&ca, &ra, 6, 5000) &&
-	     until_events(&cb, &rb, 6, 5000) &&
+		ok = topic_publish_text(n % 2 ? a.port : b.port, "down",
+					"after", ids[n]) == 200;
+	ok = ok && resp_until_events(&ca, &ra, 6, 5000) &&
+	     resp_until_events(&cb, &rb, 6, 5000) &&
 	     same_ids(&ra, ids, 6, "a") && same_ids(&rb, ids, 6, "b") &&
-	     count_of(&ra, "lost") == 0;
+	     resp_count(&ra, "lost") == 0;
 	t_result("down/streams-stay-open", ok);
 
 	/* The ids from before went with Redis's data: the gap event. */
 	snprintf(last, sizeof last, "Last-Event-ID: %s\r\n", ids[1]);
-	ok = ok && follow(&cr, &rr, b.port, "down", last) &&
-	     until_events(&cr, &rr, 3, 5000) &&
+	ok = ok && topic_follow(&cr, &rr, b.port, "down", last) &&
+	     resp_until_events(&cr, &rr, 3, 5000) &&
 	     strstr(rr.body, "event: gap\n") != NULL &&
 	     same_ids(&rr, ids + 3, 3, "resumed");
 	client_close(&cr);
@@ -620,23 +539,25 @@ static void test_cut(void)
 		return;
 	}
 	ok = until_up(&a, mono_ms() + 5000) && until_up(&p, mono_ms() + 5000) &&
-	     follow(&cp, &rp, p.port, "cut", "");
-	ok = ok && publish(a.port, "cut", "first", ids[n++]) == 200 &&
-	     until_events(&cp, &rp, 1, 5000);
+	     topic_follow(&cp, &rp, p.port, "cut", "");
+	ok = ok &&
+	     topic_publish_text(a.port, "cut", "first", ids[n++]) == 200 &&
+	     resp_until_events(&cp, &rp, 1, 5000);
 	fds0 = fd_count(p.pid);
 	lost0 = metric(p.port, "sse_redis_lost_total");
 	for (int i = 0; ok && i < 20; i++) {
 		kill(proxy_pid, SIGUSR1);
 		/* Published while the other server is cut off, or not yet
 		 * back: it arrives all the same. */
-		ok = publish(a.port, "cut", "meanwhile", ids[n++]) == 200;
+		ok = topic_publish_text(a.port, "cut", "meanwhile",
+					ids[n++]) == 200;
 		int64_t deadline = mono_ms() + 10000;
 
 		while (ok && metric(p.port, "sse_redis_lost_total") <
 		       lost0 + 2 * (i + 1) && mono_ms() < deadline)
 			usleep(10000);
 		ok = ok && until_up(&p, deadline) &&
-		     until_events(&cp, &rp, n, 5000);
+		     resp_until_events(&cp, &rp, n, 5000);
 	}
 	/* A client of ours the server has not closed yet may count. */
 	for (int64_t d = mono_ms() + 2000; (fds1 = fd_count(p.pid)) > fds0 &&
@@ -741,15 +662,15 @@ static void test_workers(void)
 		     metric(w.port, "sse_redis_connections")));
 	/* The kernel spreads connections over the workers. */
 	for (; ok && opened < 8; opened++)
-		ok = follow(&c[opened], &r[opened],
+		ok = topic_follow(&c[opened], &r[opened],
 			    opened < 6 ? w.port : one.port, "workers", "");
 	for (int i = 0; ok && i < 10; i++) {
 		snprintf(body, sizeof body, "w%d", i);
-		ok = publish(i % 3 ? w.port : one.port, "workers", body,
-			     ids[i]) == 200;
+		ok = topic_publish_text(i % 3 ? w.port : one.port, "workers",
+					body, ids[i]) == 200;
 	}
 	for (int i = 0; ok && i < opened; i++)
-		ok = until_events(&c[i], &r[i], 10, 5000) &&
+		ok = resp_until_events(&c[i], &r[i], 10, 5000) &&
 		     same_ids(&r[i], ids, 10, "a subscriber");
 	for (int i = 0; i < opened; i++) {
 		client_close(&c[i]);
@@ -784,9 +705,9 @@ static void test_auth(void)
 	ok = ok && start(&s, redis_addr, OPTS("--redis-password-file", good,
 					      "--redis-db", "3")) &&
 	     until_up(&s, mono_ms() + 5000);
-	ok = ok && follow(&c, &r, s.port, "auth", "") &&
-	     publish(s.port, "auth", "hi", id) == 200 &&
-	     until_events(&c, &r, 1, 5000);
+	ok = ok && topic_follow(&c, &r, s.port, "auth", "") &&
+	     topic_publish_text(s.port, "auth", "hi", id) == 200 &&
+	     resp_until_events(&c, &r, 1, 5000);
 	client_close(&c);
 	if (s.pid > 0)
 		server_stop(&s, 3000);
@@ -807,7 +728,7 @@ static void test_auth(void)
 		saw = server_line(&s, line, sizeof line, d) == 1 &&
 		      strstr(line, "WRONGPASS") != NULL;
 	ok = ok && (saw || t_note("no line about the password")) &&
-	     publish(s.port, "auth", "no", id) == 503;
+	     topic_publish_text(s.port, "auth", "no", id) == 503;
 	if (s.pid > 0)
 		ok = server_stop(&s, 3000) == 0 && ok;
 	t_result("auth/wrong-password", ok);

@@ -34,6 +34,8 @@
  *			chunk of a chunked body and the moment it arrived
  *	clients		client_open(), client_send(), client_read()
  *	many clients	xfer_run(): many clients on one poll() loop
+ *	topics		topic_publish() and topic_follow(): the hub's two
+ *			sides, for tests/hub.c and tests/redis.c
  */
 #ifndef SSE_TESTLIB_H
 #define SSE_TESTLIB_H
@@ -376,5 +378,36 @@ int xfer_run(struct xfer *x, int n, int port, int64_t deadline);
 
 /* Closes the exchange's connection and frees its response. */
 void xfer_free(struct xfer *x);
+
+/* ---------------------------------------------------------- topics -- */
+
+/* One request (len bytes) on a connection of its own, its answer read
+ * into r within wait_ms (a HEAD's without a body). */
+bool client_ask(int port, const char *req, size_t len, struct response *r,
+		int wait_ms);
+
+/* POST /topics/TARGET with body (len bytes) and extra header lines (or
+ * ""): the status, or -1 without an answer; the id answered goes in id
+ * (48 bytes at least; "" if none), if id is not NULL. */
+int topic_publish(int port, const char *target, const char *body,
+		  size_t len, const char *extra, char *id);
+
+/* topic_publish() of text, a C string, without extra headers. */
+int topic_publish_text(int port, const char *target, const char *text,
+		       char *id);
+
+/* Opens GET /topics/TARGET (extra: more header lines, or "") on c and
+ * reads its head and first chunk (retry:, :ok, a gap if any) into r.
+ * False, c closed, unless the answer is a 200. */
+bool topic_follow(struct client *c, struct response *r, int port,
+		  const char *target, const char *extra);
+
+/* How many times needle occurs in r's body. */
+int resp_count(const struct response *r, const char *needle);
+
+/* Reads on from c until r's body holds want events ("id: " lines), the
+ * stream ends or wait_ms pass (false, with a note). */
+bool resp_until_events(struct client *c, struct response *r, int want,
+		       int wait_ms);
 
 #endif
