@@ -119,7 +119,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	int idle_fds = churn_idle_fds(&s);
-	long idle_rss = churn_rss_kib(s.pid);
+	long idle_rss = proc_rss_kib(s.pid);
 	if (idle_fds < 0 || !churn_stats_get(s.port, &st0, mono_ms() + 10000)) {
 		printf("FAIL soak: %s\n", t_why);
 		churn_server_stop(&s, err, sizeof err);
@@ -139,7 +139,7 @@ int main(int argc, char **argv)
 	int64_t t0 = mono_ms(), end = t0 + k.seconds * 1000;
 	int64_t warm_end = t0 + k.seconds * 100, next = t0;
 	long warm_rss = -1;
-	int64_t cpu0 = churn_cpu_ms(s.pid);
+	int64_t cpu0 = proc_cpu_ms(s.pid);
 
 	/* In slices: the warm-up, then a minute at a time, with a line
 	 * after each.  Between two slices the last clients end, so each
@@ -153,7 +153,7 @@ int main(int argc, char **argv)
 			next = end;
 		ch.until = next;
 		churn_run(&ch, next + 60000);
-		long rss = churn_rss_kib(s.pid);
+		long rss = proc_rss_kib(s.pid);
 		if (warm_rss < 0)
 			warm_rss = rss;
 		printf("soak: %4lld s: %ld clients, %ld wrong or hung; server "
@@ -165,7 +165,7 @@ int main(int argc, char **argv)
 		if (ch.first_bad[0] != '\0')
 			break;
 	}
-	int64_t cpu = churn_cpu_ms(s.pid) - cpu0;
+	int64_t cpu = proc_cpu_ms(s.pid) - cpu0;
 
 	churn_describe(&ch, line, sizeof line);
 	printf("soak: %s\n", line);
@@ -180,7 +180,7 @@ int main(int argc, char **argv)
 
 	bool fds_back = churn_fds_become(s.pid, idle_fds, mono_ms() + 10000);
 	int end_fds = fd_count(s.pid);
-	long end_rss = churn_rss_kib(s.pid);
+	long end_rss = proc_rss_kib(s.pid);
 	printf("soak: end: RSS %ld KiB (idle %ld, after the warm-up %ld: "
 	       "%+ld KiB since), %d descriptors (idle %d); server CPU %.1f s "
 	       "in %.0f s\n", end_rss, idle_rss, warm_rss, end_rss - warm_rss,

@@ -718,52 +718,6 @@ static void churn_expect(const struct churn *ch, long gets,
 
 /* ---------------------------------------------------- the server's side -- */
 
-/* The server's CPU time so far, user and system, in ms; -1 if unknown. */
-static int64_t churn_cpu_ms(pid_t pid)
-{
-	char path[64], buf[1024];
-	unsigned long long utime, stime;
-
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* After the command name in parentheses: state (field 3) and on;
-	 * utime and stime are fields 14 and 15. */
-	char *p = strrchr(buf, ')');
-	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
-				"%*u %*u %llu %llu", &utime, &stime) != 2)
-		return -1;
-	return (int64_t)((utime + stime) * 1000 /
-			 (unsigned long long)sysconf(_SC_CLK_TCK));
-}
-
-/* The server's resident memory in KiB (VmRSS), or -1. */
-static long churn_rss_kib(pid_t pid)
-{
-	char path[64], buf[4096];
-	long kib = -1;
-
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	const char *p = strstr(buf, "VmRSS:");
-	if (p != NULL)
-		kib = strtol(p + 6, NULL, 10);
-	return kib;
-}
-
 /* Starts the server bin with args and, unless shim is NULL, the fault
  * library preloaded with these faults: in its environment only. */
 static bool churn_server_start(struct server *s, const char *bin,
@@ -860,10 +814,10 @@ static int churn_idle_fds(struct server *s)
 /* The server, alone, for a second: CPU time at most 50 ms. */
 static bool churn_sleeps(pid_t pid)
 {
-	int64_t c0 = churn_cpu_ms(pid);
+	int64_t c0 = proc_cpu_ms(pid);
 
 	poll(NULL, 0, 1000);
-	int64_t used = churn_cpu_ms(pid) - c0;
+	int64_t used = proc_cpu_ms(pid) - c0;
 	if (c0 < 0 || used > 50)
 		return t_note("the idle server used %lld ms of CPU in 1 s",
 			      (long long)used);

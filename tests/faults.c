@@ -69,31 +69,6 @@ static const char *sse;
 
 /* ---------------------------------------------------- the server's side -- */
 
-/* The server's CPU time so far, user and system, in ms; -1 if unknown. */
-static int64_t cpu_ms(pid_t pid)
-{
-	char path[64], buf[1024];
-	unsigned long long utime, stime;
-
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* After the command name in parentheses: state (field 3) and on;
-	 * utime and stime are fields 14 and 15. */
-	char *p = strrchr(buf, ')');
-	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
-				"%*u %*u %llu %llu", &utime, &stime) != 2)
-		return -1;
-	return (int64_t)((utime + stime) * 1000 /
-			 (unsigned long long)sysconf(_SC_CLK_TCK));
-}
-
 /* Lets a little time pass between two looks at something that cannot be
  * waited on (a count in /proc or in /stats). */
 static void between_looks(void)
@@ -963,7 +938,7 @@ static void test_flood(void)
 		goto out;
 	if (!stats_get(s.port, &st0, NULL))
 		goto out;
-	int64_t cpu0 = cpu_ms(s.pid);
+	int64_t cpu0 = proc_cpu_ms(s.pid);
 	xfers_start(x, FLOOD_STREAMS, s.port, STREAM_REQ, false);
 	if (!xfers_pump(x, FLOOD_STREAMS, mono_ms() + 5000, true)) {
 		xfers_expire(x, FLOOD_STREAMS);
@@ -1018,7 +993,7 @@ static void test_flood(void)
 		t_prefix("a new stream after the flood: ");
 		goto out;
 	}
-	int64_t cpu = cpu_ms(s.pid) - cpu0;
+	int64_t cpu = proc_cpu_ms(s.pid) - cpu0;
 	fprintf(stderr, "%s: the server used %lld ms of CPU\n", name,
 		(long long)cpu);
 	if (cpu0 < 0 || cpu > FLOOD_CPU_MS)
@@ -1782,27 +1757,6 @@ out:
 #define BEHIND_STREAMS 100	/* streams of each size */
 #define BEHIND_MAX_PER_STREAM 8192
 
-/* The server's resident memory, in KiB; -1 if unknown. */
-static long rss_kib(pid_t pid)
-{
-	char path[64], buf[4096];
-	long kib = -1;
-
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	const char *p = strstr(buf, "VmRSS:");
-	if (p != NULL)
-		kib = strtol(p + 6, NULL, 10);
-	return kib;
-}
-
 /* Opens count streams, each request followed by `behind` bytes of
  * pipelined requests, all sent while the server is stopped so that each
  * stream's first read finds them all; then reads every stream's head and
@@ -1877,12 +1831,12 @@ static void test_pipelined_behind(void)
 	if (!streams_with_behind(&s, c + 3 * BEHIND_STREAMS, 1, 40000, &warm))
 		goto out;
 	for (int k = 0; k < 3; k++) {
-		long before = rss_kib(s.pid);
+		long before = proc_rss_kib(s.pid);
 
 		if (!streams_with_behind(&s, c + k * BEHIND_STREAMS,
 					 BEHIND_STREAMS, sizes[k], &closes[k]))
 			goto out;
-		grew[k] = rss_kib(s.pid) - before;
+		grew[k] = proc_rss_kib(s.pid) - before;
 		fprintf(stderr, "%s: %d streams with %zu bytes behind each: "
 			"RSS +%ld KiB, %ld bytes a stream; %d said "
 			"Connection: close\n", name, BEHIND_STREAMS, sizes[k],

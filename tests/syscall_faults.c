@@ -224,9 +224,9 @@ static void test_accept_pause(void)
 	if (client_open(&c, s.port) != 0 ||
 	    client_send(&c, req, sizeof req - 1, 0, t0 + 2000) != 0)
 		goto out;
-	int64_t c0 = churn_cpu_ms(s.pid), w0 = mono_ms();
+	int64_t c0 = proc_cpu_ms(s.pid), w0 = mono_ms();
 	poll(NULL, 0, (int)(t0 + 2500 - w0));
-	int64_t used = churn_cpu_ms(s.pid) - c0, window = mono_ms() - w0;
+	int64_t used = proc_cpu_ms(s.pid) - c0, window = mono_ms() - w0;
 	fprintf(stderr, "%s: %lld ms of CPU in %lld ms while accept4() "
 		"failed\n", name, (long long)used, (long long)window);
 	if (c0 < 0 || used * 10 > window) {

@@ -476,6 +476,50 @@ int fd_count(pid_t pid)
 	return n;
 }
 
+int64_t proc_cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long utime, stime;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* After the command name in parentheses: state (field 3) and on;
+	 * utime and stime are fields 14 and 15. */
+	char *p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+				"%*u %*u %llu %llu", &utime, &stime) != 2)
+		return -1;
+	return (int64_t)((utime + stime) * 1000 /
+			 (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+long proc_rss_kib(pid_t pid)
+{
+	char path[64], buf[4096];
+	long kib = -1;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *p = strstr(buf, "VmRSS:");
+	if (p != NULL)
+		kib = strtol(p + 6, NULL, 10);
+	return kib;
+}
+
 /* The test processes run_in_child() started, for collect_children(). */
 struct child {
 	const char *name;

@@ -29,7 +29,8 @@
  *	reporting	t_note() keeps why a case fails, t_result() prints it
  *	bytes		esc() makes bytes printable, glob() compares them
  *	processes	server_start(), server_stop(), run_capture(),
- *			fd_count(), run_in_child() and collect_children()
+ *			fd_count(), proc_cpu_ms(), proc_rss_kib(),
+ *			run_in_child() and collect_children()
  *	responses	resp_feed(): an incremental parser that keeps every
  *			chunk of a chunked body and the moment it arrived
  *	clients		client_open(), client_send(), client_read()
@@ -181,6 +182,12 @@ int wait_child(pid_t pid, int fds[], char *bufs[], size_t lens[],
 /* How many descriptors the server holds: the entries of /proc/PID/fd
  * (the server is our child), or -1. */
 int fd_count(pid_t pid);
+
+/* Process pid's CPU time so far, user and system, in ms; -1 if unknown. */
+int64_t proc_cpu_ms(pid_t pid);
+
+/* Process pid's resident memory in KiB (VmRSS), or -1. */
+long proc_rss_kib(pid_t pid);
 
 /* Slow cases run in child processes beside one another, each against its
  * own server, so that a program lasts about as long as its slowest case.
