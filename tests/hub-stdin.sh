@@ -10,48 +10,23 @@
 # Prints "pass NAME", "FAIL NAME: why" or "skip NAME: reason" per case and
 # exits 0 if nothing failed.
 set -u
+. "$(dirname "$0")/lib.sh"
+sse_arg hub-stdin "$@"
+need curl hub-stdin
 
-if [ $# -ne 1 ]; then
-	echo "usage: tests/hub-stdin.sh PATH-TO-SSE" >&2
-	exit 2
-fi
-sse=$1
-if ! command -v curl >/dev/null; then
-	echo "skip hub-stdin: curl is not installed"
-	exit 0
-fi
-
-failed=0
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	local p
+on_exit() {
 	exec 3>&- 2>/dev/null
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${pids[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
 
-pass() { echo "pass $*"; }
-fail() { echo "FAIL $*"; failed=1; }
-
-# Waits for the server writing to $1 to say its port; prints it.
-port_of() {
-	local i
-	for i in $(seq 50); do
-		if grep -q 'listening on' "$1" 2>/dev/null; then
-			sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$1"
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
+# began NAME: the server just started in the background, its stderr in
+# $tmp/NAME.err, is ours to stop and has said its port; else NAME fails
+# and the suite ends.
+began() {
+	pid=$!
+	pids+=("$pid")
+	listening "$1" && return 0
+	fail "$1: sse did not start: $(head -3 "$tmp/$1.err" | tr '\n' ' ')"
+	exit 1
 }
 
 # The data: lines of the kept history of topic $2 on port $1, one a line,
@@ -78,8 +53,7 @@ input=$(printf 'one\ntwo\r\n%s\nthree\nfour' "$long")
 # A pipe: the lines, then the end of input; the server keeps serving.
 { printf '%s' "$input"; } |
 	"$sse" -q -b 127.0.0.1 -p 0 --max-body 20 --stdin s 2>"$tmp/pipe.err" &
-pids+=($!)
-port=$(port_of "$tmp/pipe.err")
+began pipe
 got=$(history_of "$port" s 4)
 if [ "$got" != "$expect" ]; then
 	fail "stdin/pipe: events $(printf '%s' "$got" | tr '\n' '|'), expected one|two|three|four"
@@ -101,8 +75,7 @@ fi
 # A regular file, which epoll refuses: read in slices all the same.
 printf '%s' "$input" >"$tmp/file"
 "$sse" -q -b 127.0.0.1 -p 0 --max-body 20 --stdin f <"$tmp/file" 2>"$tmp/file.err" &
-pids+=($!)
-port=$(port_of "$tmp/file.err")
+began file
 got=$(history_of "$port" f 4)
 if [ "$got" != "$expect" ]; then
 	fail "stdin/file: events $(printf '%s' "$got" | tr '\n' '|')"
@@ -112,8 +85,7 @@ fi
 # A large file: 5,000 lines, more than one slice, the last 100 kept.
 seq 1 5000 >"$tmp/big"
 "$sse" -q -b 127.0.0.1 -p 0 --stdin b <"$tmp/big" 2>"$tmp/big.err" &
-pids+=($!)
-port=$(port_of "$tmp/big.err")
+began big
 got=$(history_of "$port" b 100)
 if [ "$got" != "$(seq 4901 5000)" ]; then
 	fail "stdin/file-slices: kept $(printf '%s' "$got" | head -2 | tr '\n' '|')... expected 4901..5000"
@@ -124,9 +96,8 @@ fi
 # A FIFO, with a subscriber following live before the lines come.
 mkfifo "$tmp/fifo"
 "$sse" -q -b 127.0.0.1 -p 0 --stdin live <"$tmp/fifo" 2>"$tmp/fifo.err" &
-pids+=($!)
 exec 3>"$tmp/fifo"
-port=$(port_of "$tmp/fifo.err")
+began fifo
 curl -sN --max-time 3 "http://127.0.0.1:$port/topics/live" >"$tmp/live.out" &
 follower=$!
 sleep 0.5

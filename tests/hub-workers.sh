@@ -3,8 +3,8 @@
 # publish on either worker reaches the subscribers of both, with the same
 # ids in the same order, and a resume is served the same on either.
 #
-# Sixteen subscribers connect; the kernel spreads them over the workers
-# (SO_REUSEPORT), and the case checks, from /proc, that both hold some.
+# Sixteen subscribers connect, and more (64 at most) until each worker
+# holds some, as /proc shows: the kernel spreads them (SO_REUSEPORT).
 # Ten publishes, each on a connection of its own, land on either worker.
 # Last, a worker is killed while it has subscribers: once they are gone
 # the topic counts none (its replacement does not inherit them).
@@ -14,59 +14,45 @@
 # Prints "pass NAME", "FAIL NAME: why" or "skip NAME: reason" per case and
 # exits 0 if nothing failed.
 set -u
+. "$(dirname "$0")/lib.sh"
+sse_arg hub-workers "$@"
+need curl hub-workers
 
-if [ $# -ne 1 ]; then
-	echo "usage: tests/hub-workers.sh PATH-TO-SSE" >&2
-	exit 2
-fi
-sse=$1
-if ! command -v curl >/dev/null; then
-	echo "skip hub-workers: curl is not installed"
-	exit 0
-fi
+start hub-workers "$sse" -q -b 127.0.0.1 -p 0 -w 2 --publish-open || exit 1
+server=$pid
 
-SUBS=16
-failed=0
-tmp=$(mktemp -d)
-server=
-cleanup() {
-	if [ -n "$server" ]; then
-		kill -TERM "$server" 2>/dev/null
-		wait "$server" 2>/dev/null
-	fi
-	rm -rf "$tmp"
+# sockets PID: how many sockets the process holds.
+sockets() {
+	find /proc/"$1"/fd -lname 'socket:*' 2>/dev/null | wc -l
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
 
-pass() { echo "pass $*"; }
-fail() { echo "FAIL $*"; failed=1; }
-
-"$sse" -q -b 127.0.0.1 -p 0 -w 2 --publish-open 2>"$tmp/err" &
-server=$!
-for _ in $(seq 100); do
-	grep -q 'listening on' "$tmp/err" && break
-	sleep 0.1
+# Subscribers connect until each worker holds some of their streams (its
+# sockets, beside its listener, more than when idle), 16 at least and 64
+# at most: where the kernel puts a connection is its choice.
+workers=$(children "$server")
+idle=0
+for w in $workers; do
+	idle=$(( $(sockets "$w") > idle ? $(sockets "$w") : idle ))
 done
-port=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$tmp/err")
-if [ -z "$port" ]; then
-	fail "hub-workers: the server did not start: $(cat "$tmp/err")"
-	exit 1
-fi
-
 followers=()
-for i in $(seq $SUBS); do
-	curl -sN --max-time 20 "http://127.0.0.1:$port/topics/w" >"$tmp/sub.$i" &
+SUBS=0
+while [ $SUBS -lt 64 ]; do
+	SUBS=$((SUBS + 1))
+	curl -sN --max-time 20 "http://127.0.0.1:$port/topics/w" \
+		>"$tmp/sub.$SUBS" &
 	followers+=($!)
+	[ $SUBS -lt 16 ] && continue
+	for _ in $(seq 20); do	# until this one is in, 2 s at most
+		grep -q '^:ok' "$tmp/sub.$SUBS" 2>/dev/null && break
+		sleep 0.1
+	done
+	counts=
+	for w in $workers; do
+		counts="$counts $(sockets "$w")"
+	done
+	min=$(printf '%s\n' $counts | sort -n | head -1)
+	[ "$min" -gt "$idle" ] && break
 done
-# Each worker holds some of the streams (its sockets, beside its own
-# listener, eventfds and so on: more than the idle worker's count).
-sleep 1
-counts=
-for w in $(pgrep -P "$server"); do
-	counts="$counts $(find /proc/"$w"/fd -lname 'socket:*' 2>/dev/null | wc -l)"
-done
-min=$(printf '%s\n' $counts | sort -n | head -1)
 for i in $(seq 10); do
 	curl -s -d "event $i" "http://127.0.0.1:$port/topics/w" >>"$tmp/ids"
 	echo >>"$tmp/ids"
@@ -93,8 +79,8 @@ if [ "$(printf '%s\n' "$want" | grep -c .)" -ne 10 ]; then
 	fail "hub-workers/every-worker: the publishes answered $(tr '\n' ' ' <"$tmp/ids")"
 elif [ "$bad" -ne 0 ]; then
 	fail "hub-workers/every-worker: $bad of $SUBS subscribers did not get the 10 ids in publishing order, e.g. $(sed -n 's/^id: //p' "$tmp/sub.1" | tr '\n' ' ')"
-elif [ "${min:-0}" -le 3 ]; then
-	echo "skip hub-workers/every-worker: the kernel gave every stream to one worker (sockets per worker:$counts)"
+elif [ "$min" -le "$idle" ]; then
+	fail "hub-workers/every-worker: after $SUBS subscribers one worker still held none (sockets per worker:$counts, $idle when idle)"
 else
 	pass hub-workers/every-worker
 fi
@@ -135,11 +121,11 @@ for i in $(seq 8); do
 	followers+=($!)
 done
 sleep 1
-victim=$(pgrep -P "$server" | head -1)
+victim=$(children "$server" | head -1)
 kill -KILL "$victim"
 for _ in $(seq 50); do
-	[ "$(pgrep -P "$server" | wc -l)" -eq 2 ] &&
-		! pgrep -P "$server" | grep -qx "$victim" && break
+	[ "$(children "$server" | wc -l)" -eq 2 ] &&
+		! children "$server" | grep -qx "$victim" && break
 	sleep 0.1
 done
 sleep 0.5
@@ -158,10 +144,7 @@ else
 	fail "hub-workers/killed-worker: after the 8 subscribers left, /stats said $stats"
 fi
 
-kill -TERM "$server"
-wait "$server"
-status=$?
-server=
+stop "$server"
 if [ "$status" -ne 0 ]; then
 	fail "hub-workers/drain: exit status $status"
 else

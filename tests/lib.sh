@@ -1,7 +1,7 @@
 # tests/lib.sh - what the shell suites share: the lines test.sh counts, a
 # temporary directory, and the processes a suite starts and stops, each by
-# its pid.  fdlimit.sh, idle.sh, ipv6.sh, nginx.sh, valgrind.sh and
-# workers.sh source it after `set -u`:
+# its pid.  fdlimit.sh, hub-stdin.sh, hub-workers.sh, idle.sh, ipv6.sh,
+# nginx.sh, valgrind.sh and workers.sh source it after `set -u`:
 #
 #	. "$(dirname "$0")/lib.sh"
 #
@@ -135,14 +135,25 @@ start() {
 # try_start NAME CMD...: start without the failure line; $tmp/NAME.err
 # says why.
 try_start() {
-	local name=$1 i
+	local name=$1
 	shift
-	port='' line=''
 	"$@" 2>"$tmp/$name.err" &
 	pid=$!
 	pids+=("$pid")
+	listening "$name" && return 0
+	stop "$pid"
+	return 1
+}
+
+# listening NAME: for a server a suite started itself, in the background
+# with its stderr in $tmp/NAME.err, its pid in pid and pids (as when its
+# standard input is a pipe): waits up to 10 s for its listening line and
+# sets line and port.  Returns 1 if it does not come, or pid exits first.
+listening() {
+	local i
+	port='' line=''
 	for ((i = 0; i < 100; i++)); do
-		line=$(grep -m1 '^sse: listening on ' "$tmp/$name.err" 2>/dev/null)
+		line=$(grep -m1 '^sse: listening on ' "$tmp/$1.err" 2>/dev/null)
 		if [ -n "$line" ]; then
 			port=${line##*:}
 			return 0
@@ -150,7 +161,6 @@ try_start() {
 		running "$pid" || break
 		sleep 0.1
 	done
-	stop "$pid"
 	return 1
 }
 
