@@ -2410,6 +2410,22 @@ static uint64_t deliveries_expected(void)
 	return n;
 }
 
+/* The first reason of each kind of failure, after a blank line, if any
+ * failed. */
+static void report_notes(const struct result *r)
+{
+	const char *sep = "\n";
+
+	for (int i = 0; i < FAIL_COUNT; i++)
+		if (r->note[i][0] != '\0') {
+			printf("%sfirst %s: %s\n", sep, fail_name[i],
+			       r->note[i]);
+			sep = "";
+		}
+	if (r->pub_note[0] != '\0')
+		printf("%sfirst failed publish: %s\n", sep, r->pub_note);
+}
+
 /* --publish: the subscribers' table, the publisher's, the times. */
 static void report_hub(const struct result *r)
 {
@@ -2469,16 +2485,7 @@ static void report_hub(const struct result *r)
 			       (double)(par.end.cpu_us - par.idle.cpu_us) /
 			       (double)r->deliveries);
 	}
-	const char *sep = "\n";
-
-	for (int i = 0; i < FAIL_COUNT; i++)
-		if (r->note[i][0] != '\0') {
-			printf("%sfirst %s: %s\n", sep, fail_name[i],
-			       r->note[i]);
-			sep = "";
-		}
-	if (r->pub_note[0] != '\0')
-		printf("%sfirst failed publish: %s\n", sep, r->pub_note);
+	report_notes(r);
 }
 
 static void report(const struct result *r)
@@ -2516,14 +2523,7 @@ static void report(const struct result *r)
 		report_server();
 		report_server_cpu_per_event(r);
 	}
-	const char *sep = "\n";
-
-	for (int i = 0; i < FAIL_COUNT; i++)
-		if (r->note[i][0] != '\0') {
-			printf("%sfirst %s: %s\n", sep, fail_name[i],
-			       r->note[i]);
-			sep = "";
-		}
+	report_notes(r);
 }
 
 static void json_string(FILE *f, const char *s)
