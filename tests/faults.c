@@ -276,36 +276,8 @@ static void xfer_recv_stamped(struct xfer *x)
 {
 	int64_t mono, wall;
 
-	if (client_fill_stamped(&x->c, &mono, &wall) < 0)
-		return;
-	if (x->state == X_CLOSE) {
-		if (x->c.eof) {
-			x->closed = x->c.len == 0;
-			if (!x->closed)
-				xfer_fail(x, "bytes after the response: %s",
-					  esc(x->c.in, x->c.len));
-			x->state = X_DONE;
-		}
-		return;
-	}
-	enum resp_state st = resp_feed(&x->r, x->c.in, x->c.len, x->c.eof,
-				       mono, wall);
-	if (st == RS_BAD) {
-		xfer_fail(x, "bad response: %s%s%s; bytes read: %s", x->r.bad,
-			  x->c.err ? "; read: " : "",
-			  x->c.err ? strerror(x->c.err) : "",
-			  esc(x->c.in, x->c.len));
-	} else if (st == RS_DONE) {
-		client_take(&x->c, x->r.pos);
-		x->state = x->want_close ? X_CLOSE : X_DONE;
-		if (x->want_close && (x->c.eof || x->c.len > 0)) {
-			x->closed = x->c.eof && x->c.len == 0;
-			if (x->c.len > 0)
-				xfer_fail(x, "bytes after the response: %s",
-					  esc(x->c.in, x->c.len));
-			x->state = X_DONE;
-		}
-	}
+	if (client_fill_stamped(&x->c, &mono, &wall) >= 0)
+		xfer_feed(x, mono, wall);
 }
 
 /* xfer_step() of testlib.h, reading with xfer_recv_stamped(). */

@@ -1185,8 +1185,12 @@ static void xfer_send(struct xfer *x)
 
 static void xfer_recv(struct xfer *x)
 {
-	if (client_fill(&x->c) < 0)
-		return;
+	if (client_fill(&x->c) >= 0)
+		xfer_feed(x, mono_ms(), wall_ms());
+}
+
+void xfer_feed(struct xfer *x, int64_t mono, int64_t wall)
+{
 	if (x->state == X_CLOSE) {
 		if (x->c.eof) {
 			x->closed = x->c.len == 0;
@@ -1198,7 +1202,7 @@ static void xfer_recv(struct xfer *x)
 		return;
 	}
 	enum resp_state st = resp_feed(&x->r, x->c.in, x->c.len, x->c.eof,
-				       mono_ms(), wall_ms());
+				       mono, wall);
 	if (st == RS_BAD) {
 		xfer_fail(x, "bad response: %s%s%s; bytes read: %s", x->r.bad,
 			  x->c.err ? "; read: " : "",

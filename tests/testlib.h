@@ -376,6 +376,11 @@ void xfer_fail(struct xfer *x, const char *fmt, ...)
 /* Moves one client on by what poll() said about its socket. */
 void xfer_step(struct xfer *x, short revents);
 
+/* What xfer_step() does with bytes just read into x->c: fed to the
+ * response (its chunks stamped mono and wall), then the bytes after it
+ * and the close checked.  For a caller that reads in its own way. */
+void xfer_feed(struct xfer *x, int64_t mono, int64_t wall);
+
 /* Runs the n exchanges at once on one poll() loop until all are done or
  * the deadline passes; each ends with x->err empty or saying what went
  * wrong.  The caller fills in out, out_len, piece, want_close and
