@@ -2,27 +2,35 @@
  *
  * Usage: tests/wire [PATH-TO-SSE]		(default ./sse)
  *
- * Most cases are transcripts: the bytes of a request, the answer the
- * contract (docs/protocol.md sections 1, 4 and 7) asks for, and a line
- * on why.  Two tables hold them: which POST bodies ask for a stream, and
- * how the server treats odd or hostile HTTP.  Every row runs on its own
- * connection, all rows at once, and each short row runs twice: once as one
- * write and once a byte per write, which must give the same answer.
+ * Most cases are transcripts (struct transcript): the bytes a client
+ * sends, in order, each followed by the answer the contract
+ * (docs/protocol.md sections 1, 4 and 7) asks for, and a line on why.
+ * Four tables hold them: which POST bodies ask for a stream (detect), how
+ * the server treats odd or hostile HTTP (http), the limit flags on a
+ * server of their own (limits), and conversations of several requests or
+ * with a wait in them: keep-alive, pipelining, 100-continue and the
+ * stream's schedule.  The first three run all at once, every row on its
+ * own connection, and each short row twice: once as one write and once a
+ * byte per write, which must give the same answer.  The conversations run
+ * one after the other.
  *
- * A third table, run against a server of its own, holds the limit flags.
+ * The command line has a row type of its own (struct cli_row), since a
+ * run that never serves is no conversation: its answer is an exit status,
+ * stdout and stderr.
  *
- * What a table cannot say is written as a function: the timing of events
- * (also across a server stopped and resumed), keep-alive and pipelining,
- * 100-continue, timeouts, the linger after a refusal, a client that
- * half-closes mid-stream, the graceful drain on SIGTERM, the connection
- * cap, the access log and the command line.  The slow ones run in child
- * processes beside the rest, each against its own server, so that the
- * whole run lasts about as long as the slowest case, a stream at the
- * default one-second interval.
+ * What a row cannot say is written as a function, since what it tests is
+ * time or a process rather than bytes: the schedule at the default
+ * one-second interval and across a server stopped and resumed, timeouts,
+ * the linger after a refusal, a client that half-closes mid-stream, the
+ * graceful drain on SIGTERM, the connection cap, the access log, a port in
+ * use and IPv6.  The slow ones run in child processes beside the rest,
+ * each against its own server, so that the whole run lasts about as long
+ * as the slowest case, a stream at the default interval.
  *
  * Each case prints one line, `pass NAME`, `FAIL NAME: WHY` or `skip NAME:
- * WHY`; a FAIL names the table row (wire.c:LINE) and shows the bytes that
- * differ.  The exit status is 1 if any case failed.
+ * WHY`; a row's FAIL names it (wire.c:LINE), shows the bytes it sent last
+ * and what in the answer differs.  The exit status is 1 if any case
+ * failed.
  */
 #include "testlib.h"
 
