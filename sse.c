@@ -10,14 +10,26 @@
  * buffers, routes, the streams and their schedule, the command line, and
  * with -w N a parent process that keeps N such servers on one port.
  *
- * A request's path through the file, in reading order: loop_turn() ->
- * listener_accept() -> conn_open(); then for each event conn_event() ->
- * conn_run(), which calls the function of the current state: conn_idle()
- * and conn_head() read and parse, conn_body() reads the body, route()
- * answers or starts a stream, conn_stream() runs the stream's own state
- * (stream_events() sends what is due when the wheel calls it back),
- * conn_flush() waits for a slow reader, and conn_linger() closes politely.
- * conn_close() is the one place a connection ends.
+ * The file reads from the top down, in the order a request goes, each
+ * section under a banner that says what it is for: the structures; the
+ * forward declarations, which list the functions section by section;
+ * main(); the loop and the connection's state machine, with the table of
+ * who moves a connection into which state, how timeouts work and where
+ * unsent output is written (loop_turn() -> listener_accept() ->
+ * conn_open(); then for each event conn_event() -> conn_run(), which
+ * calls the function of the current state: conn_idle() and conn_head()
+ * read and parse, conn_body() reads the body, route() answers or starts a
+ * stream, conn_stream() runs the stream's own state, conn_flush() waits
+ * for a slow reader, and conn_linger() closes politely; conn_close() is
+ * the one place a connection ends); the connection's bytes (reading,
+ * output, the access log); streams (stream_events() sends what is due
+ * when the wheel calls it back); routes; the hub, then Redis.  Last, what
+ * is off the request's path: request bodies and JSON, the counters
+ * (/stats, /metrics), the command line, the workers of -w N, and the
+ * memory and small helpers that every section uses.  Along the request's
+ * path a function comes before the functions it calls; the hub, Redis and
+ * the sections off the path are built up from their parts, as C usually
+ * is, a function after those it calls.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -66,6 +78,11 @@
 	((type *)((char *)(ptr) - offsetof(type, member)))
 
 /* ==== structures ======================================================== */
+
+/* The server's objects, each described once: the command line, what epoll
+ * reports on, a request buffer, a stream and a connection, the counters
+ * shared by the workers, and the server itself; then the limits, each
+ * with its reason. */
 
 /* The command line, once parsed. */
 struct config {
@@ -187,6 +204,9 @@ struct stream {
 	uint8_t hub_topics, hub_flags;	/* FORMAT_HUB */
 };
 
+/* A connection's states, each named for what it waits on; who moves a
+ * connection into which state is in the table under "the loop and the
+ * connection's state machine". */
 enum conn_state {	/* wakes on	timer		holds		*/
 	CONN_IDLE,	/* readable	idle timeout	nothing		*/
 	CONN_HEAD,	/* readable	request timeout	in buffer	*/
@@ -355,7 +375,6 @@ struct out {
  * order: a table of contents. */
 
 struct route;
-struct hub_slot;
 struct redis_conn;
 struct json;
 
@@ -465,7 +484,6 @@ static enum wait answer_error(struct conn *c, const struct http_request *req,
 			      int status, const char *extra, const char *why);
 
 /* the hub */
-static struct hub_slot *hub_slot(uint64_t seq);
 static void hub_leave(struct conn *c);
 static enum wait hub_stream(struct conn *c);
 static enum wait route_topics(struct conn *c, struct http_request *req);
@@ -528,6 +546,11 @@ static void die(const char *what);
 static uint64_t clock_us(clockid_t id);
 
 /* ==== main ============================================================== */
+
+/* Start-up: the command line, the shared counters and the hub's ring
+ * mapped before any fork, the listening socket; then one server
+ * (serve(): server_init() and the loop) or, with -w N, a parent that
+ * keeps N of them (supervise(), under "workers"). */
 
 #ifndef SSE_NO_MAIN
 int main(int argc, char **argv)
@@ -738,6 +761,58 @@ static void watch(struct source *s, enum kind kind, int fd)
 }
 
 /* ==== the loop and the connection's state machine ======================= */
+
+/* One thread waits in epoll_wait() and hands each event to its owner
+ * (loop_turn()): the listener accepts, the timerfd lets the wheel run the
+ * timers that are due, the signalfd starts a drain, and a connection runs
+ * its state machine.  Accepting at the descriptor limit and the drain
+ * after a signal live here too.  Then the connection, from conn_open() to
+ * conn_close(): conn_run() calls the function of its state until one says
+ * what it waits for (enum wait), and conn_update() tells epoll.  The
+ * states (enum conn_state gives what each waits for), who moves a
+ * connection into each and where it goes next:
+ *
+ *   state        entered from (by)              leaves to (by)
+ *   CONN_IDLE    accept (conn_open()),          HEAD on a byte (conn_idle()
+ *                FLUSH (conn_flush())           -> conn_begin_request())
+ *   CONN_HEAD    IDLE, FLUSH: a request begins  BODY, the head parsed
+ *                (conn_begin_request())         (conn_head()); FLUSH (refuse())
+ *   CONN_BODY    HEAD (conn_head())             FLUSH, answered (route() ->
+ *                                               answer(), refuse()); STREAM
+ *                                               (stream_start(), the hub's
+ *                                               hub_route_subscribe()); REDIS
+ *                                               (redis_publish())
+ *   CONN_STREAM  BODY (stream_start(),          FLUSH at its end
+ *                hub_route_subscribe())         (conn_response_end())
+ *   CONN_FLUSH   HEAD, BODY, STREAM, REDIS      HEAD, a request pipelined
+ *                (conn_response_end(),          (conn_begin_request()); IDLE;
+ *                refuse())                      LINGER (all three conn_flush())
+ *   CONN_LINGER  FLUSH (conn_flush())           closed (conn_linger())
+ *   CONN_REDIS   BODY (redis_publish())         FLUSH, Redis's answer or its
+ *                                               timeout (redis_published())
+ *
+ * Only the functions named in the table assign c->state.  From any state
+ * a connection may end instead: conn_close() is the one place it does;
+ * conn_drop() (the client left, or must go) and conn_reset() (drop=,
+ * stall=) end in it.
+ *
+ * Timeouts: a connection has one timer, c->timer, due at its state's
+ * deadline (idle, request, linger, Redis's answer, a stream's next event
+ * or reset).  The timer's callback, conn_on_timer(), only runs conn_run()
+ * again; the state function compares srv.now_ms with c->timer.due_ms and
+ * acts on a deadline that has come (conn_idle() closes, conn_read_more()
+ * answers 408, conn_linger() closes, stream_events() sends what is due),
+ * while a socket event before then runs the same function, which finds
+ * it has not.  The second timer, c->send_timer, runs while output waits
+ * unsent; it fires only for a client that took nothing for
+ * --send-timeout, and conn_on_send_timer() drops it.
+ *
+ * Unsent output: bytes are written as soon as they exist (conn_send());
+ * what the socket refuses waits in the connection's tail, and while it
+ * does conn_update() adds EPOLLOUT, whatever the state.  The tail is
+ * written by conn_event(), through conn_flush_tail(), before it runs the
+ * state; conn_flush() writes nothing: in CONN_FLUSH it waits until the
+ * tail is empty before the next request. */
 
 /* One turn of the loop:
  *  1. Wait for events, for as long as it takes: timers arrive as events
@@ -1456,6 +1531,12 @@ static enum wait conn_drop(struct conn *c)
 
 /* ==== the connection's bytes ============================================ */
 
+/* What a connection reads and writes: request buffers lent from a free
+ * list and given back when the request is answered; reading until
+ * EAGAIN; output formatted in the one scratch buffer (out_*(), chunk_*())
+ * and sent at once, keeping only what the socket refused (the tail); and
+ * the access log, written when a response ends. */
+
 /* Reads what the client sent into the borrowed buffer, borrowing one if
  * needed.  A failed read or allocation counts as the client leaving. */
 static enum read_result conn_read(struct conn *c)
@@ -1760,6 +1841,11 @@ static void conn_log(const struct conn *c)
 
 /* ==== streams =========================================================== */
 
+/* A stream is the connection's CONN_STREAM with a small state machine of
+ * its own (enum stream_state).  stream_start() sends the headers and the
+ * opening; stream_events() sends every event due by now in one write and
+ * sets the timer for the next, on a schedule that does not drift. */
+
 /* Starts a stream of events first + 1 .. count: the headers and the
  * opening chunk go out at once.  HEAD gets the headers alone. */
 static enum wait stream_start(struct conn *c, struct http_request *req,
@@ -2052,6 +2138,11 @@ wait:
 }
 
 /* ==== routes ============================================================ */
+
+/* A whole request meets the route table: route() finds its path and
+ * method, and each route answers at once or starts a stream.  The shape
+ * parameters (docs/protocol.md section 6) are read here; what a body
+ * means is decided off the request's path, under "request bodies". */
 
 #define M(method) (1u << (method))
 
@@ -5031,6 +5122,10 @@ static void redis_metrics(struct out *o)
 
 /* ==== request bodies, queries and JSON ================================== */
 
+/* Off the request's path: does POST /api ask for a stream?  The body as
+ * JSON or as a form, or the query, read by small strict scanners that
+ * never allocate; api_asks_stream(), last, is what route_api() asks. */
+
 /* Percent-decodes p[0..n) into out, as a form does ('+' is a space): at
  * most cap - 1 bytes and a NUL.  A longer text is cut, so cap must exceed
  * any text the caller compares it with. */
@@ -5504,6 +5599,10 @@ static enum ask api_asks_stream(const struct http_request *req,
 
 /* ==== counters ========================================================== */
 
+/* What a load tester reads: GET /stats as JSON (or as a stream of it) and
+ * GET /metrics in Prometheus's text format, summed over the workers'
+ * slots of the shared counters. */
+
 static uint64_t uptime_s(void)
 {
 	return (srv.now_ms - srv.shared->started_ms) / 1000;
@@ -5693,6 +5792,10 @@ static enum wait route_metrics(struct conn *c, struct http_request *req)
 }
 
 /* ==== the command line ================================================== */
+
+/* Every option once, in one table with its name, its default, its bounds
+ * and its help: usage() writes the usage from it, and parse_args(), last,
+ * reads the command line with it. */
 
 /* How an option acts: on the spot, or on its field of struct config.
  * The kinds from OPTION_TEXT on take a value. */
@@ -6097,6 +6200,10 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 
 /* ==== workers =========================================================== */
 
+/* With -w N the parent forks N servers that share the port
+ * (SO_REUSEPORT), starts one again if it dies, passes a signal on and
+ * says how a drain goes; supervise(), last, is its loop. */
+
 /* Forks worker w, which listens on port; parent_fd is the parent's own
  * socket, which the worker does not need.  SIGINT and SIGTERM stay blocked
  * across the fork, so that one arriving before the worker's signalfd
@@ -6283,6 +6390,9 @@ static int supervise(size_t n)
 
 /* ==== memory ============================================================ */
 
+/* The server's allocator, in place of malloc(): mem_get(), mem_put() and
+ * mem_resize(), which every section above uses. */
+
 /* The server takes its memory from mmap() alone, in the few shapes it
  * needs, rather than through malloc(): a general allocator would be some
  * 9 KB of a static build, for a server that allocates its tables at start
@@ -6401,6 +6511,9 @@ static void *mem_resize(void *p, size_t old, size_t n)
 }
 
 /* ==== small helpers ===================================================== */
+
+/* The clock, the names of errors, and lines on stderr written whole with
+ * one write(), which every section above uses. */
 
 static uint64_t clock_ms(clockid_t id)
 {
