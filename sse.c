@@ -791,8 +791,10 @@ static void watch(struct source *s, enum kind kind, int fd)
  *   CONN_REDIS   BODY (redis_publish())         FLUSH, Redis's answer or its
  *                                               timeout (redis_published())
  *
- * Only the functions named in the table assign c->state.  From any state
- * a connection may end instead: conn_close() is the one place it does;
+ * Nine functions assign c->state: conn_open(), conn_begin_request(),
+ * conn_head(), stream_start(), hub_route_subscribe(), redis_publish(),
+ * conn_response_end(), refuse() and conn_flush().  From any state a
+ * connection may end instead: conn_close() is the one place it does;
  * conn_drop() (the client left, or must go) and conn_reset() (drop=,
  * stall=) end in it.
  *
@@ -803,8 +805,8 @@ static void watch(struct source *s, enum kind kind, int fd)
  * acts on a deadline that has come (conn_idle() closes, conn_read_more()
  * answers 408, conn_linger() closes, stream_events() sends what is due),
  * while a socket event before then runs the same function, which finds
- * it has not.  The second timer, c->send_timer, runs while output waits
- * unsent; it fires only for a client that took nothing for
+ * that it has not come.  The second timer, c->send_timer, runs while
+ * output waits unsent; it fires only for a client that took nothing for
  * --send-timeout, and conn_on_send_timer() drops it.
  *
  * Unsent output: bytes are written as soon as they exist (conn_send());
