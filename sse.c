@@ -5843,7 +5843,7 @@ static const struct option {
 	FIELD(name, letter, arg, help, sizeof(((struct config *)NULL)->field) \
 	      == sizeof(unsigned) ? OPTION_UNSIGNED : OPTION_SIZE, field, \
 	      def, min, max)
-#define REDIS_HELP(text) (SSE_REDIS ? text : NULL)
+#define REDIS_HELP(text) (SSE_REDIS ? (text) : NULL)
 	NUMBER("port", 'p', "PORT", "port to listen on, 0 for any free one",
 	       port, 3000, 0, 65535),
 	TEXT("bind", 'b', "ADDR", "IPv4 or IPv6 address to listen on ("
@@ -6029,7 +6029,10 @@ static void option_set(struct config *cfg, const struct option *o,
 	case OPTION_SIZE:
 		break;
 	}
-	/* decimal_u32() saturates at UINT32_MAX, past every max. */
+	/* decimal_u32() saturates at UINT32_MAX, past every max.  value is
+	 * not NULL here: only the kinds from OPTION_TEXT on come this far
+	 * (no letter or name finds an OPTION_HEADING row). */
+	/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): as said */
 	if (!decimal_u32(value, strlen(value), &v) || v < o->min ||
 	    v > o->max) {
 		stderr_line("sse: --%s: '%s' is not a number from %u to %u",
