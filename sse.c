@@ -10,14 +10,26 @@
  * buffers, routes, the streams and their schedule, the command line, and
  * with -w N a parent process that keeps N such servers on one port.
  *
- * A request's path through the file, in reading order: loop_turn() ->
- * listener_accept() -> conn_open(); then for each event conn_event() ->
- * conn_run(), which calls the function of the current state: conn_idle()
- * and conn_head() read and parse, conn_body() reads the body, route()
- * answers or starts a stream, conn_stream() runs the stream's own state
- * (stream_events() sends what is due when the wheel calls it back),
- * conn_flush() waits for a slow reader, and conn_linger() closes politely.
- * conn_close() is the one place a connection ends.
+ * The file reads from the top down, in the order a request goes, each
+ * section under a banner that says what it is for: the structures; the
+ * forward declarations, which list the functions section by section;
+ * main(); the loop and the connection's state machine, with the table of
+ * who moves a connection into which state, how timeouts work and where
+ * unsent output is written (loop_turn() -> listener_accept() ->
+ * conn_open(); then for each event conn_event() -> conn_run(), which
+ * calls the function of the current state: conn_idle() and conn_head()
+ * read and parse, conn_body() reads the body, route() answers or starts a
+ * stream, conn_stream() runs the stream's own state, conn_flush() waits
+ * for a slow reader, and conn_linger() closes politely; conn_close() is
+ * the one place a connection ends); the connection's bytes (reading,
+ * output, the access log); streams (stream_events() sends what is due
+ * when the wheel calls it back); routes; the hub, then Redis.  Last, what
+ * is off the request's path: request bodies and JSON, the counters
+ * (/stats, /metrics), the command line, the workers of -w N, and the
+ * memory and small helpers that every section uses.  Along the request's
+ * path a function comes before the functions it calls; the hub, Redis and
+ * the sections off the path are built up from their parts, as C usually
+ * is, a function after those it calls.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -66,6 +78,11 @@
 	((type *)((char *)(ptr) - offsetof(type, member)))
 
 /* ==== structures ======================================================== */
+
+/* The server's objects, each described once: the command line, what epoll
+ * reports on, a request buffer, a stream and a connection, the counters
+ * shared by the workers, and the server itself; then the limits, each
+ * with its reason. */
 
 /* The command line, once parsed. */
 struct config {
@@ -187,6 +204,9 @@ struct stream {
 	uint8_t hub_topics, hub_flags;	/* FORMAT_HUB */
 };
 
+/* A connection's states, each named for what it waits on; who moves a
+ * connection into which state is in the table under "the loop and the
+ * connection's state machine". */
 enum conn_state {	/* wakes on	timer		holds		*/
 	CONN_IDLE,	/* readable	idle timeout	nothing		*/
 	CONN_HEAD,	/* readable	request timeout	in buffer	*/
@@ -215,6 +235,12 @@ static const uint32_t wait_events[] = {
 	[WAIT_YIELD] = EPOLLIN | EPOLLOUT | EPOLLRDHUP,
 	[WAIT_GONE] = 0,
 };
+
+/* How a read went. */
+enum read_result { READ_SOME, READ_WAIT, READ_FULL, READ_EOF };
+
+/* How a request body answers "stream?". */
+enum ask { ASK_PLAIN, ASK_STREAM, ASK_BAD };
 
 /* Where a client came from, for the access log. */
 struct peer {
@@ -339,339 +365,1203 @@ struct out {
 #define DAY_MS		86400000ull
 #define MIB		(1024ull * 1024)
 
-/* The hub's entry points; it has a section of its own, after the loop. */
-struct conn;
-static enum wait hub_stream(struct conn *c);
+#define RID_BITS 20		/* a Redis id MS-SEQ as MS << 20 | SEQ */
+
+/* ==== forward declarations ============================================== */
+
+/* The file reads from the top down: along the request's path a function
+ * comes before the functions it calls, so these are used before they are
+ * defined.  Here they are declared, section by section in the file's
+ * order: a table of contents. */
+
+struct route;
+struct redis_conn;
+struct json;
+
+/* main */
+static struct shared *shared_map(size_t workers);
+static int open_listener(const char *addr, unsigned port, bool reuseport,
+			 bool listening);
+static unsigned announce(int fd);
+static int serve(int fd, size_t w);
+static void server_init(int fd, size_t w);
+static void watch(struct source *s, enum kind kind, int fd);
+
+/* the loop and the connection's state machine */
+static void loop_turn(void);
+static void timerfd_event(void);
+static void timer_arm(void);
+static void signal_event(void);
+static void server_drain(void);
+static uint64_t drain_end(void);
+static void drain_line(uint64_t conns, size_t workers, uint64_t ms);
+static void drain_expired(struct tw_timer *t);
+static void listener_accept(void);
+static bool accept_error_passes(int e);
+static void shed_at_fd_limit(void);
+static void shed(int fd);
+static void listener_pause(void);
+static void accept_retry(struct tw_timer *t);
+static void listener_resume(void);
+static void conn_open(int fd, const struct sockaddr_storage *sa);
+static void conn_event(struct conn *c, uint32_t events);
+static void conn_on_timer(struct tw_timer *t);
+static void conn_on_send_timer(struct tw_timer *t);
+static enum wait conn_run(struct conn *c);
+static void conn_update(struct conn *c, enum wait w);
+static enum wait conn_idle(struct conn *c);
+static enum wait conn_begin_request(struct conn *c);
+static enum wait conn_head(struct conn *c);
+static enum wait conn_body(struct conn *c);
+static bool conn_read_more(struct conn *c, int full, const char *reason,
+			   enum wait *w);
+static enum wait conn_stream(struct conn *c);
+static enum wait conn_flush(struct conn *c);
+static enum wait conn_linger(struct conn *c);
+static enum wait refuse(struct conn *c, int status, const char *reason);
+static enum wait conn_reset(struct conn *c);
+static enum wait conn_close(struct conn *c);
+static enum wait conn_drop(struct conn *c);
+
+/* the connection's bytes */
+static enum read_result conn_read(struct conn *c);
+static struct inbuf *inbuf_get(void);
+static void conn_release_in(struct conn *c);
+static bool conn_unhold_in(struct conn *c);
+static bool conn_send(struct conn *c, const char *p, size_t n);
+static bool conn_send_out(struct conn *c, const struct out *o);
+static bool conn_flush_tail(struct conn *c);
+static bool conn_tail_pending(const struct conn *c);
+static struct out out_begin(void);
+static void out_printf(struct out *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void out_head(struct out *o, const struct conn *c, int status,
+		     const char *content_type, const char *extra);
+static void log_line_keep(struct conn *c, const char *p, size_t n);
+static void log_line_put(struct conn *c);
+static void response_log(struct conn *c);
+static void conn_log(const struct conn *c);
+
+/* streams */
+static enum wait stream_events(struct conn *c);
+static uint64_t stream_due(const struct stream *s, uint32_t k);
+static enum wait stream_wait(struct conn *c);
+static void stream_chunk(struct conn *c, struct out *o,
+			 void (*fn)(const struct conn *, struct out *));
+static void stream_open_chunk(const struct conn *c, struct out *o);
+static void stream_event_data(const struct conn *c, struct out *o,
+			      uint32_t k, uint64_t wall_ms);
+static void stream_done_chunk(const struct conn *c, struct out *o);
+static void stream_heartbeat_chunk(const struct conn *c, struct out *o);
+static bool stream_send(struct conn *c, struct out *o);
+static void stream_sent(const struct stream *s, uint32_t from);
+static void lateness_add(uint64_t late_us);
+static uint32_t stream_fail_at(const struct stream *s, uint32_t k);
+static enum wait stream_fail(struct conn *c, uint64_t due_ms);
+static enum wait stream_stats(struct conn *c);
+
+/* routes */
+static enum wait route(struct conn *c);
+static enum wait answer_options(struct conn *c, struct http_request *req,
+				const struct route *r);
+static enum wait route_api(struct conn *c, struct http_request *req);
+static enum wait route_message_stream(struct conn *c,
+				      struct http_request *req);
+static enum wait route_page(struct conn *c, struct http_request *req);
+static bool stream_shape(const struct http_request *req,
+			 enum stream_format format, struct shape *sh,
+			 char *why, size_t cap);
+static bool shape_param(struct http_span query, const char *key,
+			uint32_t min, uint64_t max, uint32_t *v,
+			char *why, size_t cap);
+static bool decimal_u32(const char *s, size_t n, uint32_t *value);
+static enum wait answer(struct conn *c, const struct http_request *req,
+			int status, const char *type, const char *extra,
+			const char *body, size_t len);
+static enum wait answer_json(struct conn *c, const struct http_request *req,
+			     int status, const char *extra, const char *body);
+static enum wait answer_error(struct conn *c, const struct http_request *req,
+			      int status, const char *extra, const char *why);
+
+/* the hub */
 static void hub_leave(struct conn *c);
+static enum wait hub_stream(struct conn *c);
 static enum wait route_topics(struct conn *c, struct http_request *req);
-static void hub_stats(struct out *o, bool prometheus);
 static void hub_event(const struct source *src);
 static void hub_drain(void);
 static void hub_setup(size_t workers);
 static void hub_init(size_t w);
 
-/* Redis's entry points: with --redis the hub's topics live there (its
- * section follows the hub's). */
-struct redis_entry;
+/* Redis */
+static uint64_t rid_pack(uint64_t ms, uint64_t seq);
+static uint64_t redis_now_id(void);
+static void redis_poke(void);
+static bool redis_resume(const uint16_t *topics, unsigned nt, uint64_t x,
+			 uint64_t *cursor);
+static void redis_replay(struct conn *c);
 static enum wait redis_publish(struct conn *c, struct http_request *req,
 			       const char *name, size_t len, const char *type);
 static enum wait redis_published(struct conn *c);
-static bool redis_resume(const uint16_t *topics, unsigned nt, uint64_t x,
-			 uint64_t *cursor);
-static uint64_t redis_now_id(void);
-static void redis_replay(struct conn *c);
 static void redis_stdin(const char *line, size_t n, uint64_t number);
-static void redis_poke(void);
+static void redis_down(struct redis_conn *r, const char *why);
 static void redis_event(struct source *src, uint32_t events);
-static void redis_metrics(struct out *o);
 static void redis_setup(void);
 static void redis_init(size_t w);
-static uint64_t rid_pack(uint64_t ms, uint64_t seq);
-#define RID_BITS 20		/* a Redis id MS-SEQ as MS << 20 | SEQ */
+static void redis_metrics(struct out *o);
 
-static uint64_t clock_ms(clockid_t id)
-{
-	struct timespec ts;
+/* request bodies, queries and JSON */
+static bool query_value(struct http_span q, const char *key, char *out,
+			size_t cap);
+static bool json_value(struct json *j);
+static bool flag_true(const char *v);
+static bool header_lists(const struct http_request *req, const char *name,
+			 const char *item);
+static enum ask api_asks_stream(const struct http_request *req,
+				const char **why);
 
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+/* counters */
+static size_t stats_json(char *p, size_t cap);
+static enum wait route_stats(struct conn *c, struct http_request *req);
+static enum wait route_metrics(struct conn *c, struct http_request *req);
 
-/* Writes text to fd, stdout or stderr, in one write(), so that the lines
- * of several workers do not interleave. */
-static void write_text(int fd, const char *text)
-{
-	/* Text that cannot be written has nowhere else to go. */
-	if (write(fd, text, strlen(text)) < 0)
-		errno = 0;
-}
+/* the command line */
+static void parse_args(int argc, char **argv, struct config *cfg);
 
-/* Writes one line to stderr, its newline added.  A line longer than the
- * buffer is cut, its newline kept. */
+/* workers */
+static int supervise(size_t n);
+
+/* memory */
+static void *mem_map(size_t n);
+static void *mem_get(size_t n);
+static void mem_put(void *p, size_t n);
+static void *mem_resize(void *p, size_t old, size_t n);
+
+/* small helpers */
+static uint64_t clock_ms(clockid_t id);
+static void write_text(int fd, const char *text);
 static void stderr_line(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
+static const char *error_text(int e);
+static void die(const char *what);
+static uint64_t clock_us(clockid_t id);
 
-static void stderr_line(const char *fmt, ...)
+/* ==== main ============================================================== */
+
+/* Start-up: the command line, the shared counters and the hub's ring
+ * mapped before any fork, the listening socket; then one server
+ * (serve(): server_init() and the loop) or, with -w N, a parent that
+ * keeps N of them (supervise(), under "workers"). */
+
+#ifndef SSE_NO_MAIN
+int main(int argc, char **argv)
 {
-	char line[1024];
-	va_list ap;
-	size_t len;
+	parse_args(argc, argv, &srv.cfg);
+	if (srv.cfg.workers > 1)
+		return supervise(srv.cfg.workers);
+	srv.shared = shared_map(1);
+	hub_setup(1);
+	int fd = open_listener(srv.cfg.addr, srv.cfg.port, false, true);
 
-	va_start(ap, fmt);
-	len = http_vformat(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	line[len++] = '\n';
-	line[len] = '\0';
-	write_text(STDERR_FILENO, line);
+	announce(fd);
+	return serve(fd, 0);
+}
+#endif
+
+/* The shared mapping of counters, one slot per worker. */
+static struct shared *shared_map(size_t workers)
+{
+	size_t size = sizeof(struct shared) + workers * sizeof(struct stats);
+	struct shared *sh = mmap(NULL, size, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (sh == MAP_FAILED)
+		die("mmap");
+	sh->started_ms = clock_ms(CLOCK_MONOTONIC);
+	sh->workers = workers;
+	return sh;
 }
 
-/* What error e means, for a line on stderr.  Not strerror(): its table
- * of every error is 2 KB of a static build, for a server whose system
- * calls can fail in the few ways below (in musl's words); any other is
- * written as its number. */
-static const char *error_text(int e)
+/* Opens a socket bound to addr:port, listening unless told not to.  With
+ * reuseport several processes may bind the same port, and the kernel
+ * spreads new connections over those that listen. */
+static int open_listener(const char *addr, unsigned port, bool reuseport,
+			 bool listening)
 {
-	static const struct {
-		int e;
-		const char *text;
-	} texts[] = {
-		{ EPERM, "Operation not permitted" },
-		{ ENOENT, "No such file or directory" },
-		{ EIO, "I/O error" },
-		{ EBADF, "Bad file descriptor" },
-		{ EAGAIN, "Resource temporarily unavailable" },
-		{ ENOMEM, "Out of memory" },
-		{ EACCES, "Permission denied" },
-		{ ENOTDIR, "Not a directory" },
-		{ EISDIR, "Is a directory" },
-		{ EINVAL, "Invalid argument" },
-		{ ENFILE, "Too many open files in system" },
-		{ EMFILE, "No file descriptors available" },
-		{ ENOSPC, "No space left on device" },
-		{ EPIPE, "Broken pipe" },
-		{ ENAMETOOLONG, "Filename too long" },
-		{ ELOOP, "Symbolic link loop" },
-		{ ENOSYS, "Function not implemented" },
-		{ EAFNOSUPPORT, "Address family not supported by protocol" },
-		{ EADDRINUSE, "Address in use" },
-		{ EADDRNOTAVAIL, "Address not available" },
-		{ ENETUNREACH, "Network unreachable" },
-		{ ENOBUFS, "No buffer space available" },
-		{ ECONNRESET, "Connection reset by peer" },
-		{ ETIMEDOUT, "Operation timed out" },
-		{ ECONNREFUSED, "Connection refused" },
-		{ EHOSTUNREACH, "Host is unreachable" },
-	};
-	static char number[24];
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
+				   .sin6_port = htons((uint16_t)port) };
+	struct sockaddr_in a4 = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port) };
+	struct sockaddr *sa = (struct sockaddr *)&a4;
+	socklen_t len = sizeof(a4);
+	int fd, one = 1;
 
-	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
-		if (texts[i].e == e)
-			return texts[i].text;
-	http_format(number, sizeof(number), "error %d", e);
-	return number;
+	/* A numeric address only: no resolver, no DNS at start. */
+	switch (http_addr_parse(addr, &a6.sin6_addr)) {
+	case 16:
+		sa = (struct sockaddr *)&a6;
+		len = sizeof(a6);
+		break;
+	case 4:
+		memcpy(&a4.sin_addr, &a6.sin6_addr, 4);
+		break;
+	default:
+		stderr_line("sse: -b %s: not an IPv4 or IPv6 address", addr);
+		exit(2);
+	}
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0)
+		die("socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuseport)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (bind(fd, sa, len) < 0) {
+		stderr_line(sa->sa_family == AF_INET6
+			    ? "sse: cannot listen on [%s]:%u: %s"
+			    : "sse: cannot listen on %s:%u: %s", addr, port,
+			    error_text(errno));
+		exit(1);
+	}
+	/* The kernel caps the backlog at net.core.somaxconn. */
+	if (listening && listen(fd, 4096) < 0)
+		die("listen");
+	return fd;
 }
 
-/* A start-up failure, or one the server cannot go on from: one line, as
- * err(3) would write it, and exit 1. */
-static void die(const char *what)
+/* The port a socket is bound to: with -p 0, the kernel chose it. */
+static unsigned bound_port(int fd)
 {
-	stderr_line("sse: %s: %s", what, error_text(errno));
-	exit(1);
+	union {
+		struct sockaddr any;
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} a = { 0 };
+	socklen_t len = sizeof(a);
+
+	if (getsockname(fd, &a.any, &len) < 0)
+		die("getsockname");
+	return ntohs(a.any.sa_family == AF_INET6 ? a.v6.sin6_port
+						 : a.v4.sin_port);
 }
 
-static uint64_t clock_us(clockid_t id)
+/* Says where the server listens, and returns the port (port 0 asks the
+ * kernel for a free one: this is where the caller learns which). */
+static unsigned announce(int fd)
 {
-	struct timespec ts;
+	union {
+		struct sockaddr any;
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} a = { 0 };
+	socklen_t len = sizeof(a);
+	char host[INET6_ADDRSTRLEN];
+	unsigned port;
 
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	if (getsockname(fd, &a.any, &len) < 0)
+		die("getsockname");
+	if (a.any.sa_family == AF_INET6) {
+		http_addr_text(host, sizeof(host), &a.v6.sin6_addr,
+			       sizeof(a.v6.sin6_addr));
+		port = ntohs(a.v6.sin6_port);
+		stderr_line("sse: listening on [%s]:%u", host, port);
+	} else {
+		http_addr_text(host, sizeof(host), &a.v4.sin_addr,
+			       sizeof(a.v4.sin_addr));
+		port = ntohs(a.v4.sin_port);
+		stderr_line("sse: listening on %s:%u", host, port);
+	}
+	return port;
 }
 
-/* ==== output ============================================================ */
-
-static struct out out_begin(void)
+/* Serves until a drain is over; the exit status of a worker process. */
+static int serve(int fd, size_t w)
 {
-	return (struct out){ srv.scratch, 0, srv.scratch_cap };
+	server_init(fd, w);
+	while (!srv.draining || srv.nconns > 0)
+		loop_turn();
+	return 0;
 }
 
-static void out_add(struct out *o, const char *s, size_t n)
+/* Descriptors the server keeps besides connections: stdio, epoll, the
+ * listener, the timerfd, the signalfd and the spare. */
+#define RESERVED_FDS 16
+
+/* Sets up one serving process on the listening socket fd, counting into
+ * slot w of the shared counters. */
+static void server_init(int fd, size_t w)
 {
-	if (n > o->cap - o->len)
-		n = o->cap - o->len;	/* cannot happen: scratch fits a reply */
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
+	struct rlimit rl;
+	sigset_t mask;
+
+	/* As many connections as the system lets this process have.  prlimit
+	 * rather than setrlimit, which musl makes stop every thread in turn:
+	 * code a single-threaded server would carry for nothing. */
+	if (prlimit(0, RLIMIT_NOFILE, NULL, &rl) == 0 &&
+	    rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		prlimit(0, RLIMIT_NOFILE, &rl, NULL);
+	}
+	if (prlimit(0, RLIMIT_NOFILE, NULL, &rl) < 0)
+		die("prlimit");
+	srv.conn_cap = rl.rlim_cur > 1 << 24 ? 1 << 24 : (size_t)rl.rlim_cur;
+	srv.max_conns = srv.conn_cap - RESERVED_FDS;
+	if (srv.cfg.max_conns != 0 && srv.cfg.max_conns < srv.max_conns)
+		srv.max_conns = srv.cfg.max_conns;
+	/* Untouched pages cost nothing: the table is paid for as used. */
+	srv.conns = mem_map(srv.conn_cap * sizeof(*srv.conns));
+	srv.in_cap = srv.cfg.limits.max_head + srv.cfg.limits.max_body + 4096;
+	/* Room for a response's head and at least one event of the largest
+	 * size: conn_stream() sends a batch before it could overflow. */
+	srv.scratch_cap = SCRATCH_SIZE;
+	if (srv.scratch_cap < srv.cfg.max_event_size + 4096 + EVENT_ROOM)
+		srv.scratch_cap = srv.cfg.max_event_size + 4096 + EVENT_ROOM;
+	srv.scratch = mem_map(srv.scratch_cap);
+	if (srv.conns == NULL || srv.scratch == NULL)
+		die("mmap");
+
+	/* SIGPIPE blocked rather than ignored: a write to a client (or a
+	 * stderr) that has gone fails with EPIPE either way, and blocking
+	 * needs no sigaction(), some 800 bytes of a static build. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+
+	srv.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (srv.epfd < 0)
+		die("epoll_create1");
+	srv.stats = &srv.shared->slot[w];
+	/* Its connections died with the worker that had this slot before. */
+	srv.stats->connections = srv.stats->streams_active = 0;
+	watch(&srv.listener, KIND_LISTENER, fd);
+	watch(&srv.timerfd, KIND_TIMERFD,
+	      timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+	watch(&srv.signalfd, KIND_SIGNALFD,
+	      signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+	srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	srv.now_ms = clock_ms(CLOCK_MONOTONIC);
+	srv.armed_ms = UINT64_MAX;
+	srv.wait_ms = -1;
+	tw_init(&srv.wheel, srv.now_ms);
+	hub_init(w);
 }
 
-static void out_printf(struct out *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void out_printf(struct out *o, const char *fmt, ...)
+/* Adds a descriptor to epoll, with its source as data.ptr. */
+static void watch(struct source *s, enum kind kind, int fd)
 {
-	va_list ap;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
 
-	va_start(ap, fmt);
-	o->len += http_vformat(o->p + o->len, o->cap - o->len, fmt, ap);
-	va_end(ap);
+	s->kind = kind;
+	s->fd = fd;
+	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		die("epoll_ctl");
 }
 
-/* A chunk is formatted in two steps, because its size comes first on the
- * wire but is known last: chunk_open() leaves room for the size line,
- * the body is added, and chunk_close() writes the size line and closes
- * the gap.  Without chunking (HTTP/1.0) the body goes out as it is. */
-static size_t chunk_open(struct out *o)
-{
-	size_t at = o->len;
+/* ==== the loop and the connection's state machine ======================= */
 
-	o->len += CHUNK_ROOM;
-	return at;
+/* One thread waits in epoll_wait() and hands each event to its owner
+ * (loop_turn()): the listener accepts, the timerfd lets the wheel run the
+ * timers that are due, the signalfd starts a drain, and a connection runs
+ * its state machine.  Accepting at the descriptor limit and the drain
+ * after a signal live here too.  Then the connection, from conn_open() to
+ * conn_close(): conn_run() calls the function of its state until one says
+ * what it waits for (enum wait), and conn_update() tells epoll.  The
+ * states (enum conn_state gives what each waits for), who moves a
+ * connection into each and where it goes next:
+ *
+ *   state        entered from (by)              leaves to (by)
+ *   CONN_IDLE    accept (conn_open()),          HEAD on a byte (conn_idle()
+ *                FLUSH (conn_flush())           -> conn_begin_request())
+ *   CONN_HEAD    IDLE, FLUSH: a request begins  BODY, the head parsed
+ *                (conn_begin_request())         (conn_head()); FLUSH (refuse())
+ *   CONN_BODY    HEAD (conn_head())             FLUSH, answered (route() ->
+ *                                               answer(), refuse()); STREAM
+ *                                               (stream_start(), the hub's
+ *                                               hub_route_subscribe()); REDIS
+ *                                               (redis_publish())
+ *   CONN_STREAM  BODY (stream_start(),          FLUSH at its end
+ *                hub_route_subscribe())         (conn_response_end())
+ *   CONN_FLUSH   HEAD, BODY, STREAM, REDIS      HEAD, a request pipelined
+ *                (conn_response_end(),          (conn_begin_request()); IDLE;
+ *                refuse())                      LINGER (all three conn_flush())
+ *   CONN_LINGER  FLUSH (conn_flush())           closed (conn_linger())
+ *   CONN_REDIS   BODY (redis_publish())         FLUSH, Redis's answer or its
+ *                                               timeout (redis_published())
+ *
+ * Nine functions assign c->state: conn_open(), conn_begin_request(),
+ * conn_head(), stream_start(), hub_route_subscribe(), redis_publish(),
+ * conn_response_end(), refuse() and conn_flush().  From any state a
+ * connection may end instead: conn_close() is the one place it does;
+ * conn_drop() (the client left, or must go) and conn_reset() (drop=,
+ * stall=) end in it.
+ *
+ * Timeouts: a connection has one timer, c->timer, due at its state's
+ * deadline (idle, request, linger, Redis's answer, a stream's next event
+ * or reset).  The timer's callback, conn_on_timer(), only runs conn_run()
+ * again; the state function compares srv.now_ms with c->timer.due_ms and
+ * acts on a deadline that has come (conn_idle() closes, conn_read_more()
+ * answers 408, conn_linger() closes, stream_events() sends what is due),
+ * while a socket event before then runs the same function, which finds
+ * that it has not come.  The second timer, c->send_timer, runs while
+ * output waits unsent; it fires only for a client that took nothing for
+ * --send-timeout, and conn_on_send_timer() drops it.
+ *
+ * Unsent output: bytes are written as soon as they exist (conn_send());
+ * what the socket refuses waits in the connection's tail, and while it
+ * does conn_update() adds EPOLLOUT, whatever the state.  The tail is
+ * written by conn_event(), through conn_flush_tail(), before it runs the
+ * state; conn_flush() writes nothing: in CONN_FLUSH it waits until the
+ * tail is empty before the next request. */
+
+/* One turn of the loop:
+ *  1. Wait for events, for as long as it takes: timers arrive as events
+ *     of the timerfd, so a server with nothing to do never wakes.  (Only
+ *     if the kernel would not arm the timerfd does the wait end at the
+ *     next deadline by itself.)
+ *  2. Read the clock; everything this turn does happens "now".
+ *  3. Hand each event to its owner, by the kind at data.ptr.  Reads come
+ *     as they are ready; a connection closed earlier in this batch has a
+ *     free slot and its stale event is skipped.
+ *  4. Fire the timers that are due by now (the clock read again): their
+ *     callbacks run the connections whose deadline came.
+ *  5. Arm the timerfd for the wheel's next deadline. */
+static void loop_turn(void)
+{
+	struct epoll_event events[MAX_EVENTS];
+	int n = epoll_wait(srv.epfd, events, MAX_EVENTS, srv.wait_ms);
+
+	if (n < 0 && errno != EINTR) {
+		stderr_line("sse: epoll_wait: %s", error_text(errno));
+		exit(1);
+	}
+	srv.now_ms = clock_ms(CLOCK_MONOTONIC);
+	for (int i = 0; i < n; i++) {
+		struct source *s = events[i].data.ptr;
+
+		switch (s->kind) {
+		case KIND_LISTENER:
+			if (!srv.draining)
+				listener_accept();
+			break;
+		case KIND_TIMERFD:
+			timerfd_event();
+			break;
+		case KIND_SIGNALFD:
+			signal_event();
+			break;
+		case KIND_CONN:
+			conn_event((struct conn *)s, events[i].events);
+			break;
+		case KIND_HUB:
+			hub_event(s);
+			break;
+		case KIND_REDIS:	/* only where REDIS_ON */
+			if (SSE_REDIS)
+				redis_event(s, events[i].events);
+			break;
+		case KIND_FREE:
+			break;
+		}
+	}
+	srv.now_ms = clock_ms(CLOCK_MONOTONIC);
+	tw_advance(&srv.wheel, srv.now_ms);
+	timer_arm();
 }
 
-static void chunk_close(struct out *o, size_t at, bool chunked)
+static void timerfd_event(void)
 {
-	size_t n = o->len - at - CHUNK_ROOM;
-	size_t head;
+	uint64_t expirations;
 
-	if (n == 0) {
-		/* Nothing to send; and an empty chunk would end the body. */
-		o->len = at;
+	if (read(srv.timerfd.fd, &expirations, sizeof(expirations)) > 0)
+		srv.armed_ms = UINT64_MAX;	/* it fired: no longer armed */
+}
+
+/* Arms the timerfd for the wheel's next deadline, if that changed.  If
+ * the kernel refuses, the loop's next wait ends at that deadline instead,
+ * and the next turn tries again: no timer is lost. */
+static void timer_arm(void)
+{
+	uint64_t next = tw_next(&srv.wheel);
+	struct itimerspec its = { 0 };
+
+	srv.wait_ms = -1;
+	if (next == srv.armed_ms)
+		return;
+	if (next != UINT64_MAX) {
+		its.it_value.tv_sec = (time_t)(next / 1000);
+		its.it_value.tv_nsec = (long)(next % 1000) * 1000000 + 1;
+	}
+	if (timerfd_settime(srv.timerfd.fd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+		if (next != UINT64_MAX)
+			srv.wait_ms = next - srv.now_ms >= INT_MAX
+				      ? INT_MAX : (int)(next - srv.now_ms) + 1;
 		return;
 	}
-	head = chunked ? http_chunk_head(o->p + at, n) : 0;
-
-	memmove(o->p + at + head, o->p + at + CHUNK_ROOM, n);
-	o->len = at + head + n;
-	if (chunked)
-		out_add(o, "\r\n", 2);
+	srv.armed_ms = next;
 }
 
-/* The status line and the headers every response has, in the seed's
- * order: Content-Type, more lines (extra, if not NULL), Connection, Date. */
-static void out_head(struct out *o, const struct conn *c, int status,
-		     const char *content_type, const char *extra)
+static void signal_event(void)
 {
-	out_printf(o, "HTTP/1.1 %d %s\r\n", status, http_reason(status));
-	if (content_type != NULL)
-		out_printf(o, "Content-Type: %s\r\n", content_type);
-	if (extra != NULL)
-		out_add(o, extra, strlen(extra));
-	if (srv.cfg.cors != NULL)
-		out_printf(o, "Access-Control-Allow-Origin: %s\r\n%s",
-			   srv.cfg.cors, strcmp(srv.cfg.cors, "*") == 0
-			   ? "" : "Vary: Origin\r\n");
-	out_printf(o, "Connection: %s\r\nDate: %s\r\n",
-		   c->keep_alive ? "keep-alive" : "close",
-		   http_date(&srv.date, time(NULL)));
+	struct signalfd_siginfo si;
+
+	while (read(srv.signalfd.fd, &si, sizeof(si)) == sizeof(si))
+		server_drain();
 }
 
-/* ==== memory ============================================================ */
-
-/* The server takes its memory from mmap() alone, in the few shapes it
- * needs, rather than through malloc(): a general allocator would be some
- * 9 KB of a static build, for a server that allocates its tables at start
- * and then only request buffers, unsent output, log lines and the hub's
- * lists.  Whoever gives a block back says its size (a tail's cap, a
- * list's cap), so that no block carries a header:
- *
- *   size        block                          given back
- *   <= 2 KiB    a power of two, 32 B at least,  to its size's free list,
- *               cut from 64 KiB chunks          for the next of that size
- *   larger      a mapping of its own, whole     unmapped
- *               pages, grown by mremap()
- *
- * So the small blocks (log lines, short lists) stay at their peak use,
- * which the connection limit bounds, and the large ones (request buffers,
- * the tails of slow clients, 4 KiB at least) go back to the system as soon
- * as they are free: a burst to many slow clients leaves nothing behind. */
-#define MEM_MIN		5			/* 32 bytes */
-#define MEM_SMALL	((size_t)2048)		/* the largest cut block */
-#define MEM_CLASSES	12			/* log2 of MEM_SMALL, + 1 */
-#define MEM_CHUNK	((size_t)64 * 1024)
-
-static struct {
-	void *free[MEM_CLASSES];	/* by log2 of the size: a list */
-	char *chunk;			/* the rest of the newest chunk */
-	size_t chunk_left;
-} mem;
-
-/* log2 of the size of the block that holds n bytes, n <= MEM_SMALL. */
-static unsigned mem_class(size_t n)
+/* The first SIGINT or SIGTERM: stop listening at once, close idle
+ * connections, and let every request and stream in progress finish; the
+ * loop ends when the last connection has (or at --drain-timeout).  A
+ * second signal exits at once. */
+static void server_drain(void)
 {
-	unsigned k = MEM_MIN;
+	size_t w = (size_t)(srv.stats - srv.shared->slot);
 
-	while (((size_t)1 << k) < n)
-		k++;
-	return k;
-}
-
-/* n bytes of new pages, zeroed; NULL if the system has none. */
-static void *mem_map(size_t n)
-{
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static void mem_put(void *p, size_t n);
-
-/* A block of n bytes, or NULL. */
-static void *mem_get(size_t n)
-{
-	unsigned k;
-	void *p;
-
-	if (n > MEM_SMALL)
-		return mem_map(n);
-	k = mem_class(n);
-	if ((p = mem.free[k]) != NULL) {
-		mem.free[k] = *(void **)p;
-		return p;
+	if (srv.draining && srv.worker)
+		return;		/* the parent says when to stop at once */
+	if (srv.draining) {
+		stderr_line("sse: second signal, exiting now");
+		exit(1);
 	}
-	if (mem.chunk_left < (size_t)1 << k) {
-		/* The old chunk's rest, a multiple of 32 bytes, goes to the
-		 * free lists as blocks of the sizes that make it up. */
-		for (unsigned j = k; j-- > MEM_MIN;)
-			if (mem.chunk_left & (size_t)1 << j) {
-				mem_put(mem.chunk, (size_t)1 << j);
-				mem.chunk += (size_t)1 << j;
+	srv.draining = true;
+	hub_drain();
+	close(srv.listener.fd);
+	srv.listener.fd = -1;
+	for (size_t fd = 0; fd < srv.conn_cap; fd++) {
+		struct conn *c = &srv.conns[fd];
+
+		if (c->src.kind == KIND_CONN && c->state == CONN_IDLE)
+			conn_close(c);
+	}
+	if (srv.worker) {	/* the parent says it, for all */
+		srv.shared->drain_conns[w] = srv.nconns;
+		__atomic_store_n(&srv.shared->drain_end_ms[w], drain_end(),
+				 __ATOMIC_RELEASE);
+	} else {
+		drain_line(srv.nconns, 1, drain_end() - srv.now_ms);
+	}
+	if (srv.cfg.drain_timeout_ms != 0) {
+		tw_timer_init(&srv.drain_timer, drain_expired);
+		tw_add(&srv.wheel, &srv.drain_timer,
+		       srv.now_ms + srv.cfg.drain_timeout_ms);
+	}
+}
+
+/* When a drain that starts now is over at the latest: at the end of the
+ * last stream (its last event, or its reset), or at the deadline of what
+ * another connection waits for; --drain-timeout may come first. */
+static uint64_t drain_end(void)
+{
+	uint64_t end = srv.now_ms, due;
+
+	for (size_t fd = 0; fd < srv.conn_cap; fd++) {
+		const struct conn *c = &srv.conns[fd];
+
+		if (c->src.kind != KIND_CONN)
+			continue;
+		due = c->state == CONN_STREAM &&
+		      c->stream.state == STREAM_EVENTS
+			? stream_due(&c->stream, c->stream.shape.count)
+			: c->timer.due_ms;
+		end = due > end ? due : end;
+	}
+	due = srv.now_ms + srv.cfg.drain_timeout_ms;
+	return srv.cfg.drain_timeout_ms != 0 && due < end ? due : end;
+}
+
+/* The line that says a drain has begun, how long it may take and how not
+ * to wait: one for the whole server, with -w N the parent's. */
+static void drain_line(uint64_t conns, size_t workers, uint64_t ms)
+{
+	char in[32] = "";
+
+	if (workers > 1)
+		http_format(in, sizeof(in), " in %zu workers", workers);
+	stderr_line("sse: draining %llu connection%s%s for up to %llu.%llu s; "
+		    "a second signal exits at once", (unsigned long long)conns,
+		    conns == 1 ? "" : "s", in, (unsigned long long)ms / 1000,
+		    (unsigned long long)ms % 1000 / 100);
+}
+
+/* --drain-timeout has passed since the signal: what is still open is
+ * closed, and the loop ends. */
+static void drain_expired(struct tw_timer *t)
+{
+	(void)t;
+	stderr_line("sse: drain timeout: closing %zu connection%s",
+		    srv.nconns, srv.nconns == 1 ? "" : "s");
+	for (size_t fd = 0; fd < srv.conn_cap; fd++)
+		if (srv.conns[fd].src.kind == KIND_CONN)
+			conn_drop(&srv.conns[fd]);
+}
+
+static void listener_accept(void)
+{
+	for (int i = 0; i < ACCEPT_BUDGET; i++) {
+		struct sockaddr_storage sa = { 0 };
+		socklen_t len = sizeof(sa);
+		int fd = accept4(srv.listener.fd, (struct sockaddr *)&sa, &len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EAGAIN)
+				return;	/* no more for now */
+			if (accept_error_passes(errno))
+				continue;
+			shed_at_fd_limit();
+			return;
+		}
+		if (srv.nconns >= srv.max_conns || (size_t)fd >= srv.conn_cap)
+			shed(fd);
+		else
+			conn_open(fd, &sa);
+	}
+}
+
+/* Errors of accept4() that concern one newcomer only, which the next
+ * accept4() does not meet: it left before it was accepted, or it brought
+ * a network error along (accept(2) lists them). */
+static bool accept_error_passes(int e)
+{
+	return e == EINTR || e == ECONNABORTED || e == EPERM || e == EPROTO ||
+	       e == ENETDOWN || e == ENETUNREACH || e == EHOSTDOWN ||
+	       e == EHOSTUNREACH || e == ENONET || e == ENOPROTOOPT ||
+	       e == EOPNOTSUPP;
+}
+
+/* accept4() failed with errno, and would fail again at once while epoll
+ * reported the newcomer again and again.  Out of descriptors (EMFILE,
+ * ENFILE), the spare one, kept open for this moment, is given up to accept
+ * the newcomer and turn it away, so that it does not wait in the backlog.
+ * If even that fails, or for any other such error (ENOMEM, ENOBUFS),
+ * accepting pauses until a connection closes. */
+static void shed_at_fd_limit(void)
+{
+	if ((errno == EMFILE || errno == ENFILE) && srv.spare_fd >= 0) {
+		close(srv.spare_fd);
+		int fd = accept4(srv.listener.fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd >= 0)
+			shed(fd);
+		srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && srv.spare_fd >= 0)
+			return;
+	}
+	listener_pause();
+}
+
+/* Turns a newcomer away: 503 if the socket takes it at once, then close.
+ * Its request may be there already, and closing a socket with unread bytes
+ * sends a reset, which can reach the client before the 503 and destroy
+ * it: what has come is read and dropped first, up to 16 KiB (twice the
+ * default --max-header: a turn's share for one newcomer), so that the
+ * close is a FIN.  Bytes still to come are not waited for: the descriptor
+ * is needed back now. */
+static void shed(int fd)
+{
+	static const char body[] = "{\"error\":\"server is full\"}";
+	char msg[256], sink[4096];
+	size_t n = http_format(msg, sizeof(msg),
+		"HTTP/1.1 503 Service Unavailable\r\n"
+		"Content-Type: application/json; charset=utf-8\r\n"
+		"Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		sizeof(body) - 1, body);
+
+	if (send(fd, msg, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		errno = 0;	/* the close below is answer enough */
+	for (int i = 0; i < 4; i++)
+		if (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) <
+		    (ssize_t)sizeof(sink))
+			break;
+	close(fd);
+	srv.stats->shed++;
+}
+
+static bool accept_paused;
+
+/* Stops watching the listener until a connection closes, or for a second
+ * at most (the descriptors or the kernel's memory may be short
+ * system-wide, not here). */
+static void listener_pause(void)
+{
+	struct epoll_event ev = { .events = 0, .data.ptr = &srv.listener };
+
+	if (!accept_paused && srv.listener.fd >= 0 &&
+	    epoll_ctl(srv.epfd, EPOLL_CTL_MOD, srv.listener.fd, &ev) == 0) {
+		accept_paused = true;
+		tw_timer_init(&srv.accept_timer, accept_retry);
+		tw_add(&srv.wheel, &srv.accept_timer, srv.now_ms + 1000);
+	}
+}
+
+static void accept_retry(struct tw_timer *t)
+{
+	(void)t;
+	listener_resume();
+	if (accept_paused)	/* epoll_ctl() failed: in a second, again */
+		tw_add(&srv.wheel, &srv.accept_timer, srv.now_ms + 1000);
+}
+
+static void listener_resume(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &srv.listener };
+
+	if (accept_paused && srv.listener.fd >= 0 &&
+	    epoll_ctl(srv.epfd, EPOLL_CTL_MOD, srv.listener.fd, &ev) == 0) {
+		accept_paused = false;
+		tw_cancel(&srv.wheel, &srv.accept_timer);
+	}
+}
+
+static void conn_open(int fd, const struct sockaddr_storage *sa)
+{
+	struct conn *c = &srv.conns[fd];
+	struct epoll_event ev = { .events = wait_events[WAIT_READ] };
+	int one = 1, lowat = (int)srv.cfg.max_output;
+
+	memset(c, 0, sizeof(*c));
+	c->src.kind = KIND_CONN;
+	c->src.fd = fd;
+	c->state = CONN_IDLE;
+	c->events = ev.events;
+	c->peer.family = sa->ss_family;
+	if (sa->ss_family == AF_INET) {
+		c->peer.addr.v4 = ((const struct sockaddr_in *)sa)->sin_addr;
+	} else if (sa->ss_family == AF_INET6) {
+		const struct in6_addr *a6 =
+			&((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		/* On a dual-stack socket (-b ::) an IPv4 client arrives as
+		 * ::ffff:a.b.c.d; the log names it as itself. */
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			c->peer.family = AF_INET;
+			memcpy(&c->peer.addr.v4, &a6->s6_addr[12], 4);
+		} else {
+			c->peer.addr.v6 = *a6;
+		}
+	}
+	tw_timer_init(&c->timer, conn_on_timer);
+	tw_timer_init(&c->send_timer, conn_on_send_timer);
+	/* Events are small and must leave at once, not wait for an ACK. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* The kernel would take megabytes from a client that does not read
+	 * before refusing a write; this caps what it holds unsent at
+	 * --max-output, so that the server's own cap and send timeout see
+	 * a stuck client soon. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
+	ev.data.ptr = &c->src;
+	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		stderr_line("sse: epoll_ctl: %s", error_text(errno));
+		c->src.kind = KIND_FREE;
+		close(fd);
+		return;
+	}
+	srv.nconns++;
+	srv.stats->connections++;
+	srv.stats->accepted++;
+	tw_add(&srv.wheel, &c->timer, srv.now_ms + srv.cfg.idle_timeout_ms);
+}
+
+/* epoll reported on a connection. */
+static void conn_event(struct conn *c, uint32_t events)
+{
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		conn_drop(c);	/* reset, or closed both ways: nobody to answer */
+		return;
+	}
+	if (events & EPOLLRDHUP)
+		c->peer_eof = true;
+	if ((events & EPOLLOUT) && !conn_flush_tail(c)) {
+		conn_drop(c);
+		return;
+	}
+	conn_update(c, conn_run(c));
+}
+
+/* The wheel calls these when a connection's deadline comes. */
+static void conn_on_timer(struct tw_timer *t)
+{
+	struct conn *c = container_of(t, struct conn, timer);
+
+	conn_update(c, conn_run(c));
+}
+
+static void conn_on_send_timer(struct tw_timer *t)
+{
+	/* The client has not taken a byte for --send-timeout: drop it. */
+	conn_drop(container_of(t, struct conn, send_timer));
+}
+
+/* Runs the connection's state functions until one must wait, or until it
+ * has answered TURN_REQUESTS requests and has the next one in hand: then
+ * it yields, and the others get their turn before it goes on. */
+static enum wait conn_run(struct conn *c)
+{
+	enum wait w = WAIT_NONE;
+	unsigned answered = 0;
+
+	while (w == WAIT_NONE) {
+		switch (c->state) {
+		case CONN_IDLE:
+			w = conn_idle(c);
+			break;
+		case CONN_HEAD:
+			w = conn_head(c);
+			break;
+		case CONN_BODY:
+			w = conn_body(c);
+			break;
+		case CONN_STREAM:
+			w = conn_stream(c);
+			break;
+		case CONN_FLUSH:
+			w = conn_flush(c);
+			if (w == WAIT_NONE && c->state == CONN_HEAD &&
+			    ++answered == TURN_REQUESTS)
+				w = WAIT_YIELD;
+			break;
+		case CONN_LINGER:
+			w = conn_linger(c);
+			break;
+		case CONN_REDIS:	/* only where REDIS_ON */
+			w = SSE_REDIS ? redis_published(c) : conn_drop(c);
+			break;
+		}
+	}
+	return w;
+}
+
+/* Tells epoll what the connection now waits for, if that changed.  Any
+ * unsent output adds EPOLLOUT, whatever the state. */
+static void conn_update(struct conn *c, enum wait w)
+{
+	struct epoll_event ev;
+
+	if (w == WAIT_GONE)
+		return;
+	ev.events = wait_events[w] | (conn_tail_pending(c) ? EPOLLOUT : 0);
+	if (c->peer_eof)
+		ev.events &= ~(uint32_t)EPOLLRDHUP;	/* it stays set: once */
+	ev.data.ptr = &c->src;
+	if (ev.events != c->events &&
+	    epoll_ctl(srv.epfd, EPOLL_CTL_MOD, c->src.fd, &ev) == 0)
+		c->events = ev.events;
+}
+
+/* CONN_IDLE: a keep-alive connection between requests, holding no buffer. */
+static enum wait conn_idle(struct conn *c)
+{
+	if (srv.now_ms >= c->timer.due_ms || srv.draining)
+		return conn_close(c);
+	switch (conn_read(c)) {
+	case READ_SOME:
+		return conn_begin_request(c);
+	case READ_WAIT:
+		conn_release_in(c);
+		return WAIT_READ;
+	case READ_FULL:
+	case READ_EOF:
+		break;
+	}
+	return conn_close(c);
+}
+
+/* Starts reading a request, with the request timeout from now. */
+static enum wait conn_begin_request(struct conn *c)
+{
+	if (c->in != NULL && !conn_unhold_in(c))
+		return conn_close(c);
+	c->state = CONN_HEAD;
+	c->start_ms = srv.now_ms;
+	c->bytes = 0;
+	tw_add(&srv.wheel, &c->timer,
+	       srv.now_ms + srv.cfg.request_timeout_ms);
+	return WAIT_NONE;
+}
+
+/* CONN_HEAD: the request line and headers are arriving. */
+static enum wait conn_head(struct conn *c)
+{
+	enum wait w;
+
+	for (;;) {
+		struct http_request *req = &c->in->req;
+
+		switch (http_parse_head(req, c->in->data, c->in->len)) {
+		case HTTP_DONE:
+			c->state = CONN_BODY;
+			if (!srv.cfg.quiet)
+				log_line_keep(c, req->method_name.p,
+					(size_t)(req->target.p + req->target.len
+						 + strlen(" HTTP/1.1") -
+						 req->method_name.p));
+			if (req->expect_continue &&
+			    c->in->len == req->head_len &&
+			    (req->chunked || req->content_length > 0)) {
+				static const char cont[] =
+					"HTTP/1.1 100 Continue\r\n\r\n";
+
+				if (!conn_send(c, cont, sizeof(cont) - 1))
+					return conn_close(c);
 			}
-		mem.chunk_left = 0;
-		if ((mem.chunk = mem_map(MEM_CHUNK)) == NULL)
-			return NULL;
-		mem.chunk_left = MEM_CHUNK;
+			return WAIT_NONE;
+		case HTTP_ERROR:
+			return refuse(c, req->status, req->reason);
+		case HTTP_MORE:
+			break;
+		}
+		if (!conn_read_more(c, 431, "request header section too large", &w))
+			return w;
 	}
-	p = mem.chunk;
-	mem.chunk += (size_t)1 << k;
-	mem.chunk_left -= (size_t)1 << k;
-	return p;
 }
 
-/* Gives back block p of n bytes (nothing if p is NULL). */
-static void mem_put(void *p, size_t n)
+/* CONN_BODY: the body is arriving (or there is none). */
+static enum wait conn_body(struct conn *c)
 {
-	unsigned k;
+	enum wait w;
 
-	if (p == NULL)
-		return;
-	if (n > MEM_SMALL) {
-		munmap(p, n);
-		return;
+	for (;;) {
+		struct http_request *req = &c->in->req;
+
+		switch (http_parse_body(req, c->in->data, c->in->len)) {
+		case HTTP_DONE:
+			srv.stats->requests++;
+			return route(c);
+		case HTTP_ERROR:
+			return refuse(c, req->status, req->reason);
+		case HTTP_MORE:
+			break;
+		}
+		if (!conn_read_more(c, 413, "request body too large", &w))
+			return w;
 	}
-	k = mem_class(n);
-	*(void **)p = mem.free[k];
-	mem.free[k] = p;
 }
 
-/* Block p of old bytes (or NULL, 0) made n bytes long, its first bytes
- * kept: p itself, or another in its place (p given back); NULL if there is
- * no room, p being as it was. */
-static void *mem_resize(void *p, size_t old, size_t n)
+/* CONN_HEAD and CONN_BODY, the request not whole yet: past its deadline a
+ * 408, else a read.  True if bytes came, to parse again; false with *w,
+ * what the connection waits for now.  full and reason: the answer if the
+ * buffer fills first. */
+static bool conn_read_more(struct conn *c, int full, const char *reason,
+			   enum wait *w)
 {
-	void *q;
-
-	if (p != NULL && old > MEM_SMALL && n > MEM_SMALL) {
-		q = mremap(p, old, n, MREMAP_MAYMOVE);
-		return q == MAP_FAILED ? NULL : q;
+	if (srv.now_ms >= c->timer.due_ms) {
+		*w = refuse(c, 408, "request timeout");
+		return false;
 	}
-	if (p != NULL && old <= MEM_SMALL && n <= MEM_SMALL &&
-	    mem_class(old) == mem_class(n))
-		return p;
-	if ((q = mem_get(n)) == NULL)
-		return NULL;
-	if (p != NULL)
-		memcpy(q, p, old < n ? old : n);
-	mem_put(p, old);
-	return q;
+	switch (conn_read(c)) {
+	case READ_SOME:
+		return true;
+	case READ_WAIT:
+		*w = WAIT_READ;
+		break;
+	case READ_FULL:
+		*w = refuse(c, full, reason);
+		break;
+	case READ_EOF:
+		*w = conn_close(c);
+		break;
+	}
+	return false;
 }
 
-/* ==== connections ======================================================= */
+/* CONN_STREAM: runs the stream's own state. */
+static enum wait conn_stream(struct conn *c)
+{
+	if (c->peer_eof)
+		return conn_drop(c);	/* the client left: stop at once */
+	switch ((enum stream_state)c->stream.state) {
+	case STREAM_EVENTS:
+		return stream_events(c);
+	case STREAM_FAILING:
+		if (srv.now_ms < c->timer.due_ms)
+			return WAIT_TIMER;
+		if (conn_tail_pending(c))
+			return WAIT_WRITE;	/* event K whole, then the reset */
+		return conn_reset(c);
+	case STREAM_STATS:
+		return stream_stats(c);
+	case STREAM_HUB:
+		return hub_stream(c);
+	}
+	return WAIT_TIMER;
+}
 
-static void conn_on_timer(struct tw_timer *t);
-static void conn_on_send_timer(struct tw_timer *t);
-static void conn_update(struct conn *c, enum wait w);
-static void listener_resume(void);
-static void response_log(struct conn *c);
-static void log_line_put(struct conn *c);
+/* Ends the response in hand: the next request, or closing. */
+static enum wait conn_response_end(struct conn *c)
+{
+	tw_cancel(&srv.wheel, &c->timer);
+	response_log(c);
+	c->state = CONN_FLUSH;
+	return WAIT_NONE;
+}
+
+/* CONN_FLUSH: a response has ended.  Once the client has taken all of it,
+ * read the next request (perhaps already in the buffer), or close. */
+static enum wait conn_flush(struct conn *c)
+{
+	if (conn_tail_pending(c))
+		return WAIT_WRITE;
+	if (!c->keep_alive) {
+		/* Say we are done (FIN), then wait for the client to close. */
+		shutdown(c->src.fd, SHUT_WR);
+		c->state = CONN_LINGER;
+		tw_add(&srv.wheel, &c->timer,
+		       srv.now_ms + srv.cfg.linger_timeout_ms);
+		return WAIT_NONE;
+	}
+	if (c->in != NULL)
+		return conn_begin_request(c);
+	c->state = CONN_IDLE;
+	tw_add(&srv.wheel, &c->timer, srv.now_ms + srv.cfg.idle_timeout_ms);
+	return WAIT_NONE;
+}
+
+/* CONN_LINGER: the server has sent FIN after its last answer.  It reads and
+ * drops whatever the client still sends until the client closes too, or
+ * the linger timeout: closing with unread bytes would make the kernel
+ * reset the connection, and a reset can destroy the answer before the
+ * client has read it. */
+static enum wait conn_linger(struct conn *c)
+{
+	char sink[4096];
+
+	if (srv.now_ms >= c->timer.due_ms)
+		return conn_close(c);
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = read(c->src.fd, sink, sizeof(sink));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return WAIT_READ;
+		if (n <= 0)
+			return conn_close(c);
+	}
+	return WAIT_READ;	/* more next turn: others get their share */
+}
+
+/* Answers a request that cannot be served, and closes the connection
+ * after the answer is out: the rest of what the client sent can no longer
+ * be trusted to start a request. */
+static enum wait refuse(struct conn *c, int status, const char *reason)
+{
+	struct out o = out_begin();
+	size_t at;
+
+	c->keep_alive = false;
+	c->status = (uint16_t)status;
+	tw_cancel(&srv.wheel, &c->timer);
+	out_head(&o, c, status, "application/json; charset=utf-8", NULL);
+	out_printf(&o, "Content-Length: %zu\r\n\r\n",
+		   strlen("{\"error\":\"\"}") + strlen(reason));
+	at = o.len;
+	out_printf(&o, "{\"error\":\"%s\"}", reason);
+	c->bytes = o.len - at;
+	response_log(c);
+	conn_release_in(c);
+	if (!conn_send_out(c, &o))
+		return conn_close(c);
+	c->state = CONN_FLUSH;
+	return WAIT_NONE;
+}
+
+/* The request has been answered (or its stream set up): its bytes are no
+ * longer needed.  Bytes of a pipelined request that came behind it move to
+ * the front of the buffer; with none, the buffer goes back to the pool. */
+static void conn_request_done(struct conn *c)
+{
+	struct inbuf *in = c->in;
+	size_t end = in->req.end;
+
+	memmove(in->data, in->data + end, in->len - end);
+	in->len -= end;
+	http_request_init(&in->req, &srv.cfg.limits);
+	if (in->len == 0)
+		conn_release_in(c);
+}
+
+/* Ends the connection with a reset rather than a FIN, and no final chunk:
+ * what a client sees when a server crashes. */
+static enum wait conn_reset(struct conn *c)
+{
+	struct linger hard = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(c->src.fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+	srv.stats->streams_active--;
+	response_log(c);
+	return conn_close(c);
+}
+
+/* The one place a connection ends: it closes the descriptor, cancels the
+ * timers, returns the buffers and frees the slot.  Returns WAIT_GONE so
+ * that a state function can end with "return conn_close(c);". */
+static enum wait conn_close(struct conn *c)
+{
+	tw_cancel(&srv.wheel, &c->timer);
+	tw_cancel(&srv.wheel, &c->send_timer);
+	if (c->stream.format == FORMAT_HUB)
+		hub_leave(c);
+	conn_release_in(c);
+	mem_put(c->out.p, c->out.cap);
+	log_line_put(c);
+	close(c->src.fd);	/* also takes it out of epoll */
+	c->src.kind = KIND_FREE;
+	srv.nconns--;
+	srv.stats->connections--;
+	listener_resume();	/* a descriptor is free again */
+	return WAIT_GONE;
+}
+
+/* The client is gone, or must go: a stream it had is cut short, logged
+ * with what it sent and counted as aborted; then the connection closes.
+ * A stream failing on purpose (drop=, stall=) was counted when it began to
+ * fail: a client leaving before the reset does not count it twice. */
+static enum wait conn_drop(struct conn *c)
+{
+	if (c->state == CONN_STREAM) {
+		if (c->stream.format != FORMAT_STATS) {
+			if (c->stream.state != STREAM_FAILING)
+				srv.stats->streams_aborted++;
+			srv.stats->streams_active--;
+		}
+		response_log(c);
+	}
+	return conn_close(c);
+}
+
+/* ==== the connection's bytes ============================================ */
+
+/* What a connection reads and writes: request buffers lent from a free
+ * list and given back when the request is answered; reading until
+ * EAGAIN; output formatted in the one scratch buffer (out_*(), chunk_*())
+ * and sent at once, keeping only what the socket refused (the tail); and
+ * the access log, written when a response ends. */
+
+/* Reads what the client sent into the borrowed buffer, borrowing one if
+ * needed.  A failed read or allocation counts as the client leaving. */
+static enum read_result conn_read(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->in == NULL && (c->in = inbuf_get()) == NULL)
+		return READ_EOF;
+	if (c->in->len == c->in->cap)
+		return READ_FULL;
+	do
+		n = read(c->src.fd, c->in->data + c->in->len,
+			 c->in->cap - c->in->len);
+	while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		c->in->len += (size_t)n;
+		return READ_SOME;
+	}
+	if (n < 0 && errno == EAGAIN)
+		return READ_WAIT;
+	c->peer_eof = true;
+	return READ_EOF;
+}
 
 static struct inbuf *inbuf_get(void)
 {
@@ -741,92 +1631,6 @@ static bool conn_unhold_in(struct conn *c)
 	mem_put(c->in, sizeof(*c->in) + c->in->cap);
 	c->in = b;
 	return true;
-}
-
-static void conn_open(int fd, const struct sockaddr_storage *sa)
-{
-	struct conn *c = &srv.conns[fd];
-	struct epoll_event ev = { .events = wait_events[WAIT_READ] };
-	int one = 1, lowat = (int)srv.cfg.max_output;
-
-	memset(c, 0, sizeof(*c));
-	c->src.kind = KIND_CONN;
-	c->src.fd = fd;
-	c->state = CONN_IDLE;
-	c->events = ev.events;
-	c->peer.family = sa->ss_family;
-	if (sa->ss_family == AF_INET) {
-		c->peer.addr.v4 = ((const struct sockaddr_in *)sa)->sin_addr;
-	} else if (sa->ss_family == AF_INET6) {
-		const struct in6_addr *a6 =
-			&((const struct sockaddr_in6 *)sa)->sin6_addr;
-
-		/* On a dual-stack socket (-b ::) an IPv4 client arrives as
-		 * ::ffff:a.b.c.d; the log names it as itself. */
-		if (IN6_IS_ADDR_V4MAPPED(a6)) {
-			c->peer.family = AF_INET;
-			memcpy(&c->peer.addr.v4, &a6->s6_addr[12], 4);
-		} else {
-			c->peer.addr.v6 = *a6;
-		}
-	}
-	tw_timer_init(&c->timer, conn_on_timer);
-	tw_timer_init(&c->send_timer, conn_on_send_timer);
-	/* Events are small and must leave at once, not wait for an ACK. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	/* The kernel would take megabytes from a client that does not read
-	 * before refusing a write; this caps what it holds unsent at
-	 * --max-output, so that the server's own cap and send timeout see
-	 * a stuck client soon. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
-	ev.data.ptr = &c->src;
-	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		stderr_line("sse: epoll_ctl: %s", error_text(errno));
-		c->src.kind = KIND_FREE;
-		close(fd);
-		return;
-	}
-	srv.nconns++;
-	srv.stats->connections++;
-	srv.stats->accepted++;
-	tw_add(&srv.wheel, &c->timer, srv.now_ms + srv.cfg.idle_timeout_ms);
-}
-
-/* The one place a connection ends: it closes the descriptor, cancels the
- * timers, returns the buffers and frees the slot.  Returns WAIT_GONE so
- * that a state function can end with "return conn_close(c);". */
-static enum wait conn_close(struct conn *c)
-{
-	tw_cancel(&srv.wheel, &c->timer);
-	tw_cancel(&srv.wheel, &c->send_timer);
-	if (c->stream.format == FORMAT_HUB)
-		hub_leave(c);
-	conn_release_in(c);
-	mem_put(c->out.p, c->out.cap);
-	log_line_put(c);
-	close(c->src.fd);	/* also takes it out of epoll */
-	c->src.kind = KIND_FREE;
-	srv.nconns--;
-	srv.stats->connections--;
-	listener_resume();	/* a descriptor is free again */
-	return WAIT_GONE;
-}
-
-/* The client is gone, or must go: a stream it had is cut short, logged
- * with what it sent and counted as aborted; then the connection closes.
- * A stream failing on purpose (drop=, stall=) was counted when it began to
- * fail: a client leaving before the reset does not count it twice. */
-static enum wait conn_drop(struct conn *c)
-{
-	if (c->state == CONN_STREAM) {
-		if (c->stream.format != FORMAT_STATS) {
-			if (c->stream.state != STREAM_FAILING)
-				srv.stats->streams_aborted++;
-			srv.stats->streams_active--;
-		}
-		response_log(c);
-	}
-	return conn_close(c);
 }
 
 /* Sends bytes at once; what the socket refuses waits in the tail, for
@@ -909,31 +1713,75 @@ static bool conn_tail_pending(const struct conn *c)
 	return c->out.off < c->out.len;
 }
 
-/* How a read went. */
-enum read_result { READ_SOME, READ_WAIT, READ_FULL, READ_EOF };
-
-/* Reads what the client sent into the borrowed buffer, borrowing one if
- * needed.  A failed read or allocation counts as the client leaving. */
-static enum read_result conn_read(struct conn *c)
+static struct out out_begin(void)
 {
-	ssize_t n;
+	return (struct out){ srv.scratch, 0, srv.scratch_cap };
+}
 
-	if (c->in == NULL && (c->in = inbuf_get()) == NULL)
-		return READ_EOF;
-	if (c->in->len == c->in->cap)
-		return READ_FULL;
-	do
-		n = read(c->src.fd, c->in->data + c->in->len,
-			 c->in->cap - c->in->len);
-	while (n < 0 && errno == EINTR);
-	if (n > 0) {
-		c->in->len += (size_t)n;
-		return READ_SOME;
+static void out_add(struct out *o, const char *s, size_t n)
+{
+	if (n > o->cap - o->len)
+		n = o->cap - o->len;	/* cannot happen: scratch fits a reply */
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static void out_printf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	o->len += http_vformat(o->p + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+}
+
+/* The status line and the headers every response has, in the seed's
+ * order: Content-Type, more lines (extra, if not NULL), Connection, Date. */
+static void out_head(struct out *o, const struct conn *c, int status,
+		     const char *content_type, const char *extra)
+{
+	out_printf(o, "HTTP/1.1 %d %s\r\n", status, http_reason(status));
+	if (content_type != NULL)
+		out_printf(o, "Content-Type: %s\r\n", content_type);
+	if (extra != NULL)
+		out_add(o, extra, strlen(extra));
+	if (srv.cfg.cors != NULL)
+		out_printf(o, "Access-Control-Allow-Origin: %s\r\n%s",
+			   srv.cfg.cors, strcmp(srv.cfg.cors, "*") == 0
+			   ? "" : "Vary: Origin\r\n");
+	out_printf(o, "Connection: %s\r\nDate: %s\r\n",
+		   c->keep_alive ? "keep-alive" : "close",
+		   http_date(&srv.date, time(NULL)));
+}
+
+/* A chunk is formatted in two steps, because its size comes first on the
+ * wire but is known last: chunk_open() leaves room for the size line,
+ * the body is added, and chunk_close() writes the size line and closes
+ * the gap.  Without chunking (HTTP/1.0) the body goes out as it is. */
+static size_t chunk_open(struct out *o)
+{
+	size_t at = o->len;
+
+	o->len += CHUNK_ROOM;
+	return at;
+}
+
+static void chunk_close(struct out *o, size_t at, bool chunked)
+{
+	size_t n = o->len - at - CHUNK_ROOM;
+	size_t head;
+
+	if (n == 0) {
+		/* Nothing to send; and an empty chunk would end the body. */
+		o->len = at;
+		return;
 	}
-	if (n < 0 && errno == EAGAIN)
-		return READ_WAIT;
-	c->peer_eof = true;
-	return READ_EOF;
+	head = chunked ? http_chunk_head(o->p + at, n) : 0;
+
+	memmove(o->p + at + head, o->p + at + CHUNK_ROOM, n);
+	o->len = at + head + n;
+	if (chunked)
+		out_add(o, "\r\n", 2);
 }
 
 /* The request line, kept for the access log until the response ends: a
@@ -953,6 +1801,14 @@ static void log_line_put(struct conn *c)
 	if (c->log_line != NULL)
 		mem_put(c->log_line, strlen(c->log_line) + 1);
 	c->log_line = NULL;
+}
+
+/* A response has ended: log it and count it. */
+static void response_log(struct conn *c)
+{
+	srv.stats->by_status[c->status < 600 ? c->status : 0]++;
+	conn_log(c);
+	log_line_put(c);
 }
 
 /* The access log: Common Log Format, then the duration in milliseconds.
@@ -985,266 +1841,12 @@ static void conn_log(const struct conn *c)
 		errno = 0;	/* as in write_text() */
 }
 
-/* A response has ended: log it and count it. */
-static void response_log(struct conn *c)
-{
-	srv.stats->by_status[c->status < 600 ? c->status : 0]++;
-	conn_log(c);
-	log_line_put(c);
-}
-
-/* ==== parser glue ======================================================= */
-
-static enum wait route(struct conn *c);
-
-/* Answers a request that cannot be served, and closes the connection
- * after the answer is out: the rest of what the client sent can no longer
- * be trusted to start a request. */
-static enum wait refuse(struct conn *c, int status, const char *reason)
-{
-	struct out o = out_begin();
-	size_t at;
-
-	c->keep_alive = false;
-	c->status = (uint16_t)status;
-	tw_cancel(&srv.wheel, &c->timer);
-	out_head(&o, c, status, "application/json; charset=utf-8", NULL);
-	out_printf(&o, "Content-Length: %zu\r\n\r\n",
-		   strlen("{\"error\":\"\"}") + strlen(reason));
-	at = o.len;
-	out_printf(&o, "{\"error\":\"%s\"}", reason);
-	c->bytes = o.len - at;
-	response_log(c);
-	conn_release_in(c);
-	if (!conn_send_out(c, &o))
-		return conn_close(c);
-	c->state = CONN_FLUSH;
-	return WAIT_NONE;
-}
-
-/* The request has been answered (or its stream set up): its bytes are no
- * longer needed.  Bytes of a pipelined request that came behind it move to
- * the front of the buffer; with none, the buffer goes back to the pool. */
-static void conn_request_done(struct conn *c)
-{
-	struct inbuf *in = c->in;
-	size_t end = in->req.end;
-
-	memmove(in->data, in->data + end, in->len - end);
-	in->len -= end;
-	http_request_init(&in->req, &srv.cfg.limits);
-	if (in->len == 0)
-		conn_release_in(c);
-}
-
-/* Starts reading a request, with the request timeout from now. */
-static enum wait conn_begin_request(struct conn *c)
-{
-	if (c->in != NULL && !conn_unhold_in(c))
-		return conn_close(c);
-	c->state = CONN_HEAD;
-	c->start_ms = srv.now_ms;
-	c->bytes = 0;
-	tw_add(&srv.wheel, &c->timer,
-	       srv.now_ms + srv.cfg.request_timeout_ms);
-	return WAIT_NONE;
-}
-
-/* CONN_HEAD and CONN_BODY, the request not whole yet: past its deadline a
- * 408, else a read.  True if bytes came, to parse again; false with *w,
- * what the connection waits for now.  full and reason: the answer if the
- * buffer fills first. */
-static bool conn_read_more(struct conn *c, int full, const char *reason,
-			   enum wait *w)
-{
-	if (srv.now_ms >= c->timer.due_ms) {
-		*w = refuse(c, 408, "request timeout");
-		return false;
-	}
-	switch (conn_read(c)) {
-	case READ_SOME:
-		return true;
-	case READ_WAIT:
-		*w = WAIT_READ;
-		break;
-	case READ_FULL:
-		*w = refuse(c, full, reason);
-		break;
-	case READ_EOF:
-		*w = conn_close(c);
-		break;
-	}
-	return false;
-}
-
-/* CONN_IDLE: a keep-alive connection between requests, holding no buffer. */
-static enum wait conn_idle(struct conn *c)
-{
-	if (srv.now_ms >= c->timer.due_ms || srv.draining)
-		return conn_close(c);
-	switch (conn_read(c)) {
-	case READ_SOME:
-		return conn_begin_request(c);
-	case READ_WAIT:
-		conn_release_in(c);
-		return WAIT_READ;
-	case READ_FULL:
-	case READ_EOF:
-		break;
-	}
-	return conn_close(c);
-}
-
-/* CONN_HEAD: the request line and headers are arriving. */
-static enum wait conn_head(struct conn *c)
-{
-	enum wait w;
-
-	for (;;) {
-		struct http_request *req = &c->in->req;
-
-		switch (http_parse_head(req, c->in->data, c->in->len)) {
-		case HTTP_DONE:
-			c->state = CONN_BODY;
-			if (!srv.cfg.quiet)
-				log_line_keep(c, req->method_name.p,
-					(size_t)(req->target.p + req->target.len
-						 + strlen(" HTTP/1.1") -
-						 req->method_name.p));
-			if (req->expect_continue &&
-			    c->in->len == req->head_len &&
-			    (req->chunked || req->content_length > 0)) {
-				static const char cont[] =
-					"HTTP/1.1 100 Continue\r\n\r\n";
-
-				if (!conn_send(c, cont, sizeof(cont) - 1))
-					return conn_close(c);
-			}
-			return WAIT_NONE;
-		case HTTP_ERROR:
-			return refuse(c, req->status, req->reason);
-		case HTTP_MORE:
-			break;
-		}
-		if (!conn_read_more(c, 431, "request header section too large", &w))
-			return w;
-	}
-}
-
-/* CONN_BODY: the body is arriving (or there is none). */
-static enum wait conn_body(struct conn *c)
-{
-	enum wait w;
-
-	for (;;) {
-		struct http_request *req = &c->in->req;
-
-		switch (http_parse_body(req, c->in->data, c->in->len)) {
-		case HTTP_DONE:
-			srv.stats->requests++;
-			return route(c);
-		case HTTP_ERROR:
-			return refuse(c, req->status, req->reason);
-		case HTTP_MORE:
-			break;
-		}
-		if (!conn_read_more(c, 413, "request body too large", &w))
-			return w;
-	}
-}
-
 /* ==== streams =========================================================== */
 
-/* Ends the response in hand: the next request, or closing. */
-static enum wait conn_response_end(struct conn *c)
-{
-	tw_cancel(&srv.wheel, &c->timer);
-	response_log(c);
-	c->state = CONN_FLUSH;
-	return WAIT_NONE;
-}
-
-/* Event k is due (k - first) intervals after the request was complete:
- * never "an interval after the last one went out", so lateness does not
- * add up. */
-static uint64_t stream_due(const struct stream *s, uint32_t k)
-{
-	return s->t0_ms + (uint64_t)(k - s->first) * s->shape.interval_ms;
-}
-
-/* One stream engine, two wire formats: the seed's POST /api, and the
- * EventSource one of GET /message-stream, with ids, a retry delay and no
- * ":done" (the end of the body is the end). */
-static void stream_open_chunk(const struct conn *c, struct out *o)
-{
-	if (c->stream.format != FORMAT_API)
-		out_printf(o, "retry: %u\n:ok\n\n", c->stream.shape.interval_ms);
-	else
-		out_add(o, ":ok\n\n", 5);
-}
-
-static void stream_done_chunk(const struct conn *c, struct out *o)
-{
-	if (c->stream.format == FORMAT_API)
-		out_add(o, ":done\n\n", 7);
-}
-
-static void stream_heartbeat_chunk(const struct conn *c, struct out *o)
-{
-	(void)c;
-	out_add(o, ":\n\n", 3);
-}
-
-/* Event k, padded when the stream has a size: a "pad" member, generated
- * here and never stored, makes the event exactly that many bytes. */
-static void stream_event_data(const struct conn *c, struct out *o,
-			      uint32_t k, uint64_t wall_ms)
-{
-	const struct stream *s = &c->stream;
-	size_t start = o->len, len, pad;
-
-	if (s->format == FORMAT_EVENTSOURCE)
-		out_printf(o, "id: %u\ndata: {\"user\":\"sse\",\"text\":"
-			   "\"Hello, world! (%u/%u)\",\"timestamp\":%llu}\n\n",
-			   k, k, s->shape.count, (unsigned long long)wall_ms);
-	else
-		out_printf(o, "data: {\"message\":\"Hello, world!\","
-			   "\"timestamp\":%llu}\n\n", (unsigned long long)wall_ms);
-	len = o->len - start + PAD_MEMBER_LEN;
-	if (s->shape.size == 0 || s->shape.size < len)
-		return;		/* checked at the start: cannot happen */
-	pad = s->shape.size - len;
-	o->len -= 3;		/* reopen the object: "}\n\n" */
-	out_add(o, ",\"pad\":\"", 8);
-	memset(o->p + o->len, 'x', pad);
-	o->len += pad;
-	out_add(o, "\"}\n\n", 4);
-}
-
-/* Appends a piece of the body to o as its own chunk, formatted by fn. */
-static void stream_chunk(struct conn *c, struct out *o,
-			 void (*fn)(const struct conn *, struct out *))
-{
-	size_t at = chunk_open(o), start = o->len;
-
-	fn(c, o);
-	c->bytes += o->len - start;
-	chunk_close(o, at, c->stream.chunked);
-}
-
-/* The stream's timer: the next event, or a heartbeat if that comes first
- * (the heartbeat's deadline moves each time bytes go out). */
-static enum wait stream_wait(struct conn *c)
-{
-	const struct stream *s = &c->stream;
-	uint64_t due = stream_due(s, s->last + 1);
-
-	if (s->shape.heartbeat_ms != 0 &&
-	    s->quiet_since_ms + s->shape.heartbeat_ms < due)
-		due = s->quiet_since_ms + s->shape.heartbeat_ms;
-	tw_add(&srv.wheel, &c->timer, due);
-	return WAIT_TIMER;
-}
+/* A stream is the connection's CONN_STREAM with a small state machine of
+ * its own (enum stream_state).  stream_start() sends the headers and the
+ * opening; stream_events() sends every event due by now in one write and
+ * sets the timer for the next, on a schedule that does not drift. */
 
 /* Starts a stream of events first + 1 .. count: the headers and the
  * opening chunk go out at once.  HEAD gets the headers alone. */
@@ -1297,71 +1899,6 @@ static enum wait stream_start(struct conn *c, struct http_request *req,
 	if (format != FORMAT_STATS)	/* a view of the counters, not events */
 		srv.stats->streams_active++;
 	return WAIT_NONE;
-}
-
-/* Counts how late an event went out, in the /metrics histogram. */
-static void lateness_add(uint64_t late_us)
-{
-	size_t b = 0;
-
-	while (b < LATENESS_BUCKETS && late_us > lateness_le[b].us)
-		b++;
-	srv.stats->lateness[b]++;
-	srv.stats->lateness_sum_us += late_us;
-}
-
-/* Ends the connection with a reset rather than a FIN, and no final chunk:
- * what a client sees when a server crashes. */
-static enum wait conn_reset(struct conn *c)
-{
-	struct linger hard = { .l_onoff = 1, .l_linger = 0 };
-
-	setsockopt(c->src.fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
-	srv.stats->streams_active--;
-	response_log(c);
-	return conn_close(c);
-}
-
-/* Events from + 1 .. s->last have just been written (or queued for a
- * client that is slow to read): they are counted, and how late each went
- * out goes into the /metrics histogram. */
-static void stream_sent(const struct stream *s, uint32_t from)
-{
-	uint64_t now_us = clock_us(CLOCK_MONOTONIC);
-
-	for (uint32_t k = from + 1; k <= s->last; k++) {
-		srv.stats->events++;
-		lateness_add(now_us - stream_due(s, k) * 1000);
-	}
-}
-
-/* The event after which the stream fails on purpose at request K (drop=
- * or stall=), or NO_EVENT.  K counts event ids, so a stream resumed past
- * K, or at it, runs to its end; K = 0 means right after the opening. */
-static uint32_t stream_fail_at(const struct stream *s, uint32_t k)
-{
-	return k > s->first || (k == 0 && s->first == 0) ? k : NO_EVENT;
-}
-
-/* Sends o; false when the client is gone (the stream is then aborted). */
-static bool stream_send(struct conn *c, struct out *o)
-{
-	if (o->len == 0)
-		return true;
-	c->stream.quiet_since_ms = srv.now_ms;
-	if (conn_send_out(c, o)) {
-		o->len = 0;
-		return true;
-	}
-	return false;
-}
-
-/* Sends nothing more; at due_ms the connection is reset. */
-static enum wait stream_fail(struct conn *c, uint64_t due_ms)
-{
-	c->stream.state = STREAM_FAILING;
-	tw_add(&srv.wheel, &c->timer, due_ms);
-	return WAIT_TIMER;
 }
 
 /* STREAM_EVENTS: sends every event that is due, in one write (events that
@@ -1434,7 +1971,140 @@ static enum wait stream_events(struct conn *c)
 	return conn_response_end(c);
 }
 
-static size_t stats_json(char *p, size_t cap);
+/* Event k is due (k - first) intervals after the request was complete:
+ * never "an interval after the last one went out", so lateness does not
+ * add up. */
+static uint64_t stream_due(const struct stream *s, uint32_t k)
+{
+	return s->t0_ms + (uint64_t)(k - s->first) * s->shape.interval_ms;
+}
+
+/* The stream's timer: the next event, or a heartbeat if that comes first
+ * (the heartbeat's deadline moves each time bytes go out). */
+static enum wait stream_wait(struct conn *c)
+{
+	const struct stream *s = &c->stream;
+	uint64_t due = stream_due(s, s->last + 1);
+
+	if (s->shape.heartbeat_ms != 0 &&
+	    s->quiet_since_ms + s->shape.heartbeat_ms < due)
+		due = s->quiet_since_ms + s->shape.heartbeat_ms;
+	tw_add(&srv.wheel, &c->timer, due);
+	return WAIT_TIMER;
+}
+
+/* Appends a piece of the body to o as its own chunk, formatted by fn. */
+static void stream_chunk(struct conn *c, struct out *o,
+			 void (*fn)(const struct conn *, struct out *))
+{
+	size_t at = chunk_open(o), start = o->len;
+
+	fn(c, o);
+	c->bytes += o->len - start;
+	chunk_close(o, at, c->stream.chunked);
+}
+
+/* One stream engine, two wire formats: the seed's POST /api, and the
+ * EventSource one of GET /message-stream, with ids, a retry delay and no
+ * ":done" (the end of the body is the end). */
+static void stream_open_chunk(const struct conn *c, struct out *o)
+{
+	if (c->stream.format != FORMAT_API)
+		out_printf(o, "retry: %u\n:ok\n\n", c->stream.shape.interval_ms);
+	else
+		out_add(o, ":ok\n\n", 5);
+}
+
+/* Event k, padded when the stream has a size: a "pad" member, generated
+ * here and never stored, makes the event exactly that many bytes. */
+static void stream_event_data(const struct conn *c, struct out *o,
+			      uint32_t k, uint64_t wall_ms)
+{
+	const struct stream *s = &c->stream;
+	size_t start = o->len, len, pad;
+
+	if (s->format == FORMAT_EVENTSOURCE)
+		out_printf(o, "id: %u\ndata: {\"user\":\"sse\",\"text\":"
+			   "\"Hello, world! (%u/%u)\",\"timestamp\":%llu}\n\n",
+			   k, k, s->shape.count, (unsigned long long)wall_ms);
+	else
+		out_printf(o, "data: {\"message\":\"Hello, world!\","
+			   "\"timestamp\":%llu}\n\n", (unsigned long long)wall_ms);
+	len = o->len - start + PAD_MEMBER_LEN;
+	if (s->shape.size == 0 || s->shape.size < len)
+		return;		/* checked at the start: cannot happen */
+	pad = s->shape.size - len;
+	o->len -= 3;		/* reopen the object: "}\n\n" */
+	out_add(o, ",\"pad\":\"", 8);
+	memset(o->p + o->len, 'x', pad);
+	o->len += pad;
+	out_add(o, "\"}\n\n", 4);
+}
+
+static void stream_done_chunk(const struct conn *c, struct out *o)
+{
+	if (c->stream.format == FORMAT_API)
+		out_add(o, ":done\n\n", 7);
+}
+
+static void stream_heartbeat_chunk(const struct conn *c, struct out *o)
+{
+	(void)c;
+	out_add(o, ":\n\n", 3);
+}
+
+/* Sends o; false when the client is gone (the stream is then aborted). */
+static bool stream_send(struct conn *c, struct out *o)
+{
+	if (o->len == 0)
+		return true;
+	c->stream.quiet_since_ms = srv.now_ms;
+	if (conn_send_out(c, o)) {
+		o->len = 0;
+		return true;
+	}
+	return false;
+}
+
+/* Events from + 1 .. s->last have just been written (or queued for a
+ * client that is slow to read): they are counted, and how late each went
+ * out goes into the /metrics histogram. */
+static void stream_sent(const struct stream *s, uint32_t from)
+{
+	uint64_t now_us = clock_us(CLOCK_MONOTONIC);
+
+	for (uint32_t k = from + 1; k <= s->last; k++) {
+		srv.stats->events++;
+		lateness_add(now_us - stream_due(s, k) * 1000);
+	}
+}
+
+/* Counts how late an event went out, in the /metrics histogram. */
+static void lateness_add(uint64_t late_us)
+{
+	size_t b = 0;
+
+	while (b < LATENESS_BUCKETS && late_us > lateness_le[b].us)
+		b++;
+	srv.stats->lateness[b]++;
+	srv.stats->lateness_sum_us += late_us;
+}
+
+/* The event after which the stream fails on purpose at request K (drop=
+ * or stall=), or NO_EVENT.  K counts event ids, so a stream resumed past
+ * K, or at it, runs to its end; K = 0 means right after the opening. */
+static uint32_t stream_fail_at(const struct stream *s, uint32_t k)
+{
+	return k > s->first || (k == 0 && s->first == 0) ? k : NO_EVENT;
+}
+
+/* Sends nothing more; at due_ms the connection is reset. */
+static enum wait stream_fail(struct conn *c, uint64_t due_ms)
+{
+	c->stream.state = STREAM_FAILING;
+	tw_add(&srv.wheel, &c->timer, due_ms);
+	return WAIT_TIMER;
+}
 
 /* STREAM_STATS: GET /stats as a stream, for watching a load live: the
  * counters as one event at once, then every interval on the drift-free
@@ -1469,646 +2139,82 @@ wait:
 	return WAIT_TIMER;
 }
 
-/* CONN_STREAM: runs the stream's own state. */
-static enum wait conn_stream(struct conn *c)
-{
-	if (c->peer_eof)
-		return conn_drop(c);	/* the client left: stop at once */
-	switch ((enum stream_state)c->stream.state) {
-	case STREAM_EVENTS:
-		return stream_events(c);
-	case STREAM_FAILING:
-		if (srv.now_ms < c->timer.due_ms)
-			return WAIT_TIMER;
-		if (conn_tail_pending(c))
-			return WAIT_WRITE;	/* event K whole, then the reset */
-		return conn_reset(c);
-	case STREAM_STATS:
-		return stream_stats(c);
-	case STREAM_HUB:
-		return hub_stream(c);
-	}
-	return WAIT_TIMER;
-}
-
 /* ==== routes ============================================================ */
 
-/* Percent-decodes p[0..n) into out, as a form does ('+' is a space): at
- * most cap - 1 bytes and a NUL.  A longer text is cut, so cap must exceed
- * any text the caller compares it with. */
-static void form_decode(const char *p, size_t n, char *out, size_t cap)
-{
-	const char *end = p + n;
-	size_t len = 0;
+/* A whole request meets the route table: route() finds its path and
+ * method, and each route answers at once or starts a stream.  The shape
+ * parameters (docs/protocol.md section 6) are read here; what a body
+ * means is decided off the request's path, under "request bodies". */
 
-	while (p < end && len + 1 < cap) {
-		int hi, lo;
+#define M(method) (1u << (method))
 
-		if (*p == '%' && end - p >= 3 &&
-		    (hi = http_hex_value(p[1])) >= 0 &&
-		    (lo = http_hex_value(p[2])) >= 0) {
-			/* A decoded NUL must not end the text early. */
-			out[len++] = (char)(hi || lo ? hi << 4 | lo : 0xff);
-			p += 3;
-		} else {
-			out[len++] = (char)(*p == '+' ? ' ' : *p);
-			p++;
-		}
-	}
-	out[len] = '\0';
-}
-
-/* The value of key in a query string or form body, names and values
- * percent-decoded (the value into out, as form_decode() does); the last
- * one wins, unknown keys are ignored.  Returns whether key was there. */
-static bool query_value(struct http_span q, const char *key, char *out,
-			size_t cap)
-{
-	const char *p, *end;
-	bool found = false;
-
-	if (q.len == 0)
-		return false;	/* also: no query at all, q.p NULL */
-	p = q.p;
-	end = q.p + q.len;
-	while (p < end) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *e = amp ? amp : end;
-		const char *eq = memchr(p, '=', (size_t)(e - p));
-		const char *name_end = eq ? eq : e;
-		char name[32];
-
-		form_decode(p, (size_t)(name_end - p), name, sizeof(name));
-		if (strcmp(name, key) == 0) {
-			const char *v = eq ? eq + 1 : e;
-
-			form_decode(v, (size_t)(e - v), out, cap);
-			found = true;
-		}
-		p = amp ? amp + 1 : end;
-	}
-	return found;
-}
-
-/* ---- a strict JSON scanner, just enough to find the top-level "stream" -- */
-
-/* RFC 8259 in full, so that invalid JSON is a 400 as the seed's body
- * parser made it, but it keeps nothing: it only walks the text, and
- * remembers whether the top-level object's last "stream" member asked for
- * a stream.  Nesting is bounded so that the walk's recursion is. */
-struct json {
-	const char *p, *end;
-	unsigned depth;
-	const char *error;
+static const struct route {
+	const char *path;
+	unsigned methods;	/* M(HTTP_GET) also allows HEAD */
+	const char *allow;	/* for 405 and OPTIONS */
+	enum wait (*answer)(struct conn *c, struct http_request *req);
+} routes[] = {
+	{ "/", M(HTTP_GET), "GET, HEAD", route_page },
+	{ "/api", M(HTTP_POST) | M(HTTP_OPTIONS), "POST, OPTIONS", route_api },
+	{ "/message-stream", M(HTTP_GET) | M(HTTP_OPTIONS),
+	  "GET, HEAD, OPTIONS", route_message_stream },
+	{ "/stats", M(HTTP_GET), "GET, HEAD", route_stats },
+	{ "/metrics", M(HTTP_GET), "GET, HEAD", route_metrics },
+	/* A path ending in '/' (not "/") is a prefix. */
+	{ "/topics/", M(HTTP_GET) | M(HTTP_POST) | M(HTTP_OPTIONS),
+	  "GET, HEAD, POST, OPTIONS", route_topics },
 };
 
-#define JSON_MAX_DEPTH 128
-
-static bool json_bad(struct json *j, const char *why)
+/* A complete request: finds its route and answers it. */
+static enum wait route(struct conn *c)
 {
-	if (j->error == NULL)
-		j->error = why;
-	return false;
-}
+	struct http_request *req = &c->in->req;
+	unsigned m = M(req->method == HTTP_HEAD ? HTTP_GET : req->method);
+	char allow[96];
 
-static bool json_at(const struct json *j, char c)
-{
-	return j->p < j->end && *j->p == c;
-}
+	c->keep_alive = req->keep_alive && !srv.draining;
+	if (req->path.len == 1 && req->path.p[0] == '*')	/* OPTIONS * */
+		return answer(c, req, 204, NULL,
+			      "Allow: GET, HEAD, POST, OPTIONS\r\n", NULL, 0);
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const struct route *r = &routes[i];
+		size_t n = strlen(r->path);
 
-static void json_blank(struct json *j)
-{
-	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' ||
-				 *j->p == '\n' || *j->p == '\r'))
-		j->p++;
-}
-
-/* A string; its text, decoded, goes to out when out is not NULL: at most
- * cap - 1 bytes and a NUL, every code point past ASCII as 0xff, so that a
- * comparison with a short ASCII word is exact when cap exceeds the word. */
-static bool json_string(struct json *j, char *out, size_t cap)
-{
-	size_t n = 0;
-
-	j->p++;		/* the opening quote */
-	while (j->p < j->end) {
-		unsigned char c = (unsigned char)*j->p++;
-		unsigned cp = c;
-
-		if (c == '"') {
-			if (out != NULL)
-				out[n] = '\0';
-			return true;
+		if (req->path.len < n || (req->path.len > n && (n == 1 ||
+					  r->path[n - 1] != '/')) ||
+		    memcmp(req->path.p, r->path, n) != 0)
+			continue;
+		if (req->method == HTTP_OTHER || !(r->methods & m)) {
+			http_format(allow, sizeof(allow), "Allow: %s\r\n",
+				    r->allow);
+			return answer_error(c, req, 405, allow,
+					    "method not allowed");
 		}
-		if (c < 0x20)
-			return json_bad(j, "control character in JSON string");
-		if (c == '\\') {
-			static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-			const char *e;
-
-			if (j->p == j->end)
-				break;
-			c = (unsigned char)*j->p++;
-			if (c == 'u') {
-				cp = 0;
-				for (int i = 0; i < 4; i++) {
-					int d = j->p < j->end
-						? http_hex_value(*j->p++) : -1;
-
-					if (d < 0)
-						return json_bad(j, "bad unicode escape in JSON string");
-					cp = cp << 4 | (unsigned)d;
-				}
-			} else if (c != '\0' && (e = strchr(from, c)) != NULL) {
-				cp = (unsigned char)to[e - from];
-			} else {
-				return json_bad(j, "bad escape in JSON string");
-			}
-		}
-		if (out != NULL && n + 1 < cap)
-			out[n++] = (char)(cp != 0 && cp < 0x80 ? cp : 0xff);
+		if (req->method == HTTP_OPTIONS)
+			return answer_options(c, req, r);
+		return r->answer(c, req);
 	}
-	return json_bad(j, "unterminated JSON string");
+	return answer_error(c, req, 404, NULL, "not found");
 }
 
-static bool json_digits(struct json *j)
+/* OPTIONS: 204 with Allow, and with --cors the answer to a browser's
+ * preflight: the methods, and the request headers a page may send (the
+ * JSON Content-Type of a fetch(), the Last-Event-ID of an EventSource). */
+static enum wait answer_options(struct conn *c, struct http_request *req,
+				const struct route *r)
 {
-	const char *start = j->p;
+	char extra[512];
 
-	while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-		j->p++;
-	return j->p > start;
-}
-
-/* -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
-static bool json_number(struct json *j)
-{
-	if (json_at(j, '-'))
-		j->p++;
-	if (json_at(j, '0'))
-		j->p++;
-	else if (!json_digits(j))
-		return json_bad(j, "bad JSON number");
-	if (json_at(j, '.')) {
-		j->p++;
-		if (!json_digits(j))
-			return json_bad(j, "bad JSON number");
-	}
-	if (json_at(j, 'e') || json_at(j, 'E')) {
-		j->p++;
-		if (json_at(j, '+') || json_at(j, '-'))
-			j->p++;
-		if (!json_digits(j))
-			return json_bad(j, "bad JSON number");
-	}
-	return true;
-}
-
-/* No JSON value starts where one should: the error names what was found,
- * a word ("invalid literal 'True'": letters and digits, at most 16) or a
- * byte ("'}'", or "byte 39" for one that cannot be shown), and at the
- * top the document is not JSON at all ("not JSON: starts with 's'"). */
-static bool json_bad_value(struct json *j)
-{
-	static char why[64];
-	char word[17], found[16];
-	size_t n = 0;
-	unsigned char c = (unsigned char)*j->p;
-
-	while (j->p + n < j->end && n < sizeof(word) - 1 &&
-	       (((j->p[n] | 0x20) >= 'a' && (j->p[n] | 0x20) <= 'z') ||
-		(j->p[n] >= '0' && j->p[n] <= '9'))) {
-		word[n] = j->p[n];
-		n++;
-	}
-	word[n] = '\0';
-	if (c > ' ' && c < 0x7f && c != '"' && c != '\\' && c != '\'')
-		http_format(found, sizeof(found), "'%s'",
-			    (char[]){ (char)c, '\0' });
+	if (srv.cfg.cors == NULL)
+		http_format(extra, sizeof(extra), "Allow: %s\r\n", r->allow);
 	else
-		http_format(found, sizeof(found), "byte %u", c);
-	if (j->depth == 0)
-		http_format(why, sizeof(why), "not JSON: starts with %s", found);
-	else if (n > 0)
-		http_format(why, sizeof(why), "invalid literal '%s'", word);
-	else
-		http_format(why, sizeof(why), "expected a JSON value, found %s",
-			    found);
-	return json_bad(j, why);
-}
-
-static bool json_word(struct json *j, const char *word)
-{
-	size_t n = strlen(word);
-
-	if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
-		return json_bad_value(j);
-	j->p += n;
-	return true;
-}
-
-static bool json_value(struct json *j);
-
-/* Whether a valid JSON value, p[0..end), is true or a number equal to 1
- * (1, 1.0, 10e-1, 0.1E1): what the seed's loose "stream == true" took as
- * true.  A number's digits, the point aside, must be a single 1 and
- * zeros; it is 1 when the zeros after the 1, less the digits after the
- * point, plus the exponent, come to nothing. */
-static bool json_is_true_or_one(const char *p, const char *end)
-{
-	long after_point = 0, zeros_after_one = 0, exp = 0;
-	bool point = false, one = false;
-	int exp_sign = 1;
-
-	if (*p == 't')
-		return true;
-	if (*p < '0' || *p > '9')
-		return false;	/* negative, false, null, an object, an array */
-	for (; p < end && *p != 'e' && *p != 'E'; p++) {
-		if (*p == '.') {
-			point = true;
-			continue;
-		}
-		after_point += point;
-		if (*p == '0') {
-			zeros_after_one += one;
-			continue;
-		}
-		if (*p != '1' || one)
-			return false;
-		one = true;
-	}
-	if (p < end) {
-		p++;	/* the 'e' */
-		if (*p == '+' || *p == '-')
-			exp_sign = *p++ == '-' ? -1 : 1;
-		for (; p < end; p++)
-			if (exp < 1000000)
-				exp = exp * 10 + (*p - '0');
-	}
-	return one && zeros_after_one - after_point + exp_sign * exp == 0;
-}
-
-/* An object; when stream is not NULL (the top level), *stream tells
- * whether its last "stream" member was true, 1, "1" or "true". */
-/* NOLINTNEXTLINE(misc-no-recursion): bounded by JSON_MAX_DEPTH */
-static bool json_object(struct json *j, bool *stream)
-{
-	j->p++;
-	json_blank(j);
-	if (json_at(j, '}')) {
-		j->p++;
-		return true;
-	}
-	for (;;) {
-		char key[8];
-		const char *value;
-		bool is_stream;
-
-		if (!json_at(j, '"'))
-			return json_bad(j, "expected a JSON key");
-		if (!json_string(j, key, sizeof(key)))
-			return false;
-		json_blank(j);
-		if (!json_at(j, ':'))
-			return json_bad(j, "expected ':' in JSON object");
-		j->p++;
-		json_blank(j);
-		value = j->p;
-		is_stream = stream != NULL && strcmp(key, "stream") == 0;
-		if (is_stream && json_at(j, '"')) {
-			char text[8];
-
-			if (!json_string(j, text, sizeof(text)))
-				return false;
-			*stream = strcmp(text, "1") == 0 ||
-				  strcmp(text, "true") == 0;
-		} else if (!json_value(j)) {
-			return false;
-		} else if (is_stream) {
-			*stream = json_is_true_or_one(value, j->p);
-		}
-		json_blank(j);
-		if (json_at(j, '}')) {
-			j->p++;
-			return true;
-		}
-		if (!json_at(j, ','))
-			return json_bad(j, "expected ',' or '}' in JSON object");
-		j->p++;
-		json_blank(j);
-	}
-}
-
-/* NOLINTNEXTLINE(misc-no-recursion): bounded by JSON_MAX_DEPTH */
-static bool json_array(struct json *j)
-{
-	j->p++;
-	json_blank(j);
-	if (json_at(j, ']')) {
-		j->p++;
-		return true;
-	}
-	for (;;) {
-		if (!json_value(j))
-			return false;
-		json_blank(j);
-		if (json_at(j, ']')) {
-			j->p++;
-			return true;
-		}
-		if (!json_at(j, ','))
-			return json_bad(j, "expected ',' or ']' in JSON array");
-		j->p++;
-		json_blank(j);
-	}
-}
-
-/* NOLINTNEXTLINE(misc-no-recursion): bounded by JSON_MAX_DEPTH */
-static bool json_value(struct json *j)
-{
-	bool ok;
-
-	if (j->p == j->end)
-		return json_bad(j, "unexpected end of JSON");
-	switch (*j->p) {
-	case '{':
-	case '[':
-		if (++j->depth > JSON_MAX_DEPTH)
-			return json_bad(j, "JSON nested too deeply");
-		ok = *j->p == '{' ? json_object(j, NULL) : json_array(j);
-		j->depth--;
-		return ok;
-	case '"':
-		return json_string(j, NULL, 0);
-	case 't':
-		return json_word(j, "true");
-	case 'f':
-		return json_word(j, "false");
-	case 'n':
-		return json_word(j, "null");
-	default:
-		if (*j->p != '-' && (*j->p < '0' || *j->p > '9'))
-			return json_bad_value(j);
-		return json_number(j);
-	}
-}
-
-/* How a request body answers "stream?". */
-enum ask { ASK_PLAIN, ASK_STREAM, ASK_BAD };
-
-/* Scans a JSON document: ASK_BAD (with *why) if it is not valid JSON. */
-static enum ask json_asks_stream(const char *p, size_t n, const char **why)
-{
-	struct json j = { p, p + n, 0, NULL };
-	bool stream = false, ok;
-
-	json_blank(&j);
-	if (json_at(&j, '{')) {
-		j.depth = 1;
-		ok = json_object(&j, &stream);
-	} else {
-		ok = json_value(&j);
-	}
-	json_blank(&j);
-	if (ok && j.p != j.end)
-		ok = json_bad(&j, "unexpected bytes after JSON");
-	*why = j.error;
-	return !ok ? ASK_BAD : stream ? ASK_STREAM : ASK_PLAIN;
-}
-
-/* The media type of a Content-Type value, without its parameters. */
-static struct http_span media_type(struct http_span ct)
-{
-	const char *semi = ct.len ? memchr(ct.p, ';', ct.len) : NULL;
-
-	if (semi != NULL)
-		ct.len = (size_t)(semi - ct.p);
-	while (ct.len > 0 && (ct.p[ct.len - 1] == ' ' ||
-			      ct.p[ct.len - 1] == '\t'))
-		ct.len--;
-	return ct;
-}
-
-static bool media_is_json(struct http_span type)
-{
-	struct http_span tail = { type.p, 0 };
-
-	if (type.len > 5)
-		tail = (struct http_span){ type.p + type.len - 5, 5 };
-	return http_span_eq(type, "application/json") ||
-	       http_span_eq(tail, "+json");
-}
-
-static bool flag_true(const char *v)
-{
-	return strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
-}
-
-/* Does the request's header called name, a list such as Accept or
- * Accept-Encoding, hold item (in any case, with any parameters) and not
- * refuse it with the weight q=0? */
-static bool header_lists(const struct http_request *req, const char *name,
-			 const char *item)
-{
-	const struct http_header *h = http_header(req, name);
-	struct http_span rest = h ? h->value : (struct http_span){ NULL, 0 };
-
-	while (rest.len > 0) {
-		const char *comma = memchr(rest.p, ',', rest.len);
-		size_t n = comma ? (size_t)(comma - rest.p) + 1 : rest.len;
-		struct http_span e = { rest.p, comma ? n - 1 : n };
-		const char *end = e.p + e.len, *q = memrchr(e.p, ';', e.len);
-
-		rest.p += n;
-		rest.len -= n;
-		while (e.len > 0 && (*e.p == ' ' || *e.p == '\t'))
-			e.p++, e.len--;
-		if (!http_span_eq(media_type(e), item))
-			continue;
-		if (q == NULL)
-			return true;
-		/* The weight is the last parameter: q=0, q=0.0, ... */
-		while (++q < end && (*q == ' ' || *q == '\t'))
-			;
-		if (end - q < 3 || (*q | 0x20) != 'q' || q[1] != '=' ||
-		    q[2] != '0')
-			return true;
-		for (q += 3; q < end && strchr(".0 \t", *q) != NULL; q++)
-			;
-		if (q < end)
-			return true;
-	}
-	return false;
-}
-
-/* Whether POST /api asks for a stream: by its body (JSON or a form), as
- * the seed's body parser read it, or by its query string. */
-static enum ask api_asks_stream(const struct http_request *req,
-				const char **why)
-{
-	struct http_span type = media_type(req->content_type);
-	struct http_span body = { req->body, req->body_len };
-	enum ask ask = ASK_PLAIN;
-	char v[8];
-	size_t i = 0;
-
-	while (i < body.len && strchr(" \t\r\n", body.p[i]) && body.p[i])
-		i++;
-	/* curl -d sends JSON as a form: a '{' first makes it JSON anyway. */
-	if (body.len == 0)
-		;	/* an empty body is no body */
-	else if (media_is_json(type) || (i < body.len && body.p[i] == '{'))
-		ask = json_asks_stream(body.p, body.len, why);
-	else if (http_span_eq(type, "application/x-www-form-urlencoded"))
-		ask = query_value(body, "stream", v, sizeof(v)) && flag_true(v)
-			? ASK_STREAM : ASK_PLAIN;
-	if (ask == ASK_PLAIN && query_value(req->query, "stream", v, sizeof(v))
-	    && flag_true(v))
-		ask = ASK_STREAM;
-	return ask;
-}
-
-/* ---- answers ----------------------------------------------------------- */
-
-/* A whole response with a known length: status, headers (extra, if not
- * NULL, is more header lines), len bytes of body (none if body is NULL).
- * HEAD gets the same without the body.  Then the connection moves on to
- * the next request. */
-static enum wait answer(struct conn *c, const struct http_request *req,
-			int status, const char *type, const char *extra,
-			const char *body, size_t len)
-{
-	struct out o = out_begin();
-
-	c->status = (uint16_t)status;
-	out_head(&o, c, status, body ? type : NULL, extra);
-	if (status != 204)
-		out_printf(&o, "Content-Length: %zu\r\n", len);
-	out_add(&o, "\r\n", 2);
-	if (req->method != HTTP_HEAD && body != NULL) {
-		out_add(&o, body, len);
-		c->bytes = len;
-	}
-	conn_request_done(c);
-	if (!conn_send_out(c, &o)) {
-		response_log(c);
-		return conn_close(c);
-	}
-	return conn_response_end(c);
-}
-
-static enum wait answer_json(struct conn *c, const struct http_request *req,
-			     int status, const char *extra, const char *body)
-{
-	return answer(c, req, status, "application/json; charset=utf-8", extra,
-		      body, strlen(body));
-}
-
-/* An error answer on a connection that stays usable: {"error":"..."}. */
-static enum wait answer_error(struct conn *c, const struct http_request *req,
-			      int status, const char *extra, const char *why)
-{
-	char body[160];
-
-	http_format(body, sizeof(body), "{\"error\":\"%s\"}", why);
-	return answer_json(c, req, status, extra, body);
-}
-
-/* A whole number in decimal, every byte of s a digit: false if s is not
- * one.  Past UINT32_MAX it reads as UINT32_MAX, which is past the end of
- * any stream and above every bound the server checks. */
-static bool decimal_u32(const char *s, size_t n, uint32_t *value)
-{
-	uint64_t v = 0;
-
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-		if (v > UINT32_MAX)
-			v = UINT32_MAX;
-	}
-	*value = (uint32_t)v;
-	return true;
-}
-
-/* Reads one shape parameter from the query: absent leaves *v as it is;
- * present, it must be a whole number in [min, max], else why says so,
- * naming the parameter. */
-static bool shape_param(struct http_span query, const char *key,
-			uint32_t min, uint64_t max, uint32_t *v,
-			char *why, size_t cap)
-{
-	char text[64];		/* a longer value is cut: refused below */
-	size_t len;
-	uint32_t n;
-
-	if (!query_value(query, key, text, sizeof(text)))
-		return true;
-	len = strlen(text);
-	/* decimal_u32() saturates at UINT32_MAX, past every max here. */
-	if (len < sizeof(text) - 1 && decimal_u32(text, len, &n) &&
-	    n >= min && n <= max) {
-		*v = n;
-		return true;
-	}
-	http_format(why, cap, "%s must be a whole number from %u to %llu", key,
-		    min, (unsigned long long)max);
-	return false;
-}
-
-/* The shape a stream request asks for (docs/protocol.md section 6),
- * from the query string over the command line's defaults.  False, with
- * why naming the parameter, if one is out of bounds. */
-static bool stream_shape(const struct http_request *req,
-			 enum stream_format format, struct shape *sh,
-			 char *why, size_t cap)
-{
-	const struct config *cfg = &srv.cfg;
-	struct http_span q = req->query;
-	struct conn probe;
-	char sample[512];
-	struct out o = { sample, 0, sizeof(sample) };
-	size_t natural;
-
-	*sh = (struct shape){
-		.count = cfg->events, .interval_ms = cfg->interval_ms,
-		.heartbeat_ms = cfg->heartbeat_ms,
-		.drop = NO_EVENT, .stall = NO_EVENT,
-	};
-	if (!shape_param(q, "n", 1, cfg->max_events, &sh->count, why, cap) ||
-	    !shape_param(q, "interval", cfg->min_interval_ms, DAY_MS,
-			 &sh->interval_ms, why, cap) ||
-	    !shape_param(q, "size", 1, cfg->max_event_size, &sh->size,
-			 why, cap) ||
-	    !shape_param(q, "heartbeat", 0, DAY_MS, &sh->heartbeat_ms,
-			 why, cap) ||
-	    !shape_param(q, "drop", 0, cfg->max_events, &sh->drop, why, cap) ||
-	    !shape_param(q, "stall", 0, cfg->max_events, &sh->stall, why, cap))
-		return false;
-	if (sh->heartbeat_ms != 0 && sh->heartbeat_ms < cfg->min_interval_ms) {
-		http_format(why, cap, "heartbeat must be 0 or from %u to %llu",
-			    cfg->min_interval_ms, DAY_MS);
-		return false;
-	}
-	if (sh->size == 0)
-		return true;	/* not asked for: events as they are */
-	/* The largest event unpadded: the last id, today's timestamp. */
-	memset(&probe, 0, sizeof(probe));
-	probe.stream.format = (uint8_t)format;
-	probe.stream.shape.count = sh->count;
-	stream_event_data(&probe, &o, sh->count, clock_ms(CLOCK_REALTIME));
-	natural = o.len + PAD_MEMBER_LEN;
-	if (sh->size < natural) {
-		http_format(why, cap,
-			    "size must be at least %zu for this stream",
-			    natural);
-		return false;
-	}
-	return true;
+		http_format(extra, sizeof(extra), "Allow: %s\r\n"
+			    "Access-Control-Allow-Methods: %s\r\n"
+			    "Access-Control-Allow-Headers: Content-Type, "
+			    "Last-Event-ID, Authorization\r\n"
+			    "Access-Control-Max-Age: 86400\r\n",
+			    r->allow, r->allow);
+	return answer(c, req, 204, NULL, extra, NULL, 0);
 }
 
 /* POST /api: the seed's route.  A JSON hello, or a stream when asked;
@@ -2179,699 +2285,146 @@ static enum wait route_page(struct conn *c, struct http_request *req)
 		      (const char *)page_html, sizeof(page_html));
 }
 
-static uint64_t uptime_s(void)
+/* The shape a stream request asks for (docs/protocol.md section 6),
+ * from the query string over the command line's defaults.  False, with
+ * why naming the parameter, if one is out of bounds. */
+static bool stream_shape(const struct http_request *req,
+			 enum stream_format format, struct shape *sh,
+			 char *why, size_t cap)
 {
-	return (srv.now_ms - srv.shared->started_ms) / 1000;
-}
+	const struct config *cfg = &srv.cfg;
+	struct http_span q = req->query;
+	struct conn probe;
+	char sample[512];
+	struct out o = { sample, 0, sizeof(sample) };
+	size_t natural;
 
-/* The counters of the whole server: every worker's slot added up. */
-static void stats_total(struct stats *total)
-{
-	uint64_t *sum = (uint64_t *)total;
-
-	memset(total, 0, sizeof(*total));
-	for (size_t w = 0; w < srv.shared->workers; w++) {
-		const uint64_t *v = (const uint64_t *)&srv.shared->slot[w];
-
-		for (size_t i = 0; i < sizeof(*total) / sizeof(*sum); i++)
-			sum[i] += v[i];
-	}
-}
-
-/* The counters as one line of JSON, without its line end, into p (cap
- * bytes): the body of GET /stats and each event of its stream.  Returns
- * its length. */
-static size_t stats_json(char *p, size_t cap)
-{
-	struct out o = { p, 0, cap };
-	struct stats total;
-	const struct stats *st = &total;
-	const char *sep = "";
-
-	stats_total(&total);
-	out_printf(&o, "{\"connections\":%llu,\"streams\":%llu,"
-		   "\"requests\":%llu,\"events\":%llu,"
-		   "\"streams_completed\":%llu,\"streams_aborted\":%llu,"
-		   "\"streams_dropped\":%llu,\"streams_stalled\":%llu,"
-		   "\"accepted\":%llu,\"shed\":%llu,\"responses\":{",
-		   (unsigned long long)st->connections,
-		   (unsigned long long)st->streams_active,
-		   (unsigned long long)st->requests,
-		   (unsigned long long)st->events,
-		   (unsigned long long)st->streams_completed,
-		   (unsigned long long)st->streams_aborted,
-		   (unsigned long long)st->streams_dropped,
-		   (unsigned long long)st->streams_stalled,
-		   (unsigned long long)st->accepted,
-		   (unsigned long long)st->shed);
-	for (int code = 100; code < 600; code++) {
-		if (st->by_status[code] == 0)
-			continue;
-		out_printf(&o, "%s\"%d\":%llu", sep, code,
-			   (unsigned long long)st->by_status[code]);
-		sep = ",";
-	}
-	out_printf(&o, "},\"topics\":{");
-	hub_stats(&o, false);
-	/* The lateness histogram, each bucket's own count (not cumulative,
-	 * unlike /metrics), named by its upper bound in microseconds. */
-	out_add(&o, "},\"lateness_us\":{", 17);
-	for (size_t b = 0; b < LATENESS_BUCKETS; b++)
-		out_printf(&o, "\"%llu\":%llu,",
-			   (unsigned long long)lateness_le[b].us,
-			   (unsigned long long)st->lateness[b]);
-	out_printf(&o, "\"inf\":%llu},\"uptime_seconds\":%llu}",
-		   (unsigned long long)st->lateness[LATENESS_BUCKETS],
-		   (unsigned long long)uptime_s());
-	return o.len;
-}
-
-/* Does GET /stats ask for the stream: an EventSource's Accept:
- * text/event-stream, or the query ?stream (or stream=1, stream=true)? */
-static bool stats_asks_stream(const struct http_request *req)
-{
-	char v[8];
-
-	if (query_value(req->query, "stream", v, sizeof(v)))
-		return v[0] == '\0' || flag_true(v);
-	return header_lists(req, "Accept", "text/event-stream");
-}
-
-/* GET /stats: the counters as JSON, or as a stream of them, one event a
- * second (STREAM_STATS). */
-static enum wait route_stats(struct conn *c, struct http_request *req)
-{
-	static char body[65536];
-	const struct shape every_second = {
-		.count = UINT32_MAX, .interval_ms = 1000,
+	*sh = (struct shape){
+		.count = cfg->events, .interval_ms = cfg->interval_ms,
+		.heartbeat_ms = cfg->heartbeat_ms,
 		.drop = NO_EVENT, .stall = NO_EVENT,
 	};
+	if (!shape_param(q, "n", 1, cfg->max_events, &sh->count, why, cap) ||
+	    !shape_param(q, "interval", cfg->min_interval_ms, DAY_MS,
+			 &sh->interval_ms, why, cap) ||
+	    !shape_param(q, "size", 1, cfg->max_event_size, &sh->size,
+			 why, cap) ||
+	    !shape_param(q, "heartbeat", 0, DAY_MS, &sh->heartbeat_ms,
+			 why, cap) ||
+	    !shape_param(q, "drop", 0, cfg->max_events, &sh->drop, why, cap) ||
+	    !shape_param(q, "stall", 0, cfg->max_events, &sh->stall, why, cap))
+		return false;
+	if (sh->heartbeat_ms != 0 && sh->heartbeat_ms < cfg->min_interval_ms) {
+		http_format(why, cap, "heartbeat must be 0 or from %u to %llu",
+			    cfg->min_interval_ms, DAY_MS);
+		return false;
+	}
+	if (sh->size == 0)
+		return true;	/* not asked for: events as they are */
+	/* The largest event unpadded: the last id, today's timestamp. */
+	memset(&probe, 0, sizeof(probe));
+	probe.stream.format = (uint8_t)format;
+	probe.stream.shape.count = sh->count;
+	stream_event_data(&probe, &o, sh->count, clock_ms(CLOCK_REALTIME));
+	natural = o.len + PAD_MEMBER_LEN;
+	if (sh->size < natural) {
+		http_format(why, cap,
+			    "size must be at least %zu for this stream",
+			    natural);
+		return false;
+	}
+	return true;
+}
+
+/* Reads one shape parameter from the query: absent leaves *v as it is;
+ * present, it must be a whole number in [min, max], else why says so,
+ * naming the parameter. */
+static bool shape_param(struct http_span query, const char *key,
+			uint32_t min, uint64_t max, uint32_t *v,
+			char *why, size_t cap)
+{
+	char text[64];		/* a longer value is cut: refused below */
 	size_t len;
+	uint32_t n;
 
-	if (stats_asks_stream(req))
-		return stream_start(c, req, FORMAT_STATS, &every_second, 0);
-	len = stats_json(body, sizeof(body) - 1);
-	body[len++] = '\n';
-	return answer(c, req, 200, "application/json; charset=utf-8", NULL,
-		      body, len);
-}
-
-/* One metric of /metrics, with its HELP and TYPE lines. */
-static void metric(struct out *o, const char *name, const char *type,
-		   const char *help, uint64_t value)
-{
-	out_printf(o, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help,
-		   name, type, name, (unsigned long long)value);
-}
-
-/* GET /metrics: the same counters in the Prometheus text format, and the
- * histogram of event lateness: when an event's bytes went to the kernel,
- * minus when it was due. */
-static enum wait route_metrics(struct conn *c, struct http_request *req)
-{
-	static char body[131072];
-	struct out o = { body, 0, sizeof(body) };
-	struct stats total;
-	const struct stats *st = &total;
-	uint64_t cumulative = 0;
-
-	stats_total(&total);
-	metric(&o, "sse_connections", "gauge", "Open client connections.",
-	       st->connections);
-	metric(&o, "sse_streams", "gauge", "Streams in progress.",
-	       st->streams_active);
-	metric(&o, "sse_requests_total", "counter", "Requests served.",
-	       st->requests);
-	metric(&o, "sse_events_total", "counter", "Events sent.", st->events);
-	metric(&o, "sse_streams_completed_total", "counter",
-	       "Streams that sent all their events.", st->streams_completed);
-	metric(&o, "sse_streams_aborted_total", "counter",
-	       "Streams that ended early: the client left or fell behind.",
-	       st->streams_aborted);
-	metric(&o, "sse_streams_dropped_total", "counter",
-	       "Streams reset on purpose after event K (drop=K).",
-	       st->streams_dropped);
-	metric(&o, "sse_streams_stalled_total", "counter",
-	       "Streams gone silent on purpose after event K (stall=K).",
-	       st->streams_stalled);
-	metric(&o, "sse_connections_accepted_total", "counter",
-	       "Connections accepted.", st->accepted);
-	metric(&o, "sse_connections_shed_total", "counter",
-	       "Connections turned away with 503 at the limit.", st->shed);
-	metric(&o, "sse_uptime_seconds", "gauge",
-	       "Seconds since the server started.", uptime_s());
-	out_printf(&o, "# HELP sse_responses_total Responses by status code.\n"
-		   "# TYPE sse_responses_total counter\n");
-	for (int code = 100; code < 600; code++)
-		if (st->by_status[code] != 0)
-			out_printf(&o, "sse_responses_total{code=\"%d\"} %llu\n",
-				   code, (unsigned long long)st->by_status[code]);
-	out_printf(&o, "# HELP sse_event_lateness_seconds When an event was "
-		   "handed to the kernel, minus when it was due.\n"
-		   "# TYPE sse_event_lateness_seconds histogram\n");
-	for (size_t b = 0; b <= LATENESS_BUCKETS; b++) {
-		cumulative += st->lateness[b];
-		if (b < LATENESS_BUCKETS)
-			out_printf(&o, "sse_event_lateness_seconds_bucket"
-				   "{le=\"%s\"} %llu\n", lateness_le[b].seconds,
-				   (unsigned long long)cumulative);
-		else
-			out_printf(&o, "sse_event_lateness_seconds_bucket"
-				   "{le=\"+Inf\"} %llu\n",
-				   (unsigned long long)cumulative);
+	if (!query_value(query, key, text, sizeof(text)))
+		return true;
+	len = strlen(text);
+	/* decimal_u32() saturates at UINT32_MAX, past every max here. */
+	if (len < sizeof(text) - 1 && decimal_u32(text, len, &n) &&
+	    n >= min && n <= max) {
+		*v = n;
+		return true;
 	}
-	out_printf(&o, "sse_event_lateness_seconds_sum %llu.%06llu\n"
-		   "sse_event_lateness_seconds_count %llu\n",
-		   (unsigned long long)(st->lateness_sum_us / 1000000),
-		   (unsigned long long)(st->lateness_sum_us % 1000000),
-		   (unsigned long long)cumulative);
-	out_printf(&o, "# HELP sse_delivery_delay_seconds When a published "
-		   "event was handed to a subscriber's socket, minus when it "
-		   "was published.\n"
-		   "# TYPE sse_delivery_delay_seconds histogram\n");
-	cumulative = 0;
-	for (size_t b = 0; b <= LATENESS_BUCKETS; b++) {
-		cumulative += st->delay[b];
-		out_printf(&o, "sse_delivery_delay_seconds_bucket{le=\"%s\"} "
-			   "%llu\n", b < LATENESS_BUCKETS
-			   ? lateness_le[b].seconds : "+Inf",
-			   (unsigned long long)cumulative);
+	http_format(why, cap, "%s must be a whole number from %u to %llu", key,
+		    min, (unsigned long long)max);
+	return false;
+}
+
+/* A whole number in decimal, every byte of s a digit: false if s is not
+ * one.  Past UINT32_MAX it reads as UINT32_MAX, which is past the end of
+ * any stream and above every bound the server checks. */
+static bool decimal_u32(const char *s, size_t n, uint32_t *value)
+{
+	uint64_t v = 0;
+
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+		if (v > UINT32_MAX)
+			v = UINT32_MAX;
 	}
-	out_printf(&o, "sse_delivery_delay_seconds_sum %llu.%06llu\n"
-		   "sse_delivery_delay_seconds_count %llu\n",
-		   (unsigned long long)(st->delay_sum_us / 1000000),
-		   (unsigned long long)(st->delay_sum_us % 1000000),
-		   (unsigned long long)cumulative);
-	hub_stats(&o, true);
-	return answer(c, req, 200, "text/plain; version=0.0.4; charset=utf-8",
-		      NULL, body, o.len);
+	*value = (uint32_t)v;
+	return true;
 }
 
-#define M(method) (1u << (method))
+/* ---- answers ----------------------------------------------------------- */
 
-static const struct route {
-	const char *path;
-	unsigned methods;	/* M(HTTP_GET) also allows HEAD */
-	const char *allow;	/* for 405 and OPTIONS */
-	enum wait (*answer)(struct conn *c, struct http_request *req);
-} routes[] = {
-	{ "/", M(HTTP_GET), "GET, HEAD", route_page },
-	{ "/api", M(HTTP_POST) | M(HTTP_OPTIONS), "POST, OPTIONS", route_api },
-	{ "/message-stream", M(HTTP_GET) | M(HTTP_OPTIONS),
-	  "GET, HEAD, OPTIONS", route_message_stream },
-	{ "/stats", M(HTTP_GET), "GET, HEAD", route_stats },
-	{ "/metrics", M(HTTP_GET), "GET, HEAD", route_metrics },
-	/* A path ending in '/' (not "/") is a prefix. */
-	{ "/topics/", M(HTTP_GET) | M(HTTP_POST) | M(HTTP_OPTIONS),
-	  "GET, HEAD, POST, OPTIONS", route_topics },
-};
-
-/* OPTIONS: 204 with Allow, and with --cors the answer to a browser's
- * preflight: the methods, and the request headers a page may send (the
- * JSON Content-Type of a fetch(), the Last-Event-ID of an EventSource). */
-static enum wait answer_options(struct conn *c, struct http_request *req,
-				const struct route *r)
+/* A whole response with a known length: status, headers (extra, if not
+ * NULL, is more header lines), len bytes of body (none if body is NULL).
+ * HEAD gets the same without the body.  Then the connection moves on to
+ * the next request. */
+static enum wait answer(struct conn *c, const struct http_request *req,
+			int status, const char *type, const char *extra,
+			const char *body, size_t len)
 {
-	char extra[512];
+	struct out o = out_begin();
 
-	if (srv.cfg.cors == NULL)
-		http_format(extra, sizeof(extra), "Allow: %s\r\n", r->allow);
-	else
-		http_format(extra, sizeof(extra), "Allow: %s\r\n"
-			    "Access-Control-Allow-Methods: %s\r\n"
-			    "Access-Control-Allow-Headers: Content-Type, "
-			    "Last-Event-ID, Authorization\r\n"
-			    "Access-Control-Max-Age: 86400\r\n",
-			    r->allow, r->allow);
-	return answer(c, req, 204, NULL, extra, NULL, 0);
-}
-
-/* A complete request: finds its route and answers it. */
-static enum wait route(struct conn *c)
-{
-	struct http_request *req = &c->in->req;
-	unsigned m = M(req->method == HTTP_HEAD ? HTTP_GET : req->method);
-	char allow[96];
-
-	c->keep_alive = req->keep_alive && !srv.draining;
-	if (req->path.len == 1 && req->path.p[0] == '*')	/* OPTIONS * */
-		return answer(c, req, 204, NULL,
-			      "Allow: GET, HEAD, POST, OPTIONS\r\n", NULL, 0);
-	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		const struct route *r = &routes[i];
-		size_t n = strlen(r->path);
-
-		if (req->path.len < n || (req->path.len > n && (n == 1 ||
-					  r->path[n - 1] != '/')) ||
-		    memcmp(req->path.p, r->path, n) != 0)
-			continue;
-		if (req->method == HTTP_OTHER || !(r->methods & m)) {
-			http_format(allow, sizeof(allow), "Allow: %s\r\n",
-				    r->allow);
-			return answer_error(c, req, 405, allow,
-					    "method not allowed");
-		}
-		if (req->method == HTTP_OPTIONS)
-			return answer_options(c, req, r);
-		return r->answer(c, req);
+	c->status = (uint16_t)status;
+	out_head(&o, c, status, body ? type : NULL, extra);
+	if (status != 204)
+		out_printf(&o, "Content-Length: %zu\r\n", len);
+	out_add(&o, "\r\n", 2);
+	if (req->method != HTTP_HEAD && body != NULL) {
+		out_add(&o, body, len);
+		c->bytes = len;
 	}
-	return answer_error(c, req, 404, NULL, "not found");
-}
-
-/* ==== the connection's state machine ==================================== */
-
-/* CONN_FLUSH: a response has ended.  Once the client has taken all of it,
- * read the next request (perhaps already in the buffer), or close. */
-static enum wait conn_flush(struct conn *c)
-{
-	if (conn_tail_pending(c))
-		return WAIT_WRITE;
-	if (!c->keep_alive) {
-		/* Say we are done (FIN), then wait for the client to close. */
-		shutdown(c->src.fd, SHUT_WR);
-		c->state = CONN_LINGER;
-		tw_add(&srv.wheel, &c->timer,
-		       srv.now_ms + srv.cfg.linger_timeout_ms);
-		return WAIT_NONE;
-	}
-	if (c->in != NULL)
-		return conn_begin_request(c);
-	c->state = CONN_IDLE;
-	tw_add(&srv.wheel, &c->timer, srv.now_ms + srv.cfg.idle_timeout_ms);
-	return WAIT_NONE;
-}
-
-/* CONN_LINGER: the server has sent FIN after its last answer.  It reads and
- * drops whatever the client still sends until the client closes too, or
- * the linger timeout: closing with unread bytes would make the kernel
- * reset the connection, and a reset can destroy the answer before the
- * client has read it. */
-static enum wait conn_linger(struct conn *c)
-{
-	char sink[4096];
-
-	if (srv.now_ms >= c->timer.due_ms)
+	conn_request_done(c);
+	if (!conn_send_out(c, &o)) {
+		response_log(c);
 		return conn_close(c);
-	for (int i = 0; i < 16; i++) {
-		ssize_t n = read(c->src.fd, sink, sizeof(sink));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return WAIT_READ;
-		if (n <= 0)
-			return conn_close(c);
 	}
-	return WAIT_READ;	/* more next turn: others get their share */
+	return conn_response_end(c);
 }
 
-/* Runs the connection's state functions until one must wait, or until it
- * has answered TURN_REQUESTS requests and has the next one in hand: then
- * it yields, and the others get their turn before it goes on. */
-static enum wait conn_run(struct conn *c)
+static enum wait answer_json(struct conn *c, const struct http_request *req,
+			     int status, const char *extra, const char *body)
 {
-	enum wait w = WAIT_NONE;
-	unsigned answered = 0;
-
-	while (w == WAIT_NONE) {
-		switch (c->state) {
-		case CONN_IDLE:
-			w = conn_idle(c);
-			break;
-		case CONN_HEAD:
-			w = conn_head(c);
-			break;
-		case CONN_BODY:
-			w = conn_body(c);
-			break;
-		case CONN_STREAM:
-			w = conn_stream(c);
-			break;
-		case CONN_FLUSH:
-			w = conn_flush(c);
-			if (w == WAIT_NONE && c->state == CONN_HEAD &&
-			    ++answered == TURN_REQUESTS)
-				w = WAIT_YIELD;
-			break;
-		case CONN_LINGER:
-			w = conn_linger(c);
-			break;
-		case CONN_REDIS:	/* only where REDIS_ON */
-			w = SSE_REDIS ? redis_published(c) : conn_drop(c);
-			break;
-		}
-	}
-	return w;
+	return answer(c, req, status, "application/json; charset=utf-8", extra,
+		      body, strlen(body));
 }
 
-/* Tells epoll what the connection now waits for, if that changed.  Any
- * unsent output adds EPOLLOUT, whatever the state. */
-static void conn_update(struct conn *c, enum wait w)
+/* An error answer on a connection that stays usable: {"error":"..."}. */
+static enum wait answer_error(struct conn *c, const struct http_request *req,
+			      int status, const char *extra, const char *why)
 {
-	struct epoll_event ev;
+	char body[160];
 
-	if (w == WAIT_GONE)
-		return;
-	ev.events = wait_events[w] | (conn_tail_pending(c) ? EPOLLOUT : 0);
-	if (c->peer_eof)
-		ev.events &= ~(uint32_t)EPOLLRDHUP;	/* it stays set: once */
-	ev.data.ptr = &c->src;
-	if (ev.events != c->events &&
-	    epoll_ctl(srv.epfd, EPOLL_CTL_MOD, c->src.fd, &ev) == 0)
-		c->events = ev.events;
-}
-
-/* epoll reported on a connection. */
-static void conn_event(struct conn *c, uint32_t events)
-{
-	if (events & (EPOLLERR | EPOLLHUP)) {
-		conn_drop(c);	/* reset, or closed both ways: nobody to answer */
-		return;
-	}
-	if (events & EPOLLRDHUP)
-		c->peer_eof = true;
-	if ((events & EPOLLOUT) && !conn_flush_tail(c)) {
-		conn_drop(c);
-		return;
-	}
-	conn_update(c, conn_run(c));
-}
-
-/* The wheel calls these when a connection's deadline comes. */
-static void conn_on_timer(struct tw_timer *t)
-{
-	struct conn *c = container_of(t, struct conn, timer);
-
-	conn_update(c, conn_run(c));
-}
-
-static void conn_on_send_timer(struct tw_timer *t)
-{
-	/* The client has not taken a byte for --send-timeout: drop it. */
-	conn_drop(container_of(t, struct conn, send_timer));
-}
-
-/* ==== the loop ========================================================== */
-
-static bool accept_paused;
-
-/* Turns a newcomer away: 503 if the socket takes it at once, then close.
- * Its request may be there already, and closing a socket with unread bytes
- * sends a reset, which can reach the client before the 503 and destroy
- * it: what has come is read and dropped first, up to 16 KiB (twice the
- * default --max-header: a turn's share for one newcomer), so that the
- * close is a FIN.  Bytes still to come are not waited for: the descriptor
- * is needed back now. */
-static void shed(int fd)
-{
-	static const char body[] = "{\"error\":\"server is full\"}";
-	char msg[256], sink[4096];
-	size_t n = http_format(msg, sizeof(msg),
-		"HTTP/1.1 503 Service Unavailable\r\n"
-		"Content-Type: application/json; charset=utf-8\r\n"
-		"Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-		sizeof(body) - 1, body);
-
-	if (send(fd, msg, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-		errno = 0;	/* the close below is answer enough */
-	for (int i = 0; i < 4; i++)
-		if (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) <
-		    (ssize_t)sizeof(sink))
-			break;
-	close(fd);
-	srv.stats->shed++;
-}
-
-static void listener_resume(void);
-
-static void accept_retry(struct tw_timer *t)
-{
-	(void)t;
-	listener_resume();
-	if (accept_paused)	/* epoll_ctl() failed: in a second, again */
-		tw_add(&srv.wheel, &srv.accept_timer, srv.now_ms + 1000);
-}
-
-/* Stops watching the listener until a connection closes, or for a second
- * at most (the descriptors or the kernel's memory may be short
- * system-wide, not here). */
-static void listener_pause(void)
-{
-	struct epoll_event ev = { .events = 0, .data.ptr = &srv.listener };
-
-	if (!accept_paused && srv.listener.fd >= 0 &&
-	    epoll_ctl(srv.epfd, EPOLL_CTL_MOD, srv.listener.fd, &ev) == 0) {
-		accept_paused = true;
-		tw_timer_init(&srv.accept_timer, accept_retry);
-		tw_add(&srv.wheel, &srv.accept_timer, srv.now_ms + 1000);
-	}
-}
-
-static void listener_resume(void)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &srv.listener };
-
-	if (accept_paused && srv.listener.fd >= 0 &&
-	    epoll_ctl(srv.epfd, EPOLL_CTL_MOD, srv.listener.fd, &ev) == 0) {
-		accept_paused = false;
-		tw_cancel(&srv.wheel, &srv.accept_timer);
-	}
-}
-
-/* accept4() failed with errno, and would fail again at once while epoll
- * reported the newcomer again and again.  Out of descriptors (EMFILE,
- * ENFILE), the spare one, kept open for this moment, is given up to accept
- * the newcomer and turn it away, so that it does not wait in the backlog.
- * If even that fails, or for any other such error (ENOMEM, ENOBUFS),
- * accepting pauses until a connection closes. */
-static void shed_at_fd_limit(void)
-{
-	if ((errno == EMFILE || errno == ENFILE) && srv.spare_fd >= 0) {
-		close(srv.spare_fd);
-		int fd = accept4(srv.listener.fd, NULL, NULL, SOCK_CLOEXEC);
-
-		if (fd >= 0)
-			shed(fd);
-		srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (fd >= 0 && srv.spare_fd >= 0)
-			return;
-	}
-	listener_pause();
-}
-
-/* Errors of accept4() that concern one newcomer only, which the next
- * accept4() does not meet: it left before it was accepted, or it brought
- * a network error along (accept(2) lists them). */
-static bool accept_error_passes(int e)
-{
-	return e == EINTR || e == ECONNABORTED || e == EPERM || e == EPROTO ||
-	       e == ENETDOWN || e == ENETUNREACH || e == EHOSTDOWN ||
-	       e == EHOSTUNREACH || e == ENONET || e == ENOPROTOOPT ||
-	       e == EOPNOTSUPP;
-}
-
-static void listener_accept(void)
-{
-	for (int i = 0; i < ACCEPT_BUDGET; i++) {
-		struct sockaddr_storage sa = { 0 };
-		socklen_t len = sizeof(sa);
-		int fd = accept4(srv.listener.fd, (struct sockaddr *)&sa, &len,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			if (errno == EAGAIN)
-				return;	/* no more for now */
-			if (accept_error_passes(errno))
-				continue;
-			shed_at_fd_limit();
-			return;
-		}
-		if (srv.nconns >= srv.max_conns || (size_t)fd >= srv.conn_cap)
-			shed(fd);
-		else
-			conn_open(fd, &sa);
-	}
-}
-
-/* --drain-timeout has passed since the signal: what is still open is
- * closed, and the loop ends. */
-static void drain_expired(struct tw_timer *t)
-{
-	(void)t;
-	stderr_line("sse: drain timeout: closing %zu connection%s",
-		    srv.nconns, srv.nconns == 1 ? "" : "s");
-	for (size_t fd = 0; fd < srv.conn_cap; fd++)
-		if (srv.conns[fd].src.kind == KIND_CONN)
-			conn_drop(&srv.conns[fd]);
-}
-
-/* When a drain that starts now is over at the latest: at the end of the
- * last stream (its last event, or its reset), or at the deadline of what
- * another connection waits for; --drain-timeout may come first. */
-static uint64_t drain_end(void)
-{
-	uint64_t end = srv.now_ms, due;
-
-	for (size_t fd = 0; fd < srv.conn_cap; fd++) {
-		const struct conn *c = &srv.conns[fd];
-
-		if (c->src.kind != KIND_CONN)
-			continue;
-		due = c->state == CONN_STREAM &&
-		      c->stream.state == STREAM_EVENTS
-			? stream_due(&c->stream, c->stream.shape.count)
-			: c->timer.due_ms;
-		end = due > end ? due : end;
-	}
-	due = srv.now_ms + srv.cfg.drain_timeout_ms;
-	return srv.cfg.drain_timeout_ms != 0 && due < end ? due : end;
-}
-
-/* The line that says a drain has begun, how long it may take and how not
- * to wait: one for the whole server, with -w N the parent's. */
-static void drain_line(uint64_t conns, size_t workers, uint64_t ms)
-{
-	char in[32] = "";
-
-	if (workers > 1)
-		http_format(in, sizeof(in), " in %zu workers", workers);
-	stderr_line("sse: draining %llu connection%s%s for up to %llu.%llu s; "
-		    "a second signal exits at once", (unsigned long long)conns,
-		    conns == 1 ? "" : "s", in, (unsigned long long)ms / 1000,
-		    (unsigned long long)ms % 1000 / 100);
-}
-
-/* The first SIGINT or SIGTERM: stop listening at once, close idle
- * connections, and let every request and stream in progress finish; the
- * loop ends when the last connection has (or at --drain-timeout).  A
- * second signal exits at once. */
-static void server_drain(void)
-{
-	size_t w = (size_t)(srv.stats - srv.shared->slot);
-
-	if (srv.draining && srv.worker)
-		return;		/* the parent says when to stop at once */
-	if (srv.draining) {
-		stderr_line("sse: second signal, exiting now");
-		exit(1);
-	}
-	srv.draining = true;
-	hub_drain();
-	close(srv.listener.fd);
-	srv.listener.fd = -1;
-	for (size_t fd = 0; fd < srv.conn_cap; fd++) {
-		struct conn *c = &srv.conns[fd];
-
-		if (c->src.kind == KIND_CONN && c->state == CONN_IDLE)
-			conn_close(c);
-	}
-	if (srv.worker) {	/* the parent says it, for all */
-		srv.shared->drain_conns[w] = srv.nconns;
-		__atomic_store_n(&srv.shared->drain_end_ms[w], drain_end(),
-				 __ATOMIC_RELEASE);
-	} else {
-		drain_line(srv.nconns, 1, drain_end() - srv.now_ms);
-	}
-	if (srv.cfg.drain_timeout_ms != 0) {
-		tw_timer_init(&srv.drain_timer, drain_expired);
-		tw_add(&srv.wheel, &srv.drain_timer,
-		       srv.now_ms + srv.cfg.drain_timeout_ms);
-	}
-}
-
-static void signal_event(void)
-{
-	struct signalfd_siginfo si;
-
-	while (read(srv.signalfd.fd, &si, sizeof(si)) == sizeof(si))
-		server_drain();
-}
-
-/* Arms the timerfd for the wheel's next deadline, if that changed.  If
- * the kernel refuses, the loop's next wait ends at that deadline instead,
- * and the next turn tries again: no timer is lost. */
-static void timer_arm(void)
-{
-	uint64_t next = tw_next(&srv.wheel);
-	struct itimerspec its = { 0 };
-
-	srv.wait_ms = -1;
-	if (next == srv.armed_ms)
-		return;
-	if (next != UINT64_MAX) {
-		its.it_value.tv_sec = (time_t)(next / 1000);
-		its.it_value.tv_nsec = (long)(next % 1000) * 1000000 + 1;
-	}
-	if (timerfd_settime(srv.timerfd.fd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
-		if (next != UINT64_MAX)
-			srv.wait_ms = next - srv.now_ms >= INT_MAX
-				      ? INT_MAX : (int)(next - srv.now_ms) + 1;
-		return;
-	}
-	srv.armed_ms = next;
-}
-
-static void timerfd_event(void)
-{
-	uint64_t expirations;
-
-	if (read(srv.timerfd.fd, &expirations, sizeof(expirations)) > 0)
-		srv.armed_ms = UINT64_MAX;	/* it fired: no longer armed */
-}
-
-/* One turn of the loop:
- *  1. Wait for events, for as long as it takes: timers arrive as events
- *     of the timerfd, so a server with nothing to do never wakes.  (Only
- *     if the kernel would not arm the timerfd does the wait end at the
- *     next deadline by itself.)
- *  2. Read the clock; everything this turn does happens "now".
- *  3. Hand each event to its owner, by the kind at data.ptr.  Reads come
- *     as they are ready; a connection closed earlier in this batch has a
- *     free slot and its stale event is skipped.
- *  4. Fire the timers that are due by now (the clock read again): their
- *     callbacks run the connections whose deadline came.
- *  5. Arm the timerfd for the wheel's next deadline. */
-static void loop_turn(void)
-{
-	struct epoll_event events[MAX_EVENTS];
-	int n = epoll_wait(srv.epfd, events, MAX_EVENTS, srv.wait_ms);
-
-	if (n < 0 && errno != EINTR) {
-		stderr_line("sse: epoll_wait: %s", error_text(errno));
-		exit(1);
-	}
-	srv.now_ms = clock_ms(CLOCK_MONOTONIC);
-	for (int i = 0; i < n; i++) {
-		struct source *s = events[i].data.ptr;
-
-		switch (s->kind) {
-		case KIND_LISTENER:
-			if (!srv.draining)
-				listener_accept();
-			break;
-		case KIND_TIMERFD:
-			timerfd_event();
-			break;
-		case KIND_SIGNALFD:
-			signal_event();
-			break;
-		case KIND_CONN:
-			conn_event((struct conn *)s, events[i].events);
-			break;
-		case KIND_HUB:
-			hub_event(s);
-			break;
-		case KIND_REDIS:	/* only where REDIS_ON */
-			if (SSE_REDIS)
-				redis_event(s, events[i].events);
-			break;
-		case KIND_FREE:
-			break;
-		}
-	}
-	srv.now_ms = clock_ms(CLOCK_MONOTONIC);
-	tw_advance(&srv.wheel, srv.now_ms);
-	timer_arm();
+	http_format(body, sizeof(body), "{\"error\":\"%s\"}", why);
+	return answer_json(c, req, status, extra, body);
 }
 
 /* ==== the hub =========================================================== */
@@ -4634,8 +4187,6 @@ static void redis_key(struct redis_conn *r, const char *name, size_t len)
 	redis_arg(r, key, 4 + len);
 }
 
-static void redis_down(struct redis_conn *r, const char *why);
-
 static void redis_watch(struct redis_conn *r, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = &r->src };
@@ -5571,7 +5122,682 @@ static void redis_metrics(struct out *o)
 		   (unsigned long long)hub.sh->redis_lost);
 }
 
-/* ==== main ============================================================== */
+/* ==== request bodies, queries and JSON ================================== */
+
+/* Off the request's path: does POST /api ask for a stream?  The body as
+ * JSON or as a form, or the query, read by small strict scanners that
+ * never allocate; api_asks_stream(), last, is what route_api() asks. */
+
+/* Percent-decodes p[0..n) into out, as a form does ('+' is a space): at
+ * most cap - 1 bytes and a NUL.  A longer text is cut, so cap must exceed
+ * any text the caller compares it with. */
+static void form_decode(const char *p, size_t n, char *out, size_t cap)
+{
+	const char *end = p + n;
+	size_t len = 0;
+
+	while (p < end && len + 1 < cap) {
+		int hi, lo;
+
+		if (*p == '%' && end - p >= 3 &&
+		    (hi = http_hex_value(p[1])) >= 0 &&
+		    (lo = http_hex_value(p[2])) >= 0) {
+			/* A decoded NUL must not end the text early. */
+			out[len++] = (char)(hi || lo ? hi << 4 | lo : 0xff);
+			p += 3;
+		} else {
+			out[len++] = (char)(*p == '+' ? ' ' : *p);
+			p++;
+		}
+	}
+	out[len] = '\0';
+}
+
+/* The value of key in a query string or form body, names and values
+ * percent-decoded (the value into out, as form_decode() does); the last
+ * one wins, unknown keys are ignored.  Returns whether key was there. */
+static bool query_value(struct http_span q, const char *key, char *out,
+			size_t cap)
+{
+	const char *p, *end;
+	bool found = false;
+
+	if (q.len == 0)
+		return false;	/* also: no query at all, q.p NULL */
+	p = q.p;
+	end = q.p + q.len;
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *e = amp ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(e - p));
+		const char *name_end = eq ? eq : e;
+		char name[32];
+
+		form_decode(p, (size_t)(name_end - p), name, sizeof(name));
+		if (strcmp(name, key) == 0) {
+			const char *v = eq ? eq + 1 : e;
+
+			form_decode(v, (size_t)(e - v), out, cap);
+			found = true;
+		}
+		p = amp ? amp + 1 : end;
+	}
+	return found;
+}
+
+/* ---- a strict JSON scanner, just enough to find the top-level "stream" -- */
+
+/* RFC 8259 in full, so that invalid JSON is a 400 as the seed's body
+ * parser made it, but it keeps nothing: it only walks the text, and
+ * remembers whether the top-level object's last "stream" member asked for
+ * a stream.  Nesting is bounded so that the walk's recursion is. */
+struct json {
+	const char *p, *end;
+	unsigned depth;
+	const char *error;
+};
+
+#define JSON_MAX_DEPTH 128
+
+static bool json_bad(struct json *j, const char *why)
+{
+	if (j->error == NULL)
+		j->error = why;
+	return false;
+}
+
+static bool json_at(const struct json *j, char c)
+{
+	return j->p < j->end && *j->p == c;
+}
+
+static void json_blank(struct json *j)
+{
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' ||
+				 *j->p == '\n' || *j->p == '\r'))
+		j->p++;
+}
+
+/* A string; its text, decoded, goes to out when out is not NULL: at most
+ * cap - 1 bytes and a NUL, every code point past ASCII as 0xff, so that a
+ * comparison with a short ASCII word is exact when cap exceeds the word. */
+static bool json_string(struct json *j, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	j->p++;		/* the opening quote */
+	while (j->p < j->end) {
+		unsigned char c = (unsigned char)*j->p++;
+		unsigned cp = c;
+
+		if (c == '"') {
+			if (out != NULL)
+				out[n] = '\0';
+			return true;
+		}
+		if (c < 0x20)
+			return json_bad(j, "control character in JSON string");
+		if (c == '\\') {
+			static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+			const char *e;
+
+			if (j->p == j->end)
+				break;
+			c = (unsigned char)*j->p++;
+			if (c == 'u') {
+				cp = 0;
+				for (int i = 0; i < 4; i++) {
+					int d = j->p < j->end
+						? http_hex_value(*j->p++) : -1;
+
+					if (d < 0)
+						return json_bad(j, "bad unicode escape in JSON string");
+					cp = cp << 4 | (unsigned)d;
+				}
+			} else if (c != '\0' && (e = strchr(from, c)) != NULL) {
+				cp = (unsigned char)to[e - from];
+			} else {
+				return json_bad(j, "bad escape in JSON string");
+			}
+		}
+		if (out != NULL && n + 1 < cap)
+			out[n++] = (char)(cp != 0 && cp < 0x80 ? cp : 0xff);
+	}
+	return json_bad(j, "unterminated JSON string");
+}
+
+static bool json_digits(struct json *j)
+{
+	const char *start = j->p;
+
+	while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+		j->p++;
+	return j->p > start;
+}
+
+/* -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
+static bool json_number(struct json *j)
+{
+	if (json_at(j, '-'))
+		j->p++;
+	if (json_at(j, '0'))
+		j->p++;
+	else if (!json_digits(j))
+		return json_bad(j, "bad JSON number");
+	if (json_at(j, '.')) {
+		j->p++;
+		if (!json_digits(j))
+			return json_bad(j, "bad JSON number");
+	}
+	if (json_at(j, 'e') || json_at(j, 'E')) {
+		j->p++;
+		if (json_at(j, '+') || json_at(j, '-'))
+			j->p++;
+		if (!json_digits(j))
+			return json_bad(j, "bad JSON number");
+	}
+	return true;
+}
+
+/* No JSON value starts where one should: the error names what was found,
+ * a word ("invalid literal 'True'": letters and digits, at most 16) or a
+ * byte ("'}'", or "byte 39" for one that cannot be shown), and at the
+ * top the document is not JSON at all ("not JSON: starts with 's'"). */
+static bool json_bad_value(struct json *j)
+{
+	static char why[64];
+	char word[17], found[16];
+	size_t n = 0;
+	unsigned char c = (unsigned char)*j->p;
+
+	while (j->p + n < j->end && n < sizeof(word) - 1 &&
+	       (((j->p[n] | 0x20) >= 'a' && (j->p[n] | 0x20) <= 'z') ||
+		(j->p[n] >= '0' && j->p[n] <= '9'))) {
+		word[n] = j->p[n];
+		n++;
+	}
+	word[n] = '\0';
+	if (c > ' ' && c < 0x7f && c != '"' && c != '\\' && c != '\'')
+		http_format(found, sizeof(found), "'%s'",
+			    (char[]){ (char)c, '\0' });
+	else
+		http_format(found, sizeof(found), "byte %u", c);
+	if (j->depth == 0)
+		http_format(why, sizeof(why), "not JSON: starts with %s", found);
+	else if (n > 0)
+		http_format(why, sizeof(why), "invalid literal '%s'", word);
+	else
+		http_format(why, sizeof(why), "expected a JSON value, found %s",
+			    found);
+	return json_bad(j, why);
+}
+
+static bool json_word(struct json *j, const char *word)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
+		return json_bad_value(j);
+	j->p += n;
+	return true;
+}
+
+/* Whether a valid JSON value, p[0..end), is true or a number equal to 1
+ * (1, 1.0, 10e-1, 0.1E1): what the seed's loose "stream == true" took as
+ * true.  A number's digits, the point aside, must be a single 1 and
+ * zeros; it is 1 when the zeros after the 1, less the digits after the
+ * point, plus the exponent, come to nothing. */
+static bool json_is_true_or_one(const char *p, const char *end)
+{
+	long after_point = 0, zeros_after_one = 0, exp = 0;
+	bool point = false, one = false;
+	int exp_sign = 1;
+
+	if (*p == 't')
+		return true;
+	if (*p < '0' || *p > '9')
+		return false;	/* negative, false, null, an object, an array */
+	for (; p < end && *p != 'e' && *p != 'E'; p++) {
+		if (*p == '.') {
+			point = true;
+			continue;
+		}
+		after_point += point;
+		if (*p == '0') {
+			zeros_after_one += one;
+			continue;
+		}
+		if (*p != '1' || one)
+			return false;
+		one = true;
+	}
+	if (p < end) {
+		p++;	/* the 'e' */
+		if (*p == '+' || *p == '-')
+			exp_sign = *p++ == '-' ? -1 : 1;
+		for (; p < end; p++)
+			if (exp < 1000000)
+				exp = exp * 10 + (*p - '0');
+	}
+	return one && zeros_after_one - after_point + exp_sign * exp == 0;
+}
+
+/* An object; when stream is not NULL (the top level), *stream tells
+ * whether its last "stream" member was true, 1, "1" or "true". */
+/* NOLINTNEXTLINE(misc-no-recursion): bounded by JSON_MAX_DEPTH */
+static bool json_object(struct json *j, bool *stream)
+{
+	j->p++;
+	json_blank(j);
+	if (json_at(j, '}')) {
+		j->p++;
+		return true;
+	}
+	for (;;) {
+		char key[8];
+		const char *value;
+		bool is_stream;
+
+		if (!json_at(j, '"'))
+			return json_bad(j, "expected a JSON key");
+		if (!json_string(j, key, sizeof(key)))
+			return false;
+		json_blank(j);
+		if (!json_at(j, ':'))
+			return json_bad(j, "expected ':' in JSON object");
+		j->p++;
+		json_blank(j);
+		value = j->p;
+		is_stream = stream != NULL && strcmp(key, "stream") == 0;
+		if (is_stream && json_at(j, '"')) {
+			char text[8];
+
+			if (!json_string(j, text, sizeof(text)))
+				return false;
+			*stream = strcmp(text, "1") == 0 ||
+				  strcmp(text, "true") == 0;
+		} else if (!json_value(j)) {
+			return false;
+		} else if (is_stream) {
+			*stream = json_is_true_or_one(value, j->p);
+		}
+		json_blank(j);
+		if (json_at(j, '}')) {
+			j->p++;
+			return true;
+		}
+		if (!json_at(j, ','))
+			return json_bad(j, "expected ',' or '}' in JSON object");
+		j->p++;
+		json_blank(j);
+	}
+}
+
+/* NOLINTNEXTLINE(misc-no-recursion): bounded by JSON_MAX_DEPTH */
+static bool json_array(struct json *j)
+{
+	j->p++;
+	json_blank(j);
+	if (json_at(j, ']')) {
+		j->p++;
+		return true;
+	}
+	for (;;) {
+		if (!json_value(j))
+			return false;
+		json_blank(j);
+		if (json_at(j, ']')) {
+			j->p++;
+			return true;
+		}
+		if (!json_at(j, ','))
+			return json_bad(j, "expected ',' or ']' in JSON array");
+		j->p++;
+		json_blank(j);
+	}
+}
+
+/* NOLINTNEXTLINE(misc-no-recursion): bounded by JSON_MAX_DEPTH */
+static bool json_value(struct json *j)
+{
+	bool ok;
+
+	if (j->p == j->end)
+		return json_bad(j, "unexpected end of JSON");
+	switch (*j->p) {
+	case '{':
+	case '[':
+		if (++j->depth > JSON_MAX_DEPTH)
+			return json_bad(j, "JSON nested too deeply");
+		ok = *j->p == '{' ? json_object(j, NULL) : json_array(j);
+		j->depth--;
+		return ok;
+	case '"':
+		return json_string(j, NULL, 0);
+	case 't':
+		return json_word(j, "true");
+	case 'f':
+		return json_word(j, "false");
+	case 'n':
+		return json_word(j, "null");
+	default:
+		if (*j->p != '-' && (*j->p < '0' || *j->p > '9'))
+			return json_bad_value(j);
+		return json_number(j);
+	}
+}
+
+/* Scans a JSON document: ASK_BAD (with *why) if it is not valid JSON. */
+static enum ask json_asks_stream(const char *p, size_t n, const char **why)
+{
+	struct json j = { p, p + n, 0, NULL };
+	bool stream = false, ok;
+
+	json_blank(&j);
+	if (json_at(&j, '{')) {
+		j.depth = 1;
+		ok = json_object(&j, &stream);
+	} else {
+		ok = json_value(&j);
+	}
+	json_blank(&j);
+	if (ok && j.p != j.end)
+		ok = json_bad(&j, "unexpected bytes after JSON");
+	*why = j.error;
+	return !ok ? ASK_BAD : stream ? ASK_STREAM : ASK_PLAIN;
+}
+
+/* The media type of a Content-Type value, without its parameters. */
+static struct http_span media_type(struct http_span ct)
+{
+	const char *semi = ct.len ? memchr(ct.p, ';', ct.len) : NULL;
+
+	if (semi != NULL)
+		ct.len = (size_t)(semi - ct.p);
+	while (ct.len > 0 && (ct.p[ct.len - 1] == ' ' ||
+			      ct.p[ct.len - 1] == '\t'))
+		ct.len--;
+	return ct;
+}
+
+static bool media_is_json(struct http_span type)
+{
+	struct http_span tail = { type.p, 0 };
+
+	if (type.len > 5)
+		tail = (struct http_span){ type.p + type.len - 5, 5 };
+	return http_span_eq(type, "application/json") ||
+	       http_span_eq(tail, "+json");
+}
+
+static bool flag_true(const char *v)
+{
+	return strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
+}
+
+/* Does the request's header called name, a list such as Accept or
+ * Accept-Encoding, hold item (in any case, with any parameters) and not
+ * refuse it with the weight q=0? */
+static bool header_lists(const struct http_request *req, const char *name,
+			 const char *item)
+{
+	const struct http_header *h = http_header(req, name);
+	struct http_span rest = h ? h->value : (struct http_span){ NULL, 0 };
+
+	while (rest.len > 0) {
+		const char *comma = memchr(rest.p, ',', rest.len);
+		size_t n = comma ? (size_t)(comma - rest.p) + 1 : rest.len;
+		struct http_span e = { rest.p, comma ? n - 1 : n };
+		const char *end = e.p + e.len, *q = memrchr(e.p, ';', e.len);
+
+		rest.p += n;
+		rest.len -= n;
+		while (e.len > 0 && (*e.p == ' ' || *e.p == '\t'))
+			e.p++, e.len--;
+		if (!http_span_eq(media_type(e), item))
+			continue;
+		if (q == NULL)
+			return true;
+		/* The weight is the last parameter: q=0, q=0.0, ... */
+		while (++q < end && (*q == ' ' || *q == '\t'))
+			;
+		if (end - q < 3 || (*q | 0x20) != 'q' || q[1] != '=' ||
+		    q[2] != '0')
+			return true;
+		for (q += 3; q < end && strchr(".0 \t", *q) != NULL; q++)
+			;
+		if (q < end)
+			return true;
+	}
+	return false;
+}
+
+/* Whether POST /api asks for a stream: by its body (JSON or a form), as
+ * the seed's body parser read it, or by its query string. */
+static enum ask api_asks_stream(const struct http_request *req,
+				const char **why)
+{
+	struct http_span type = media_type(req->content_type);
+	struct http_span body = { req->body, req->body_len };
+	enum ask ask = ASK_PLAIN;
+	char v[8];
+	size_t i = 0;
+
+	while (i < body.len && strchr(" \t\r\n", body.p[i]) && body.p[i])
+		i++;
+	/* curl -d sends JSON as a form: a '{' first makes it JSON anyway. */
+	if (body.len == 0)
+		;	/* an empty body is no body */
+	else if (media_is_json(type) || (i < body.len && body.p[i] == '{'))
+		ask = json_asks_stream(body.p, body.len, why);
+	else if (http_span_eq(type, "application/x-www-form-urlencoded"))
+		ask = query_value(body, "stream", v, sizeof(v)) && flag_true(v)
+			? ASK_STREAM : ASK_PLAIN;
+	if (ask == ASK_PLAIN && query_value(req->query, "stream", v, sizeof(v))
+	    && flag_true(v))
+		ask = ASK_STREAM;
+	return ask;
+}
+
+/* ==== counters ========================================================== */
+
+/* What a load tester reads: GET /stats as JSON (or as a stream of it) and
+ * GET /metrics in Prometheus's text format, summed over the workers'
+ * slots of the shared counters. */
+
+static uint64_t uptime_s(void)
+{
+	return (srv.now_ms - srv.shared->started_ms) / 1000;
+}
+
+/* The counters of the whole server: every worker's slot added up. */
+static void stats_total(struct stats *total)
+{
+	uint64_t *sum = (uint64_t *)total;
+
+	memset(total, 0, sizeof(*total));
+	for (size_t w = 0; w < srv.shared->workers; w++) {
+		const uint64_t *v = (const uint64_t *)&srv.shared->slot[w];
+
+		for (size_t i = 0; i < sizeof(*total) / sizeof(*sum); i++)
+			sum[i] += v[i];
+	}
+}
+
+/* The counters as one line of JSON, without its line end, into p (cap
+ * bytes): the body of GET /stats and each event of its stream.  Returns
+ * its length. */
+static size_t stats_json(char *p, size_t cap)
+{
+	struct out o = { p, 0, cap };
+	struct stats total;
+	const struct stats *st = &total;
+	const char *sep = "";
+
+	stats_total(&total);
+	out_printf(&o, "{\"connections\":%llu,\"streams\":%llu,"
+		   "\"requests\":%llu,\"events\":%llu,"
+		   "\"streams_completed\":%llu,\"streams_aborted\":%llu,"
+		   "\"streams_dropped\":%llu,\"streams_stalled\":%llu,"
+		   "\"accepted\":%llu,\"shed\":%llu,\"responses\":{",
+		   (unsigned long long)st->connections,
+		   (unsigned long long)st->streams_active,
+		   (unsigned long long)st->requests,
+		   (unsigned long long)st->events,
+		   (unsigned long long)st->streams_completed,
+		   (unsigned long long)st->streams_aborted,
+		   (unsigned long long)st->streams_dropped,
+		   (unsigned long long)st->streams_stalled,
+		   (unsigned long long)st->accepted,
+		   (unsigned long long)st->shed);
+	for (int code = 100; code < 600; code++) {
+		if (st->by_status[code] == 0)
+			continue;
+		out_printf(&o, "%s\"%d\":%llu", sep, code,
+			   (unsigned long long)st->by_status[code]);
+		sep = ",";
+	}
+	out_printf(&o, "},\"topics\":{");
+	hub_stats(&o, false);
+	/* The lateness histogram, each bucket's own count (not cumulative,
+	 * unlike /metrics), named by its upper bound in microseconds. */
+	out_add(&o, "},\"lateness_us\":{", 17);
+	for (size_t b = 0; b < LATENESS_BUCKETS; b++)
+		out_printf(&o, "\"%llu\":%llu,",
+			   (unsigned long long)lateness_le[b].us,
+			   (unsigned long long)st->lateness[b]);
+	out_printf(&o, "\"inf\":%llu},\"uptime_seconds\":%llu}",
+		   (unsigned long long)st->lateness[LATENESS_BUCKETS],
+		   (unsigned long long)uptime_s());
+	return o.len;
+}
+
+/* Does GET /stats ask for the stream: an EventSource's Accept:
+ * text/event-stream, or the query ?stream (or stream=1, stream=true)? */
+static bool stats_asks_stream(const struct http_request *req)
+{
+	char v[8];
+
+	if (query_value(req->query, "stream", v, sizeof(v)))
+		return v[0] == '\0' || flag_true(v);
+	return header_lists(req, "Accept", "text/event-stream");
+}
+
+/* GET /stats: the counters as JSON, or as a stream of them, one event a
+ * second (STREAM_STATS). */
+static enum wait route_stats(struct conn *c, struct http_request *req)
+{
+	static char body[65536];
+	const struct shape every_second = {
+		.count = UINT32_MAX, .interval_ms = 1000,
+		.drop = NO_EVENT, .stall = NO_EVENT,
+	};
+	size_t len;
+
+	if (stats_asks_stream(req))
+		return stream_start(c, req, FORMAT_STATS, &every_second, 0);
+	len = stats_json(body, sizeof(body) - 1);
+	body[len++] = '\n';
+	return answer(c, req, 200, "application/json; charset=utf-8", NULL,
+		      body, len);
+}
+
+/* One metric of /metrics, with its HELP and TYPE lines. */
+static void metric(struct out *o, const char *name, const char *type,
+		   const char *help, uint64_t value)
+{
+	out_printf(o, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help,
+		   name, type, name, (unsigned long long)value);
+}
+
+/* GET /metrics: the same counters in the Prometheus text format, and the
+ * histogram of event lateness: when an event's bytes went to the kernel,
+ * minus when it was due. */
+static enum wait route_metrics(struct conn *c, struct http_request *req)
+{
+	static char body[131072];
+	struct out o = { body, 0, sizeof(body) };
+	struct stats total;
+	const struct stats *st = &total;
+	uint64_t cumulative = 0;
+
+	stats_total(&total);
+	metric(&o, "sse_connections", "gauge", "Open client connections.",
+	       st->connections);
+	metric(&o, "sse_streams", "gauge", "Streams in progress.",
+	       st->streams_active);
+	metric(&o, "sse_requests_total", "counter", "Requests served.",
+	       st->requests);
+	metric(&o, "sse_events_total", "counter", "Events sent.", st->events);
+	metric(&o, "sse_streams_completed_total", "counter",
+	       "Streams that sent all their events.", st->streams_completed);
+	metric(&o, "sse_streams_aborted_total", "counter",
+	       "Streams that ended early: the client left or fell behind.",
+	       st->streams_aborted);
+	metric(&o, "sse_streams_dropped_total", "counter",
+	       "Streams reset on purpose after event K (drop=K).",
+	       st->streams_dropped);
+	metric(&o, "sse_streams_stalled_total", "counter",
+	       "Streams gone silent on purpose after event K (stall=K).",
+	       st->streams_stalled);
+	metric(&o, "sse_connections_accepted_total", "counter",
+	       "Connections accepted.", st->accepted);
+	metric(&o, "sse_connections_shed_total", "counter",
+	       "Connections turned away with 503 at the limit.", st->shed);
+	metric(&o, "sse_uptime_seconds", "gauge",
+	       "Seconds since the server started.", uptime_s());
+	out_printf(&o, "# HELP sse_responses_total Responses by status code.\n"
+		   "# TYPE sse_responses_total counter\n");
+	for (int code = 100; code < 600; code++)
+		if (st->by_status[code] != 0)
+			out_printf(&o, "sse_responses_total{code=\"%d\"} %llu\n",
+				   code, (unsigned long long)st->by_status[code]);
+	out_printf(&o, "# HELP sse_event_lateness_seconds When an event was "
+		   "handed to the kernel, minus when it was due.\n"
+		   "# TYPE sse_event_lateness_seconds histogram\n");
+	for (size_t b = 0; b <= LATENESS_BUCKETS; b++) {
+		cumulative += st->lateness[b];
+		if (b < LATENESS_BUCKETS)
+			out_printf(&o, "sse_event_lateness_seconds_bucket"
+				   "{le=\"%s\"} %llu\n", lateness_le[b].seconds,
+				   (unsigned long long)cumulative);
+		else
+			out_printf(&o, "sse_event_lateness_seconds_bucket"
+				   "{le=\"+Inf\"} %llu\n",
+				   (unsigned long long)cumulative);
+	}
+	out_printf(&o, "sse_event_lateness_seconds_sum %llu.%06llu\n"
+		   "sse_event_lateness_seconds_count %llu\n",
+		   (unsigned long long)(st->lateness_sum_us / 1000000),
+		   (unsigned long long)(st->lateness_sum_us % 1000000),
+		   (unsigned long long)cumulative);
+	out_printf(&o, "# HELP sse_delivery_delay_seconds When a published "
+		   "event was handed to a subscriber's socket, minus when it "
+		   "was published.\n"
+		   "# TYPE sse_delivery_delay_seconds histogram\n");
+	cumulative = 0;
+	for (size_t b = 0; b <= LATENESS_BUCKETS; b++) {
+		cumulative += st->delay[b];
+		out_printf(&o, "sse_delivery_delay_seconds_bucket{le=\"%s\"} "
+			   "%llu\n", b < LATENESS_BUCKETS
+			   ? lateness_le[b].seconds : "+Inf",
+			   (unsigned long long)cumulative);
+	}
+	out_printf(&o, "sse_delivery_delay_seconds_sum %llu.%06llu\n"
+		   "sse_delivery_delay_seconds_count %llu\n",
+		   (unsigned long long)(st->delay_sum_us / 1000000),
+		   (unsigned long long)(st->delay_sum_us % 1000000),
+		   (unsigned long long)cumulative);
+	hub_stats(&o, true);
+	return answer(c, req, 200, "text/plain; version=0.0.4; charset=utf-8",
+		      NULL, body, o.len);
+}
+
+/* ==== the command line ================================================== */
+
+/* Every option once, in one table with its name, its default, its bounds
+ * and its help: usage() writes the usage from it, and parse_args(), last,
+ * reads the command line with it. */
 
 /* How an option acts: on the spot, or on its field of struct config.
  * The kinds from OPTION_TEXT on take a value. */
@@ -5617,7 +5843,7 @@ static const struct option {
 	FIELD(name, letter, arg, help, sizeof(((struct config *)NULL)->field) \
 	      == sizeof(unsigned) ? OPTION_UNSIGNED : OPTION_SIZE, field, \
 	      def, min, max)
-#define REDIS_HELP(text) (SSE_REDIS ? text : NULL)
+#define REDIS_HELP(text) (SSE_REDIS ? (text) : NULL)
 	NUMBER("port", 'p', "PORT", "port to listen on, 0 for any free one",
 	       port, 3000, 0, 65535),
 	TEXT("bind", 'b', "ADDR", "IPv4 or IPv6 address to listen on ("
@@ -5803,7 +6029,10 @@ static void option_set(struct config *cfg, const struct option *o,
 	case OPTION_SIZE:
 		break;
 	}
-	/* decimal_u32() saturates at UINT32_MAX, past every max. */
+	/* decimal_u32() saturates at UINT32_MAX, past every max.  value is
+	 * not NULL here: only the kinds from OPTION_TEXT on come this far
+	 * (no letter or name finds an OPTION_HEADING row). */
+	/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): as said */
 	if (!decimal_u32(value, strlen(value), &v) || v < o->min ||
 	    v > o->max) {
 		stderr_line("sse: --%s: '%s' is not a number from %u to %u",
@@ -5974,200 +6203,11 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		      "at most", "--max-events", cfg->max_events);
 }
 
-/* Opens a socket bound to addr:port, listening unless told not to.  With
- * reuseport several processes may bind the same port, and the kernel
- * spreads new connections over those that listen. */
-static int open_listener(const char *addr, unsigned port, bool reuseport,
-			 bool listening)
-{
-	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
-				   .sin6_port = htons((uint16_t)port) };
-	struct sockaddr_in a4 = { .sin_family = AF_INET,
-				  .sin_port = htons((uint16_t)port) };
-	struct sockaddr *sa = (struct sockaddr *)&a4;
-	socklen_t len = sizeof(a4);
-	int fd, one = 1;
-
-	/* A numeric address only: no resolver, no DNS at start. */
-	switch (http_addr_parse(addr, &a6.sin6_addr)) {
-	case 16:
-		sa = (struct sockaddr *)&a6;
-		len = sizeof(a6);
-		break;
-	case 4:
-		memcpy(&a4.sin_addr, &a6.sin6_addr, 4);
-		break;
-	default:
-		stderr_line("sse: -b %s: not an IPv4 or IPv6 address", addr);
-		exit(2);
-	}
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
-	if (fd < 0)
-		die("socket");
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (reuseport)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	if (bind(fd, sa, len) < 0) {
-		stderr_line(sa->sa_family == AF_INET6
-			    ? "sse: cannot listen on [%s]:%u: %s"
-			    : "sse: cannot listen on %s:%u: %s", addr, port,
-			    error_text(errno));
-		exit(1);
-	}
-	/* The kernel caps the backlog at net.core.somaxconn. */
-	if (listening && listen(fd, 4096) < 0)
-		die("listen");
-	return fd;
-}
-
-/* The port a socket is bound to: with -p 0, the kernel chose it. */
-static unsigned bound_port(int fd)
-{
-	union {
-		struct sockaddr any;
-		struct sockaddr_in v4;
-		struct sockaddr_in6 v6;
-	} a = { 0 };
-	socklen_t len = sizeof(a);
-
-	if (getsockname(fd, &a.any, &len) < 0)
-		die("getsockname");
-	return ntohs(a.any.sa_family == AF_INET6 ? a.v6.sin6_port
-						 : a.v4.sin_port);
-}
-
-/* Says where the server listens, and returns the port (port 0 asks the
- * kernel for a free one: this is where the caller learns which). */
-static unsigned announce(int fd)
-{
-	union {
-		struct sockaddr any;
-		struct sockaddr_in v4;
-		struct sockaddr_in6 v6;
-	} a = { 0 };
-	socklen_t len = sizeof(a);
-	char host[INET6_ADDRSTRLEN];
-	unsigned port;
-
-	if (getsockname(fd, &a.any, &len) < 0)
-		die("getsockname");
-	if (a.any.sa_family == AF_INET6) {
-		http_addr_text(host, sizeof(host), &a.v6.sin6_addr,
-			       sizeof(a.v6.sin6_addr));
-		port = ntohs(a.v6.sin6_port);
-		stderr_line("sse: listening on [%s]:%u", host, port);
-	} else {
-		http_addr_text(host, sizeof(host), &a.v4.sin_addr,
-			       sizeof(a.v4.sin_addr));
-		port = ntohs(a.v4.sin_port);
-		stderr_line("sse: listening on %s:%u", host, port);
-	}
-	return port;
-}
-
-/* The shared mapping of counters, one slot per worker. */
-static struct shared *shared_map(size_t workers)
-{
-	size_t size = sizeof(struct shared) + workers * sizeof(struct stats);
-	struct shared *sh = mmap(NULL, size, PROT_READ | PROT_WRITE,
-				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	if (sh == MAP_FAILED)
-		die("mmap");
-	sh->started_ms = clock_ms(CLOCK_MONOTONIC);
-	sh->workers = workers;
-	return sh;
-}
-
-/* Adds a descriptor to epoll, with its source as data.ptr. */
-static void watch(struct source *s, enum kind kind, int fd)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
-
-	s->kind = kind;
-	s->fd = fd;
-	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-		die("epoll_ctl");
-}
-
-/* Descriptors the server keeps besides connections: stdio, epoll, the
- * listener, the timerfd, the signalfd and the spare. */
-#define RESERVED_FDS 16
-
-/* Sets up one serving process on the listening socket fd, counting into
- * slot w of the shared counters. */
-static void server_init(int fd, size_t w)
-{
-	struct rlimit rl;
-	sigset_t mask;
-
-	/* As many connections as the system lets this process have.  prlimit
-	 * rather than setrlimit, which musl makes stop every thread in turn:
-	 * code a single-threaded server would carry for nothing. */
-	if (prlimit(0, RLIMIT_NOFILE, NULL, &rl) == 0 &&
-	    rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		prlimit(0, RLIMIT_NOFILE, &rl, NULL);
-	}
-	if (prlimit(0, RLIMIT_NOFILE, NULL, &rl) < 0)
-		die("prlimit");
-	srv.conn_cap = rl.rlim_cur > 1 << 24 ? 1 << 24 : (size_t)rl.rlim_cur;
-	srv.max_conns = srv.conn_cap - RESERVED_FDS;
-	if (srv.cfg.max_conns != 0 && srv.cfg.max_conns < srv.max_conns)
-		srv.max_conns = srv.cfg.max_conns;
-	/* Untouched pages cost nothing: the table is paid for as used. */
-	srv.conns = mem_map(srv.conn_cap * sizeof(*srv.conns));
-	srv.in_cap = srv.cfg.limits.max_head + srv.cfg.limits.max_body + 4096;
-	/* Room for a response's head and at least one event of the largest
-	 * size: conn_stream() sends a batch before it could overflow. */
-	srv.scratch_cap = SCRATCH_SIZE;
-	if (srv.scratch_cap < srv.cfg.max_event_size + 4096 + EVENT_ROOM)
-		srv.scratch_cap = srv.cfg.max_event_size + 4096 + EVENT_ROOM;
-	srv.scratch = mem_map(srv.scratch_cap);
-	if (srv.conns == NULL || srv.scratch == NULL)
-		die("mmap");
-
-	/* SIGPIPE blocked rather than ignored: a write to a client (or a
-	 * stderr) that has gone fails with EPIPE either way, and blocking
-	 * needs no sigaction(), some 800 bytes of a static build. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGPIPE);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-
-	srv.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (srv.epfd < 0)
-		die("epoll_create1");
-	srv.stats = &srv.shared->slot[w];
-	/* Its connections died with the worker that had this slot before. */
-	srv.stats->connections = srv.stats->streams_active = 0;
-	watch(&srv.listener, KIND_LISTENER, fd);
-	watch(&srv.timerfd, KIND_TIMERFD,
-	      timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-	watch(&srv.signalfd, KIND_SIGNALFD,
-	      signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
-	srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	srv.now_ms = clock_ms(CLOCK_MONOTONIC);
-	srv.armed_ms = UINT64_MAX;
-	srv.wait_ms = -1;
-	tw_init(&srv.wheel, srv.now_ms);
-	hub_init(w);
-}
-
 /* ==== workers =========================================================== */
 
-/* Serves until a drain is over; the exit status of a worker process. */
-static int serve(int fd, size_t w)
-{
-	server_init(fd, w);
-	while (!srv.draining || srv.nconns > 0)
-		loop_turn();
-	return 0;
-}
+/* With -w N the parent forks N servers that share the port
+ * (SO_REUSEPORT), starts one again if it dies, passes a signal on and
+ * says how a drain goes; supervise(), last, is its loop. */
 
 /* Forks worker w, which listens on port; parent_fd is the parent's own
  * socket, which the worker does not need.  SIGINT and SIGTERM stay blocked
@@ -6353,17 +6393,224 @@ static int supervise(size_t n)
 	return clean ? 0 : 1;
 }
 
-#ifndef SSE_NO_MAIN
-int main(int argc, char **argv)
-{
-	parse_args(argc, argv, &srv.cfg);
-	if (srv.cfg.workers > 1)
-		return supervise(srv.cfg.workers);
-	srv.shared = shared_map(1);
-	hub_setup(1);
-	int fd = open_listener(srv.cfg.addr, srv.cfg.port, false, true);
+/* ==== memory ============================================================ */
 
-	announce(fd);
-	return serve(fd, 0);
+/* The server's allocator, in place of malloc(): mem_get(), mem_put() and
+ * mem_resize(), which every section above uses. */
+
+/* The server takes its memory from mmap() alone, in the few shapes it
+ * needs, rather than through malloc(): a general allocator would be some
+ * 9 KB of a static build, for a server that allocates its tables at start
+ * and then only request buffers, unsent output, log lines and the hub's
+ * lists.  Whoever gives a block back says its size (a tail's cap, a
+ * list's cap), so that no block carries a header:
+ *
+ *   size        block                          given back
+ *   <= 2 KiB    a power of two, 32 B at least,  to its size's free list,
+ *               cut from 64 KiB chunks          for the next of that size
+ *   larger      a mapping of its own, whole     unmapped
+ *               pages, grown by mremap()
+ *
+ * So the small blocks (log lines, short lists) stay at their peak use,
+ * which the connection limit bounds, and the large ones (request buffers,
+ * the tails of slow clients, 4 KiB at least) go back to the system as soon
+ * as they are free: a burst to many slow clients leaves nothing behind. */
+#define MEM_MIN		5			/* 32 bytes */
+#define MEM_SMALL	((size_t)2048)		/* the largest cut block */
+#define MEM_CLASSES	12			/* log2 of MEM_SMALL, + 1 */
+#define MEM_CHUNK	((size_t)64 * 1024)
+
+static struct {
+	void *free[MEM_CLASSES];	/* by log2 of the size: a list */
+	char *chunk;			/* the rest of the newest chunk */
+	size_t chunk_left;
+} mem;
+
+/* log2 of the size of the block that holds n bytes, n <= MEM_SMALL. */
+static unsigned mem_class(size_t n)
+{
+	unsigned k = MEM_MIN;
+
+	while (((size_t)1 << k) < n)
+		k++;
+	return k;
 }
-#endif
+
+/* n bytes of new pages, zeroed; NULL if the system has none. */
+static void *mem_map(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* A block of n bytes, or NULL. */
+static void *mem_get(size_t n)
+{
+	unsigned k;
+	void *p;
+
+	if (n > MEM_SMALL)
+		return mem_map(n);
+	k = mem_class(n);
+	if ((p = mem.free[k]) != NULL) {
+		mem.free[k] = *(void **)p;
+		return p;
+	}
+	if (mem.chunk_left < (size_t)1 << k) {
+		/* The old chunk's rest, a multiple of 32 bytes, goes to the
+		 * free lists as blocks of the sizes that make it up. */
+		for (unsigned j = k; j-- > MEM_MIN;)
+			if (mem.chunk_left & (size_t)1 << j) {
+				mem_put(mem.chunk, (size_t)1 << j);
+				mem.chunk += (size_t)1 << j;
+			}
+		mem.chunk_left = 0;
+		if ((mem.chunk = mem_map(MEM_CHUNK)) == NULL)
+			return NULL;
+		mem.chunk_left = MEM_CHUNK;
+	}
+	p = mem.chunk;
+	mem.chunk += (size_t)1 << k;
+	mem.chunk_left -= (size_t)1 << k;
+	return p;
+}
+
+/* Gives back block p of n bytes (nothing if p is NULL). */
+static void mem_put(void *p, size_t n)
+{
+	unsigned k;
+
+	if (p == NULL)
+		return;
+	if (n > MEM_SMALL) {
+		munmap(p, n);
+		return;
+	}
+	k = mem_class(n);
+	*(void **)p = mem.free[k];
+	mem.free[k] = p;
+}
+
+/* Block p of old bytes (or NULL, 0) made n bytes long, its first bytes
+ * kept: p itself, or another in its place (p given back); NULL if there is
+ * no room, p being as it was. */
+static void *mem_resize(void *p, size_t old, size_t n)
+{
+	void *q;
+
+	if (p != NULL && old > MEM_SMALL && n > MEM_SMALL) {
+		q = mremap(p, old, n, MREMAP_MAYMOVE);
+		return q == MAP_FAILED ? NULL : q;
+	}
+	if (p != NULL && old <= MEM_SMALL && n <= MEM_SMALL &&
+	    mem_class(old) == mem_class(n))
+		return p;
+	if ((q = mem_get(n)) == NULL)
+		return NULL;
+	if (p != NULL)
+		memcpy(q, p, old < n ? old : n);
+	mem_put(p, old);
+	return q;
+}
+
+/* ==== small helpers ===================================================== */
+
+/* The clock, the names of errors, and lines on stderr written whole with
+ * one write(), which every section above uses. */
+
+static uint64_t clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Writes text to fd, stdout or stderr, in one write(), so that the lines
+ * of several workers do not interleave. */
+static void write_text(int fd, const char *text)
+{
+	/* Text that cannot be written has nowhere else to go. */
+	if (write(fd, text, strlen(text)) < 0)
+		errno = 0;
+}
+
+/* Writes one line to stderr, its newline added.  A line longer than the
+ * buffer is cut, its newline kept. */
+static void stderr_line(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	size_t len;
+
+	va_start(ap, fmt);
+	len = http_vformat(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	line[len++] = '\n';
+	line[len] = '\0';
+	write_text(STDERR_FILENO, line);
+}
+
+/* What error e means, for a line on stderr.  Not strerror(): its table
+ * of every error is 2 KB of a static build, for a server whose system
+ * calls can fail in the few ways below (in musl's words); any other is
+ * written as its number. */
+static const char *error_text(int e)
+{
+	static const struct {
+		int e;
+		const char *text;
+	} texts[] = {
+		{ EPERM, "Operation not permitted" },
+		{ ENOENT, "No such file or directory" },
+		{ EIO, "I/O error" },
+		{ EBADF, "Bad file descriptor" },
+		{ EAGAIN, "Resource temporarily unavailable" },
+		{ ENOMEM, "Out of memory" },
+		{ EACCES, "Permission denied" },
+		{ ENOTDIR, "Not a directory" },
+		{ EISDIR, "Is a directory" },
+		{ EINVAL, "Invalid argument" },
+		{ ENFILE, "Too many open files in system" },
+		{ EMFILE, "No file descriptors available" },
+		{ ENOSPC, "No space left on device" },
+		{ EPIPE, "Broken pipe" },
+		{ ENAMETOOLONG, "Filename too long" },
+		{ ELOOP, "Symbolic link loop" },
+		{ ENOSYS, "Function not implemented" },
+		{ EAFNOSUPPORT, "Address family not supported by protocol" },
+		{ EADDRINUSE, "Address in use" },
+		{ EADDRNOTAVAIL, "Address not available" },
+		{ ENETUNREACH, "Network unreachable" },
+		{ ENOBUFS, "No buffer space available" },
+		{ ECONNRESET, "Connection reset by peer" },
+		{ ETIMEDOUT, "Operation timed out" },
+		{ ECONNREFUSED, "Connection refused" },
+		{ EHOSTUNREACH, "Host is unreachable" },
+	};
+	static char number[24];
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		if (texts[i].e == e)
+			return texts[i].text;
+	http_format(number, sizeof(number), "error %d", e);
+	return number;
+}
+
+/* A start-up failure, or one the server cannot go on from: one line, as
+ * err(3) would write it, and exit 1. */
+static void die(const char *what)
+{
+	stderr_line("sse: %s: %s", what, error_text(errno));
+	exit(1);
+}
+
+static uint64_t clock_us(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
