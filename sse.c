@@ -503,6 +503,7 @@ static enum wait redis_publish(struct conn *c, struct http_request *req,
 			       const char *name, size_t len, const char *type);
 static enum wait redis_published(struct conn *c);
 static void redis_stdin(const char *line, size_t n, uint64_t number);
+static const char *redis_refuses(void);
 static void redis_down(struct redis_conn *r, const char *why);
 static void redis_event(struct source *src, uint32_t events);
 static void redis_setup(void);
@@ -2566,6 +2567,8 @@ static struct hub {
 	char *line;			/* --stdin: the line so far */
 	size_t line_len;
 	bool line_long, in_file, in_eof;
+	bool in_paused;			/* --stdin: not read until Redis can
+					 * store its lines */
 	uint64_t in_lines;
 	char token[256];
 	size_t token_len;
@@ -3554,6 +3557,34 @@ static void hub_stdin_line(void)
 	hub.line_long = false;
 }
 
+/* With --redis, standard input is not read while Redis cannot store
+ * what it brings: its lines wait in the pipe (whose writer then blocks)
+ * or the file, rather than being read and lost.  hub_stdin_pause() stops
+ * watching it; hub_stdin_resume(), when Redis can store again, starts. */
+static void hub_stdin_pause(void)
+{
+	if (hub.in_paused)
+		return;
+	hub.in_paused = true;
+	if (!hub.in_file)
+		(void)epoll_ctl(srv.epfd, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
+	stderr_line("sse: --stdin: paused while Redis cannot store lines");
+}
+
+static void hub_stdin_resume(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &hub.in };
+
+	if (!hub.in_paused || redis_refuses() != NULL)
+		return;
+	hub.in_paused = false;
+	if (hub.in_file)
+		hub_wake_self();
+	else if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0)
+		die("epoll_ctl");
+	stderr_line("sse: --stdin: reading again");
+}
+
 /* Reads standard input, publishing each whole line: one read() when epoll
  * says a pipe, FIFO or terminal is readable (so it never waits, and its
  * file flags, which other processes may share, stay as they are), or
@@ -3565,6 +3596,10 @@ static void hub_stdin_read(void)
 	char buf[8192];
 	size_t budget = HUB_STDIN_SLICE;
 
+	if (REDIS_ON && redis_refuses() != NULL) {
+		hub_stdin_pause();
+		return;
+	}
 	while (budget > 0 && !hub.in_eof) {
 		ssize_t r = read(STDIN_FILENO, buf, sizeof(buf));
 
@@ -3620,7 +3655,7 @@ static void hub_event(const struct source *src)
 		errno = 0;
 	if (REDIS_ON)
 		redis_poke();	/* a topic to follow, perhaps */
-	if (hub.in_file && !hub.in_eof)
+	if (hub.in_file && !hub.in_eof && !hub.in_paused)
 		hub_stdin_read();
 	hub_fan_out();
 	while (hub.qlen > 0 && budget-- > 0) {
@@ -3635,7 +3670,7 @@ static void hub_event(const struct source *src)
 		}
 	}
 	if (hub.qlen > 0 || hub.seen < hub.sh->head ||
-	    (hub.in_file && !hub.in_eof))
+	    (hub.in_file && !hub.in_eof && !hub.in_paused))
 		hub_wake_self();
 }
 
@@ -4223,6 +4258,8 @@ static void redis_flush(struct redis_conn *r)
 	if (r->out_off == r->out_len)
 		r->out_off = r->out_len = 0;
 	redis_watch(r, EPOLLIN | (r->out_len ? EPOLLOUT : 0));
+	if (r == &redis.pub)
+		hub_stdin_resume();	/* no longer too slow, perhaps */
 }
 
 /* The answer's deadline: the first one due, an XREAD's BLOCK later. */
@@ -4796,6 +4833,8 @@ static void redis_answer(struct redis_conn *r, struct redis_wait w,
 				redis_xread();
 			else if (redis.waiting > 0)
 				redis_replay_all();
+			if (r == &redis.pub)
+				hub_stdin_resume();
 		}
 		break;
 	case RF_ID:

@@ -517,6 +517,58 @@ static void test_down(void)
 	server_stop(&b, 3000);
 }
 
+/* --stdin while Redis is down: standard input is not read, so its lines
+ * wait in the pipe, and are all stored, in order, once Redis is back. */
+static void test_stdin_down(void)
+{
+	const char *const args[] = { "-b", "127.0.0.1", "-p", "0", "-q",
+				     "--stdin", "feed", "--redis", redis_addr,
+				     NULL };
+	struct server s;
+	struct client c;
+	struct response r = { 0 };
+	char line[512];
+	int in[2];
+	bool ok, paused = false;
+
+	if (pipe2(in, O_CLOEXEC) != 0 ||
+	    server_start_stdin(&s, sse, args, in[0]) != 0) {
+		t_result("down/stdin-waits", false);
+		return;
+	}
+	close(in[0]);
+	ok = until_up(&s, mono_ms() + 5000) &&
+	     topic_follow(&c, &r, s.port, "feed", "") &&
+	     write(in[1], "one\n", 4) == 4 &&
+	     resp_until_events(&c, &r, 1, 5000);
+	redis_kill();
+	ok = ok && write(in[1], "two\nthree\n", 10) == 10;
+	/* The server says it stops reading (and not that it skipped). */
+	for (int64_t deadline = mono_ms() + 10000; ok && !paused;) {
+		if (server_line(&s, line, sizeof line, deadline) != 1)
+			ok = t_note("no `--stdin: paused` line on stderr");
+		else if (strstr(line, "skipped") != NULL)
+			ok = t_note("stderr: %s", escs(line));
+		paused = strstr(line, "--stdin: paused") != NULL;
+	}
+	ok = ok && redis_start(NULL, NULL) &&
+	     resp_until_events(&c, &r, 3, 15000);
+	if (ok) {
+		const char *one = strstr(r.body, "data: one\n\n");
+		const char *two = strstr(r.body, "data: two\n\n");
+		const char *three = strstr(r.body, "data: three\n\n");
+
+		if (one == NULL || two == NULL || three == NULL ||
+		    one > two || two > three)
+			ok = t_note("the stream: %s", escs(r.body));
+	}
+	t_result("down/stdin-waits", ok);
+	close(in[1]);
+	client_close(&c);
+	resp_free(&r);
+	server_stop(&s, 3000);
+}
+
 /* ---------------------------------------------------------------- cut -- */
 
 static void test_cut(void)
@@ -750,7 +802,8 @@ int main(int argc, char **argv)
 	static const char *const names[] = {
 		"two/every-event", "two/move-ring", "two/move-redis",
 		"gap/trimmed-and-unknown", "down/503", "down/streams-stay-open",
-		"down/restarted-empty-gap", "cut/reconnects", "slow/api-on-time",
+		"down/restarted-empty-gap", "down/stdin-waits",
+		"cut/reconnects", "slow/api-on-time",
 		"slow/publish-waits-for-redis", "workers/every-event",
 		"auth/password-and-db",
 		"auth/wrong-password", "auth/missing-file",
@@ -776,6 +829,7 @@ int main(int argc, char **argv)
 	}
 	test_two();
 	test_down();
+	test_stdin_down();
 	test_cut();
 	test_slow();
 	test_workers();

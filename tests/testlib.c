@@ -202,12 +202,12 @@ long raise_nofile(void)
 	return (long)rl.rlim_cur;
 }
 
-/* Starts argv[0] with stdin from /dev/null and stdout and stderr on the
- * given descriptors (-1: /dev/null).  The child dies with its parent, so a
+/* Starts argv[0] with stdin, stdout and stderr on the given descriptors
+ * (-1: /dev/null).  The child dies with its parent, so a
  * test that crashes leaves no server behind, and it gets SIGPIPE back at
  * its default, since ignoring it would hide a server that does not.
  * Returns the pid, or -1. */
-static pid_t spawn(char *const argv[], int out_fd, int err_fd)
+static pid_t spawn(char *const argv[], int in_fd, int out_fd, int err_fd)
 {
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -219,7 +219,7 @@ static pid_t spawn(char *const argv[], int out_fd, int err_fd)
 		_exit(127);
 	signal(SIGPIPE, SIG_DFL);
 	int null = open("/dev/null", O_RDWR);
-	dup2(null, 0);
+	dup2(in_fd >= 0 ? in_fd : null, 0);
 	dup2(out_fd >= 0 ? out_fd : null, 1);
 	dup2(err_fd >= 0 ? err_fd : null, 2);
 	if (null > 2)
@@ -322,7 +322,7 @@ int run_capture(char *const argv[], char *out, char *err, size_t cap,
 		close(po[1]);
 		return -1;
 	}
-	pid_t pid = spawn(argv, po[1], pe[1]);
+	pid_t pid = spawn(argv, -1, po[1], pe[1]);
 	close(po[1]);
 	close(pe[1]);
 	if (pid < 0) {
@@ -386,6 +386,12 @@ int server_line(struct server *s, char *line, size_t cap,
 int server_start(struct server *s, const char *bin,
 			const char *const args[])
 {
+	return server_start_stdin(s, bin, args, -1);
+}
+
+int server_start_stdin(struct server *s, const char *bin,
+		       const char *const args[], int in_fd)
+{
 	char *argv[32];
 	int n = 0, pe[2];
 	int64_t deadline = mono_ms() + 5000;
@@ -400,7 +406,7 @@ int server_start(struct server *s, const char *bin,
 	argv[n] = NULL;
 	if (pipe2(pe, O_CLOEXEC) != 0)
 		return t_note("pipe: %s", strerror(errno)), -1;
-	s->pid = spawn(argv, -1, pe[1]);
+	s->pid = spawn(argv, in_fd, -1, pe[1]);
 	close(pe[1]);
 	s->err_fd = pe[0];
 	if (s->pid < 0)

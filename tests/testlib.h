@@ -163,6 +163,11 @@ int server_line(struct server *s, char *line, size_t cap,
 int server_start(struct server *s, const char *bin,
 		 const char *const args[]);
 
+/* server_start() with the server's standard input on in_fd (-1:
+ * /dev/null, as server_start() has it). */
+int server_start_stdin(struct server *s, const char *bin,
+		       const char *const args[], int in_fd);
+
 /* Waits up to wait_ms for the server to end by itself, reading (and
  * dropping) its stderr meanwhile.  Returns its exit code (128 + the signal
  * if one killed it), or -1 when it did not end: then it is killed. */
