@@ -66,7 +66,7 @@
 
 /* The Redis client (see "Redis" below) is built in unless SSE_REDIS is 0,
  * as the static builds for small boxes have it: one box needs no broker,
- * and the client is some 11 KB of their 64.  The code is compiled either
+ * and the client is some 12 KB of their 64.  The code is compiled either
  * way; with 0, REDIS_ON is false where the hub would call it, and the
  * compiler drops it. */
 #ifndef SSE_REDIS
