@@ -1635,9 +1635,9 @@ static bool conn_unhold_in(struct conn *c)
 }
 
 /* Sends bytes at once; what the socket refuses waits in the tail, for
- * conn_update() to have epoll watch for room.  Returns false when the connection is
- * lost: the client is gone, or its tail would pass --max-output.  The
- * caller then closes it. */
+ * conn_update() to have epoll watch for room.  Returns false when the
+ * connection is lost: the client is gone, or its tail would pass
+ * --max-output.  The caller then closes it. */
 static bool conn_send(struct conn *c, const char *p, size_t n)
 {
 	struct tail *t = &c->out;
@@ -2574,7 +2574,7 @@ static struct hub {
 	size_t token_len;
 } hub;
 
-/* -- the shared ring: writing, under the lock ---------------------------- */
+/* -- the shared ring: writing, under the lock ------------------------------ */
 
 static struct hub_slot *hub_slot(uint64_t seq)
 {
@@ -2822,7 +2822,7 @@ static uint64_t hub_publish(const char *name, size_t namelen,
 	return seq;
 }
 
-/* -- the shared ring: reading --------------------------------------------- */
+/* -- the shared ring: reading ---------------------------------------------- */
 
 static uint64_t hub_read_begin(void)
 {
@@ -2893,7 +2893,7 @@ static uint64_t hub_next(const struct stream *s, uint64_t c, bool *lost)
 	return limit | 1ull << 63;
 }
 
-/* -- subscribers ------------------------------------------------------------ */
+/* -- subscribers ----------------------------------------------------------- */
 
 static bool hub_sub_valid(struct hub_ref r)
 {
@@ -3173,7 +3173,7 @@ static enum wait hub_stream(struct conn *c)
 	return WAIT_TIMER;
 }
 
-/* -- routes ------------------------------------------------------------------ */
+/* -- routes ---------------------------------------------------------------- */
 
 static bool hub_name_ok(const char *p, size_t n)
 {
@@ -3524,7 +3524,7 @@ static enum wait route_topics(struct conn *c, struct http_request *req)
 	return hub_route_subscribe(c, req, topics, got, hb);
 }
 
-/* -- standard input --------------------------------------------------------- */
+/* -- standard input -------------------------------------------------------- */
 
 /* A whole line from --stdin, CR LF or LF taken off: one event, or a line
  * on stderr saying why not. */
@@ -3638,7 +3638,7 @@ static void hub_stdin_read(void)
 	}
 }
 
-/* -- the loop's side -------------------------------------------------------- */
+/* -- the loop's side ------------------------------------------------------- */
 
 /* The wake eventfd (or standard input) is ready: news in the ring, or
  * work left from the last turn.  One turn's share, then yield. */
@@ -3893,8 +3893,8 @@ static void hub_stats(struct out *o, bool prometheus)
  * NAME is the stream "sse:NAME"; an event is one entry with the fields
  * "data" and, if it has a type, "event"; its id is the entry's, MS-SEQ.
  *
- *   POST /topics/a --> box 1 --XADD--> Redis --XREAD--> box 1 --> ring --> subscribers
- *                                            \-XREAD--> box 2 --> ring --> subscribers
+ *   POST /topics/a -> box 1 -XADD-> Redis -XREAD-> box 1 -> ring -> subscribers
+ *                                        \-XREAD-> box 2 -> ring -> subscribers
  *
  * A publish (HTTP or --stdin) is an XADD trimmed to about --history
  * (MAXLEN ~), and its publisher hears 200 only when Redis has answered
@@ -4007,7 +4007,7 @@ static struct redis {
 	size_t waiting;			/* subscribers waiting for Redis */
 } redis;
 
-/* -- ids and answers ------------------------------------------------------ */
+/* -- ids and answers ------------------------------------------------------- */
 
 static uint64_t rid_pack(uint64_t ms, uint64_t seq)
 {
@@ -4512,7 +4512,7 @@ static void redis_check(uint32_t topic, struct resp *w)
 	}
 }
 
-/* -- resumes -------------------------------------------------------------- */
+/* -- resumes --------------------------------------------------------------- */
 
 /* A subscriber of topics comes, after id x: its topics are followed (from
  * now, those that were not); the ring's cursor for it, and whether it
@@ -4721,7 +4721,7 @@ static void redis_replay_all(void)
 	}
 }
 
-/* -- publishing ----------------------------------------------------------- */
+/* -- publishing ------------------------------------------------------------ */
 
 /* POST /topics/NAME: an XADD; the connection waits for its answer in
  * CONN_REDIS.  Its stream fields are free meanwhile: hub.gen names this
@@ -4775,7 +4775,7 @@ static void redis_stdin(const char *line, size_t n, uint64_t number)
 	redis_send(&redis.pub, RF_STDIN, 0, (uint32_t)number);
 }
 
-/* -- answers ------------------------------------------------------------- */
+/* -- answers --------------------------------------------------------------- */
 
 /* An answer came for w (p NULL: it will not, the connection is down). */
 /* NOLINTNEXTLINE(misc-no-recursion): as redis_flush() */
@@ -4877,7 +4877,7 @@ static void redis_answer(struct redis_conn *r, struct redis_wait w,
 	}
 }
 
-/* -- the connections ---------------------------------------------------- */
+/* -- the connections ------------------------------------------------------- */
 
 /* Something went wrong: the connection closes, the answers it owed fail
  * (publishers get 503), and it is tried again after the backoff. */

@@ -33,8 +33,9 @@
  * write covers send, sendto, write and writev; read covers read, recv and
  * recvfrom; accept covers accept and accept4; malloc covers malloc, calloc
  * and realloc, and the anonymous mmap() and the mremap() from which the
- * server takes its memory (its own allocator).  A CALL may be named several times with different kinds,
- * whose shares add up (to 100 at most); each call rolls the dice once.
+ * server's own allocator takes its memory.  A CALL may be named several
+ * times with different kinds, whose shares add up (to 100 at most); each
+ * call rolls the dice once.
  * Reads and writes are faulted on sockets only: a timerfd or signalfd
  * never returns a short read, and the server's stderr is its log.
  *
