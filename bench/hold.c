@@ -75,7 +75,7 @@ int main(int argc, char **argv)
 	unsigned port;
 	int count, epfd, opened = 0, failed = 0;
 	double hold_s, until;
-	size_t behind, send_len = sizeof(request) - 1;
+	size_t behind, send_len, request_len;
 	char *send_buf;
 
 	if (argc < 3) {
@@ -89,9 +89,12 @@ int main(int argc, char **argv)
 	count = atoi(argv[2]);
 	hold_s = argc > 3 ? atof(argv[3]) : 60;
 	behind = argc > 4 ? (size_t)atol(argv[4]) : 0;
+	/* The request's own length, not its array's: the bytes past it are
+	 * not sent, or every stream would carry them behind its request. */
+	request_len = send_len = strlen(request);
 	send_buf = malloc(send_len + behind + sizeof(plain));
 	memcpy(send_buf, request, send_len);
-	while (send_len < sizeof(request) - 1 + behind) {
+	while (send_len < request_len + behind) {
 		memcpy(send_buf + send_len, plain, sizeof(plain) - 1);
 		send_len += sizeof(plain) - 1;
 	}
