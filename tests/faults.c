@@ -223,15 +223,8 @@ static ssize_t client_fill_stamped(struct client *c, int64_t *mono,
 	*wall = wall_ms();
 	if (c->eof)
 		return 0;
-	if (c->cap - c->len < 16384) {
-		size_t cap = c->cap ? c->cap * 2 : 32768;
-		char *in = realloc(c->in, cap);
-
-		if (in == NULL)
-			return -1;
-		c->in = in;
-		c->cap = cap;
-	}
+	if (client_room(c) < 0)
+		return -1;
 	for (;;) {
 		struct iovec iov = { c->in + c->len, c->cap - c->len - 1 };
 		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,

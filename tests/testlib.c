@@ -1068,10 +1068,8 @@ int client_send(struct client *c, const void *p, size_t n,
 	return 0;
 }
 
-ssize_t client_fill(struct client *c)
+int client_room(struct client *c)
 {
-	if (c->eof)
-		return 0;
 	if (c->cap - c->len < 16384) {
 		size_t cap = c->cap ? c->cap * 2 : 32768;
 		char *in = realloc(c->in, cap);
@@ -1081,6 +1079,15 @@ ssize_t client_fill(struct client *c)
 		c->in = in;
 		c->cap = cap;
 	}
+	return 0;
+}
+
+ssize_t client_fill(struct client *c)
+{
+	if (c->eof)
+		return 0;
+	if (client_room(c) < 0)
+		return -1;
 	for (;;) {
 		ssize_t got = read(c->fd, c->in + c->len, c->cap - c->len - 1);
 

@@ -322,6 +322,10 @@ int client_open_nb(struct client *c, int port);
 int client_send(struct client *c, const void *p, size_t n,
 		size_t piece, int64_t deadline);
 
+/* Makes room in c->in for at least 16 KiB more (and a NUL after them).
+ * Returns -1 if there is no memory for it. */
+int client_room(struct client *c);
+
 /* Reads once, without waiting, whatever the socket holds.  Returns the
  * byte count, 0 when the server has closed (or reset) the connection,
  * -1 when nothing is there yet. */
