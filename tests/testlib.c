@@ -725,6 +725,35 @@ static enum resp_state resp_framing(struct response *r)
 	return r->state = RS_CLOSE;
 }
 
+/* The reason phrase RFC 9110 section 15 (and RFC 6585 for 429 and 431)
+ * gives a status, or NULL: written here apart from the server's table, so
+ * that every answer a live test reads checks the server's. */
+static const char *rfc_reason(int status)
+{
+	static const struct {
+		int status;
+		const char *reason;
+	} rfc[] = {
+		{ 100, "Continue" }, { 200, "OK" }, { 204, "No Content" },
+		{ 400, "Bad Request" }, { 401, "Unauthorized" },
+		{ 403, "Forbidden" }, { 404, "Not Found" },
+		{ 405, "Method Not Allowed" }, { 406, "Not Acceptable" },
+		{ 408, "Request Timeout" }, { 411, "Length Required" },
+		{ 413, "Content Too Large" }, { 414, "URI Too Long" },
+		{ 415, "Unsupported Media Type" },
+		{ 417, "Expectation Failed" }, { 429, "Too Many Requests" },
+		{ 431, "Request Header Fields Too Large" },
+		{ 500, "Internal Server Error" }, { 501, "Not Implemented" },
+		{ 503, "Service Unavailable" },
+		{ 505, "HTTP Version Not Supported" },
+	};
+
+	for (size_t i = 0; i < sizeof rfc / sizeof rfc[0]; i++)
+		if (rfc[i].status == status)
+			return rfc[i].reason;
+	return NULL;
+}
+
 /* Parses the head in in[pos..len) once its blank line has arrived. */
 static enum resp_state resp_head(struct response *r, const char *in,
 				 size_t len)
@@ -753,6 +782,11 @@ static enum resp_state resp_head(struct response *r, const char *in,
 			return resp_bad(r, "bare CR or LF in: %s",
 					esc(line, sl));
 	r->status = atoi(line + 9);
+	const char *reason = rfc_reason(r->status);
+	if (reason == NULL || sl != 13 + strlen(reason) ||
+	    memcmp(line + 13, reason, sl - 13) != 0)
+		return resp_bad(r, "status line %s: RFC 9110's is \"%.12s %s\"",
+				esc(line, sl), line, reason ? reason : "?");
 	for (line = eol + 2; line < end + 2; line = eol + 2) {
 		eol = memmem(line, (size_t)(end + 2 - line), "\r\n", 2);
 		size_t n = (size_t)(eol - line);
