@@ -2518,6 +2518,7 @@ struct hub_topic {
 	uint64_t published, deliveries, behind, gaps, replayed;
 	uint64_t floor, last_id;	/* with Redis: see its section */
 	bool follow;
+	bool not_stream;	/* with Redis: its key holds something else */
 	int32_t subs[MAX_WORKERS];	/* subscribers, by worker: a worker
 					 * replaced clears its predecessor's */
 	int32_t chain;		/* the next topic in its hash bucket */
@@ -3931,7 +3932,11 @@ static void hub_stats(struct out *o, bool prometheus)
  * that what was stored meanwhile arrives.  On each connect the reader
  * checks that each topic's last id still exists: if not, Redis lost it
  * (restarted empty), and the floor rises past it so that a resume from
- * before gets the gap event.
+ * before gets the gap event.  An error answer to the XREAD takes the
+ * reader down too (sent again at once, it would fail again at once), and
+ * a topic whose key another program made something other than a stream
+ * (the check answers WRONGTYPE) is left out of the XREAD, which Redis
+ * would refuse for every topic, and checked again each REDIS_BLOCK_MS.
  *
  * Workers (-w N): the ring is shared, so one reader, worker 0's, fills it
  * for all: Redis sends each entry once per box.  Each worker has its own
@@ -4333,6 +4338,38 @@ static const char *redis_refuses(void)
 
 /* -- the reader ------------------------------------------------------------ */
 
+/* Whether the reader's XREAD reads topic t: followed here, and its key a
+ * stream (one key of another type would make Redis refuse the whole
+ * XREAD, for every topic). */
+static bool redis_reads(const struct hub_topic *t)
+{
+	return t->follow && !t->not_stream;
+}
+
+/* XRANGE KEY ID ID of each followed topic's last id (only of those whose
+ * key held no stream, if again): its answer says whether the id is still
+ * there (redis_check()), or that the key is not a stream. */
+/* NOLINTNEXTLINE(misc-no-recursion): as redis_flush() */
+static void redis_checks(bool again)
+{
+	struct redis_conn *r = &redis.rd;
+
+	for (uint32_t i = 0; i < hub.sh->ntopics; i++) {
+		const struct hub_topic *t = &hub.topics[i];
+		char id[48];
+
+		if (!t->follow || (again && !t->not_stream))
+			continue;
+		rid_text(id, t->last_id);
+		redis_begin(r, 4);
+		redis_words(r, "XRANGE");
+		redis_key(r, t->name, t->len);
+		redis_words(r, id);
+		redis_words(r, id);
+		redis_send(r, RF_CHECK, 0, i);
+	}
+}
+
 /* The reader's next XREAD: the new entries of the topics that subscribers
  * follow here, each after its last id.  A topic nobody follows any more
  * is left out, and followed again from the moment a subscriber comes. */
@@ -4345,6 +4382,7 @@ static void redis_xread(void)
 	if (!r->ready || redis.reading)
 		return;
 	if (srv.now_ms - redis.time_ms > REDIS_BLOCK_MS) {
+		redis_checks(true);	/* a key that was not a stream */
 		redis_begin(r, 1);
 		redis_words(r, "TIME");
 		redis_send(r, RF_TIME, 0, 0);
@@ -4354,18 +4392,18 @@ static void redis_xread(void)
 		struct hub_topic *t = &hub.topics[i];
 
 		t->follow &= t->len > 0 && hub_subscribers(t) > 0;
-		n += t->follow;
+		n += redis_reads(t);
 	}
 	redis.follow_seen = hub.sh->follow;
 	if (n > 0) {
 		redis_begin(r, 6 + 2 * n);
 		redis_words(r, "XREAD COUNT 256 BLOCK 10000 STREAMS");
 		for (uint32_t i = 0; i < hub.sh->ntopics; i++)
-			if (hub.topics[i].follow)
+			if (redis_reads(&hub.topics[i]))
 				redis_key(r, hub.topics[i].name,
 					  hub.topics[i].len);
 		for (uint32_t i = 0; i < hub.sh->ntopics; i++) {
-			if (hub.topics[i].follow) {
+			if (redis_reads(&hub.topics[i])) {
 				char id[48];
 
 				redis_arg(r, id, rid_text(id,
@@ -4498,17 +4536,35 @@ static bool redis_xread_answer(struct resp *w)
 
 /* Each followed topic's last id, asked for on connecting: still there,
  * or gone with Redis's data (or trimmed): then resumes from before it
- * are Redis's to answer. */
-static void redis_check(uint32_t topic, struct resp *w)
+ * are Redis's to answer.  Or Redis said its key is not a stream
+ * (wrong_type: another program wrote it): the reader leaves it out, and
+ * asks again every REDIS_BLOCK_MS, until it is one. */
+static void redis_check(uint32_t topic, struct resp *w, bool wrong_type)
 {
+	struct hub_topic *t = &hub.topics[topic];
+	bool was = t->not_stream;
 	int64_t n;
 	const char *s;
 
-	if (resp_next(w, &n, &s) == '*' && n == 0) {
-		hub_lock();
-		if (hub.topics[topic].floor <= hub.topics[topic].last_id)
-			hub.topics[topic].floor = hub.topics[topic].last_id + 1;
-		hub_unlock();
+	hub_lock();
+	t->not_stream = wrong_type;
+	if (!wrong_type && resp_next(w, &n, &s) == '*' && n == 0 &&
+	    t->floor <= t->last_id)
+		t->floor = t->last_id + 1;
+	if (was && !wrong_type)
+		hub.sh->follow++;	/* the XREAD out is without it */
+	hub_unlock();
+	if (was && !wrong_type)
+		redis_poke();
+	if (wrong_type != was) {
+		char name[HUB_NAME + 1];
+
+		memcpy(name, t->name, t->len);
+		name[t->len] = '\0';
+		stderr_line("sse: redis: sse:%s %s", name, wrong_type ?
+			    "is not a stream: its subscribers here get "
+			    "nothing until it is one" :
+			    "is a stream again: read");
 	}
 }
 
@@ -4803,8 +4859,10 @@ static void redis_answer(struct redis_conn *r, struct redis_wait w,
 	case RF_NOTHING:
 		break;
 	case RF_CHECK:
-		if (p != NULL && !bad)
-			redis_check(w.gen, &walk);
+		if (p != NULL)
+			redis_check(w.gen, &walk, bad &&
+				    (size_t)(end - p) > 10 &&
+				    memcmp(p, "-WRONGTYPE", 10) == 0);
 		break;
 	case RF_SETUP:
 		if (bad)
@@ -4868,7 +4926,11 @@ static void redis_answer(struct redis_conn *r, struct redis_wait w,
 		redis.reading = redis.unblocking = false;
 		if (p == NULL)
 			break;
-		if (!bad && !redis_xread_answer(&walk)) {
+		if (bad) {	/* sent again at once, it would fail again */
+			redis_down(r, "XREAD refused");
+			break;
+		}
+		if (!redis_xread_answer(&walk)) {
 			redis_down(r, "an XREAD answer that is not one");
 			break;
 		}
@@ -4957,20 +5019,7 @@ static void redis_hello(struct redis_conn *r)
 		redis_begin(r, 2);
 		redis_words(r, "CLIENT ID");
 		redis_send(r, RF_ID, 0, 0);
-		for (uint32_t i = 0; i < hub.sh->ntopics; i++) {
-			const struct hub_topic *t = &hub.topics[i];
-			char id[48];
-
-			if (!t->follow)
-				continue;
-			rid_text(id, t->last_id);
-			redis_begin(r, 4);
-			redis_words(r, "XRANGE");
-			redis_key(r, t->name, t->len);
-			redis_words(r, id);
-			redis_words(r, id);
-			redis_send(r, RF_CHECK, 0, i);
-		}
+		redis_checks(false);
 	}
 	redis_begin(r, 1);
 	redis_words(r, "TIME");

@@ -31,6 +31,10 @@
  *		 for the box and a publisher connection per worker
  *	auth/	 --redis-password-file and --redis-db: AUTH and SELECT;
  *		 a wrong password is a line on stderr and 503s, not a crash
+ *	foreign/ another program's key where a topic's stream would be (a
+ *		 string: Redis refuses an XREAD that names it): the other
+ *		 topics' subscribers get their events, the server does not
+ *		 spin, and the topic is read once its key is a stream again
  *
  * Each case prints one line, `pass NAME`, `FAIL NAME: WHY` or `skip NAME:
  * WHY`.  The exit status is 1 if any case failed.
@@ -569,6 +573,56 @@ static void test_stdin_down(void)
 	server_stop(&s, 3000);
 }
 
+/* ------------------------------------------------------------ foreign -- */
+
+/* redis-cli -p PORT ARGS...: its exit status (0: Redis answered). */
+static int redis_cli(const char *a, const char *b, const char *c)
+{
+	char *argv[] = { "/usr/bin/redis-cli", "-p", redis_addr + 10,
+			 (char *)a, (char *)b, (char *)c, NULL };
+	char out[256], err[256];
+
+	return run_capture(argv, out, err, sizeof out, mono_ms() + 3000);
+}
+
+static void test_foreign(void)
+{
+	struct server s;
+	struct client cf, cw;
+	struct response rf = { 0 }, rw = { 0 };
+	char id[48], line[512];
+	int lines = 0;
+	bool ok;
+
+	ok = redis_cli("SET", "sse:wrong", "x") == 0 &&
+	     start(&s, redis_addr, NONE) && until_up(&s, mono_ms() + 5000) &&
+	     topic_follow(&cf, &rf, s.port, "fine", "") &&
+	     topic_follow(&cw, &rw, s.port, "wrong", "");
+	for (int i = 0; ok && i < 3; i++)
+		ok = topic_publish_text(s.port, "fine", "f", id) == 200;
+	ok = ok && resp_until_events(&cf, &rf, 3, 5000);
+	/* A reader that sent its refused XREAD again at once wrote a line
+	 * for each refusal, thousands a second. */
+	for (int64_t d = mono_ms() + 1000; ok && mono_ms() < d;)
+		lines += server_line(&s, line, sizeof line, d) == 1;
+	ok = ok && (lines < 20 ||
+		    t_note("%d lines on stderr in 1 s, the last: %s", lines,
+			   escs(line)));
+	t_result("foreign/others-read", ok);
+
+	/* Read again (it is asked every 10 s) once it is a stream. */
+	ok = ok && redis_cli("DEL", "sse:wrong", NULL) == 0 &&
+	     topic_publish_text(s.port, "wrong", "w", id) == 200 &&
+	     resp_until_events(&cw, &rw, 1, 25000);
+	t_result("foreign/read-again", ok);
+	client_close(&cf);
+	client_close(&cw);
+	resp_free(&rf);
+	resp_free(&rw);
+	if (s.pid > 0)
+		server_stop(&s, 3000);
+}
+
 /* ---------------------------------------------------------------- cut -- */
 
 static void test_cut(void)
@@ -807,6 +861,7 @@ int main(int argc, char **argv)
 		"slow/publish-waits-for-redis", "workers/every-event",
 		"auth/password-and-db",
 		"auth/wrong-password", "auth/missing-file",
+		"foreign/others-read", "foreign/read-again",
 	};
 	char *which[] = { "/bin/sh", "-c", "command -v redis-server", NULL };
 	char out[256], err[256];
@@ -830,6 +885,7 @@ int main(int argc, char **argv)
 	test_two();
 	test_down();
 	test_stdin_down();
+	test_foreign();
 	test_cut();
 	test_slow();
 	test_workers();
