@@ -494,6 +494,7 @@ static void hub_init(size_t w);
 
 /* Redis */
 static uint64_t rid_pack(uint64_t ms, uint64_t seq);
+static bool rid_fits(uint64_t ms, uint64_t seq);
 static uint64_t redis_now_id(void);
 static void redis_poke(void);
 static bool redis_resume(const uint16_t *topics, unsigned nt, uint64_t x,
@@ -2518,7 +2519,8 @@ struct hub_topic {
 	uint64_t published, deliveries, behind, gaps, replayed;
 	uint64_t floor, last_id;	/* with Redis: see its section */
 	bool follow;
-	bool not_stream;	/* with Redis: its key holds something else */
+	bool not_stream;	/* with Redis: its key holds something else, */
+	bool ids_past;		/* or ids past the year 2527 */
 	int32_t subs[MAX_WORKERS];	/* subscribers, by worker: a worker
 					 * replaced clears its predecessor's */
 	int32_t chain;		/* the next topic in its hash bucket */
@@ -3322,13 +3324,13 @@ static bool hub_resume_id(const struct http_request *req, uint64_t *epoch,
 			return false;
 		n = strlen(v);
 	}
-	/* EPOCH-SEQ, each 1 to 19 digits. */
+	/* EPOCH-SEQ, each 1 to 19 digits (under 2^64). */
 	for (i = 0; i < n; i++) {
 		if (v[i] == '-' && k == 0 && i > 0) {
 			k = i;
 			continue;
 		}
-		if (v[i] < '0' || v[i] > '9' || i - k > 19)
+		if (v[i] < '0' || v[i] > '9' || i - (k ? k + 1 : 0) >= 19)
 			return true;
 		part[k != 0] = part[k != 0] * 10 + (uint64_t)(v[i] - '0');
 	}
@@ -3385,7 +3387,7 @@ static enum wait hub_route_subscribe(struct conn *c, struct http_request *req,
 		}
 	} while (!hub_read_end(v));
 	if (REDIS_ON) {	/* a resume after an id, always */
-		bool bad = asked && epoch == UINT64_MAX;
+		bool bad = asked && !rid_fits(epoch, seq);
 
 		x = asked ? (bad ? 0 : rid_pack(epoch, seq))
 		    : query_value(req->query, "history", hist, sizeof(hist)) &&
@@ -3953,6 +3955,7 @@ static void hub_stats(struct out *o, bool prometheus)
 #define REDIS_OUT_MAX		(16 * MIB)	/* commands unsent: past, 503 */
 #define REDIS_IN_MAX		(256 * MIB)	/* the longest answer taken */
 #define RID_SEQ			((1ull << RID_BITS) - 1)
+#define RID_MS_MAX		((1ull << (64 - RID_BITS)) - 1)
 
 enum redis_state {	/* wakes on	timer			*/
 	REDIS_DOWN,	/* timer	the next try (backoff)	*/
@@ -3991,11 +3994,14 @@ struct redis_conn {
 	size_t qhead, qlen, qcap;
 };
 
-/* An entry of a stream, pointing into the answer. */
+/* An entry of a stream, pointing into the answer.  Its id, packed, is
+ * exact only if it fits (another program may have written an explicit
+ * one): else its millisecond's end, or UINT64_MAX past the year 2527. */
 struct redis_entry {
 	uint64_t rid;
-	const char *data, *type;
-	size_t dlen, tlen;
+	bool exact;
+	const char *id, *data, *type;
+	size_t idlen, dlen, tlen;
 };
 
 static struct redis {
@@ -4014,13 +4020,22 @@ static struct redis {
 
 /* -- ids and answers ------------------------------------------------------- */
 
+/* MS and SEQ packed, in Redis's order, for MS up to RID_MS_MAX (the year
+ * 2527) and SEQ under RID_SEQ.  A SEQ of RID_SEQ or more packs as RID_SEQ,
+ * which stands for the end of millisecond MS: after all its entries. */
 static uint64_t rid_pack(uint64_t ms, uint64_t seq)
 {
 	return ms << RID_BITS | (seq < RID_SEQ ? seq : RID_SEQ);
 }
 
-/* MS-SEQ as text to a packed id; 0 if it is not one. */
-static uint64_t rid_parse(const char *p, size_t n)
+/* Whether MS-SEQ packs exactly. */
+static bool rid_fits(uint64_t ms, uint64_t seq)
+{
+	return ms <= RID_MS_MAX && seq < RID_SEQ;
+}
+
+/* MS-SEQ as text: whether it is that; its parts, UINT64_MAX if larger. */
+static bool rid_split(const char *p, size_t n, uint64_t *ms, uint64_t *seq)
 {
 	uint64_t part[2] = { 0, 0 };
 	unsigned k = 0;
@@ -4028,18 +4043,36 @@ static uint64_t rid_parse(const char *p, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (p[i] == '-' && k == 0 && i > 0 && i + 1 < n)
 			k = 1;
-		else if (p[i] >= '0' && p[i] <= '9' && part[k] < 1ull << 44)
-			part[k] = part[k] * 10 + (uint64_t)(p[i] - '0');
+		else if (p[i] < '0' || p[i] > '9')
+			return false;
+		else if (part[k] > (UINT64_MAX - 9) / 10)
+			part[k] = UINT64_MAX;
 		else
-			return 0;
+			part[k] = part[k] * 10 + (uint64_t)(p[i] - '0');
 	}
-	return k == 1 ? rid_pack(part[0], part[1]) : 0;
+	*ms = part[0];
+	*seq = part[1];
+	return k == 1;
 }
 
+/* MS-SEQ as text to a packed id; 0 if it is not one, or does not fit. */
+static uint64_t rid_parse(const char *p, size_t n)
+{
+	uint64_t ms, seq;
+
+	return rid_split(p, n, &ms, &seq) && rid_fits(ms, seq)
+	       ? rid_pack(ms, seq) : 0;
+}
+
+/* A packed id as Redis writes it; the end of a millisecond as its
+ * largest SEQ, so that an XREAD after it starts at the next. */
 static size_t rid_text(char *to, uint64_t rid)
 {
+	uint64_t seq = rid & RID_SEQ;
+
 	return http_format(to, 48, "%llu-%llu", (unsigned long long)(rid >>
-			   RID_BITS), (unsigned long long)(rid & RID_SEQ));
+			   RID_BITS), (unsigned long long)(seq < RID_SEQ ? seq
+			   : UINT64_MAX));
 }
 
 /* The id just before Redis's clock now: what a subscriber without a
@@ -4125,16 +4158,22 @@ static bool resp_is(struct resp *w, char t, int64_t *n, const char **s)
 static bool resp_entry(struct resp *w, struct redis_entry *e)
 {
 	int64_t n, k, m;
+	uint64_t ms, seq;
 	const char *s, *v;
 
 	*e = (struct redis_entry){ .data = "" };
-	if (!resp_is(w, '*', &n, &s) || n != 2 || !resp_is(w, '$', &n, &s))
+	if (!resp_is(w, '*', &n, &s) || n != 2 || !resp_is(w, '$', &n, &s) ||
+	    n < 0 || !rid_split(s, (size_t)n, &ms, &seq))
 		return false;
-	e->rid = rid_parse(s, (size_t)n);
+	e->id = s;
+	e->idlen = (size_t)n;
+	e->exact = rid_fits(ms, seq);
+	e->rid = ms <= RID_MS_MAX ? rid_pack(ms, seq) : UINT64_MAX;
 	if (!resp_is(w, '*', &k, &s))
 		return false;
 	for (; k >= 2; k -= 2) {
-		if (!resp_is(w, '$', &n, &s) || !resp_is(w, '$', &m, &v))
+		if (!resp_is(w, '$', &n, &s) || !resp_is(w, '$', &m, &v) ||
+		    n < 0 || m < 0)
 			return false;
 		if (n == 4 && memcmp(s, "data", 4) == 0)
 			e->data = v, e->dlen = (size_t)m;
@@ -4154,8 +4193,8 @@ static bool redis_entry_ok(const struct redis_entry *e, char *type)
 		memcpy(type, e->type, e->tlen);
 		type[e->tlen] = '\0';
 	}
-	return hub_utf8_ok((const unsigned char *)e->data, e->dlen) &&
-	       e->dlen <= srv.cfg.limits.max_body &&
+	return e->dlen <= srv.cfg.limits.max_body &&
+	       hub_utf8_ok((const unsigned char *)e->data, e->dlen) &&
 	       (e->type == NULL || hub_type_ok(type));
 }
 
@@ -4343,7 +4382,7 @@ static const char *redis_refuses(void)
  * XREAD, for every topic). */
 static bool redis_reads(const struct hub_topic *t)
 {
-	return t->follow && !t->not_stream;
+	return t->follow && !t->not_stream && !t->ids_past;
 }
 
 /* XRANGE KEY ID ID of each followed topic's last id (only of those whose
@@ -4440,9 +4479,9 @@ static void redis_poke(void)
 static void redis_take(const char *key, size_t klen,
 		       const struct redis_entry *e)
 {
-	char type[HUB_NAME + 1];
+	char type[HUB_NAME + 1], id[48];
 	bool fresh = false;
-	uint64_t seq;
+	uint64_t seq = 0;
 	int t;
 
 	if (klen <= 4 || memcmp(key, "sse:", 4) != 0 ||
@@ -4451,22 +4490,28 @@ static void redis_take(const char *key, size_t klen,
 	hub_lock();
 	if ((t = hub_topic_get(key + 4, klen - 4)) >= 0 &&
 	    e->rid > hub.topics[t].last_id) {
-		hub.topics[t].last_id = e->rid;
+		/* An id that does not fit: the next XREAD reads after its
+		 * millisecond, or (past the year 2527) no more of it. */
+		if (e->rid != UINT64_MAX)
+			hub.topics[t].last_id = e->rid;
+		else
+			hub.topics[t].ids_past = true;
 		fresh = true;
 	}
 	hub_unlock();
 	if (!fresh)
 		return;
-	seq = redis_entry_ok(e, type) ? hub_publish(key + 4, klen - 4,
-		e->type ? type : NULL, e->data, e->dlen, e->rid) : 0;
+	if (e->exact && redis_entry_ok(e, type))
+		seq = hub_publish(key + 4, klen - 4, e->type ? type : NULL,
+				  e->data, e->dlen, e->rid);
 	if (seq == 0 || seq == UINT64_MAX) {
-		char id[48];
-
-		rid_text(id, e->rid);
 		memcpy(type, key + 4, klen - 4);
 		type[klen - 4] = '\0';
+		memcpy(id, e->id, e->idlen < 47 ? e->idlen : 47);
+		id[e->idlen < 47 ? e->idlen : 47] = '\0';
 		stderr_line("sse: redis: entry %s of sse:%s cannot be an "
-			    "event here: skipped", id, type);
+			    "event here%s: skipped", id, type, e->exact ? ""
+			    : " (its id is past what the hub's ids hold)");
 	}
 }
 
@@ -4806,6 +4851,10 @@ static enum wait redis_published(struct conn *c)
 
 	if (c->status == 0 && srv.now_ms < c->timer.due_ms)
 		return WAIT_TIMER;
+	if (c->status == 500)	/* another program set the key's ids so */
+		return answer_error(c, &c->in->req, 500, NULL, "Redis stored "
+				    "the event with an id past what the hub's "
+				    "ids hold: it will not be delivered");
 	if (c->status != 200)
 		return answer_error(c, &c->in->req, 503, "Retry-After: 1\r\n",
 				    c->status ? "Redis did not store the event"
@@ -4902,9 +4951,17 @@ static void redis_answer(struct redis_conn *r, struct redis_wait w,
 		if (c->src.kind != KIND_CONN || c->state != CONN_REDIS ||
 		    c->stream.hub.gen != w.gen)
 			break;	/* the publisher left */
-		if (p != NULL && *p == '$' && resp_is(&walk, '$', &n, &s))
+		if (p != NULL && *p == '$' && resp_is(&walk, '$', &n, &s) &&
+		    n > 0) {
+			uint64_t ms, seq;
+
 			c->stream.hub.after = rid_parse(s, (size_t)n);
-		c->status = c->stream.hub.after ? 200 : 503;
+			if (c->stream.hub.after == 0 &&
+			    rid_split(s, (size_t)n, &ms, &seq))
+				c->status = 500;	/* stored, but see */
+		}
+		if (c->status == 0)
+			c->status = c->stream.hub.after ? 200 : 503;
 		tw_add(&srv.wheel, &c->timer, srv.now_ms);	/* answer it */
 		break;
 	case RF_STDIN:

@@ -16,8 +16,9 @@
  *	topics/	 --max-topics: past it, 503
  *	resume/	 after every k of a sequence, by the header and each query
  *		 spelling: each event once; events published while away;
- *		 an evicted id, an id of an earlier start, a future id and
- *		 garbage each give the gap event first; ?history=1
+ *		 an evicted id, an id of an earlier start, a future id, an
+ *		 epoch of 20 digits and garbage each give the gap event
+ *		 first; ?history=1
  *	slow/	 a subscriber that never reads beside 1,000 that do: it is
  *		 closed and counted, the others get every event
  *	fair/	 a POST /api stream keeps its schedule while a publish goes
@@ -608,16 +609,24 @@ static void test_resume(void)
 	}
 	/* Ids that cannot be served exactly: the gap first, then all kept. */
 	{
-		char epoch[32], future[64];
+		char epoch[32], future[64], wraps[64];
 		const char *dash = strchr(ids[0], '-');
 
 		snprintf(epoch, sizeof epoch, "%.*s", (int)(dash - ids[0]),
 			 ids[0]);
 		snprintf(future, sizeof future, "%s-99999", epoch);
+		/* The epoch plus 2^64, 20 digits: read into 64 bits, it
+		 * would be this server's epoch. */
+		unsigned __int128 big = ((unsigned __int128)1 << 64) +
+					strtoull(epoch, NULL, 10);
+		snprintf(wraps, sizeof wraps, "%llu%019llu-1",
+			 (unsigned long long)(big / 10000000000000000000ull),
+			 (unsigned long long)(big % 10000000000000000000ull));
 		const char *odd[] = { "1-1", "garbage", future, "12-", "-3",
-				      "" };
+				      "", wraps };
 		const char *names[] = { "earlier-start", "garbage", "future",
-					"no-seq", "no-epoch", "empty" };
+					"no-seq", "no-epoch", "empty",
+					"epoch-past-64-bits" };
 		for (size_t i = 0; i < NELEM(odd); i++) {
 			snprintf(name, sizeof name, "resume/gap/%s", names[i]);
 			resume_check(s.port, "r", 0, odd[i], ids, 0, true);

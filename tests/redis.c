@@ -34,7 +34,10 @@
  *	foreign/ another program's key where a topic's stream would be (a
  *		 string: Redis refuses an XREAD that names it): the other
  *		 topics' subscribers get their events, the server does not
- *		 spin, and the topic is read once its key is a stream again
+ *		 spin, and the topic is read once its key is a stream again;
+ *		 entries whose ids the hub cannot hold (SEQ past 2^20, MS
+ *		 past the year 2527) are skipped with a line on stderr, and
+ *		 the reader does not spin on them
  *
  * Each case prints one line, `pass NAME`, `FAIL NAME: WHY` or `skip NAME:
  * WHY`.  The exit status is 1 if any case failed.
@@ -575,14 +578,41 @@ static void test_stdin_down(void)
 
 /* ------------------------------------------------------------ foreign -- */
 
-/* redis-cli -p PORT ARGS...: its exit status (0: Redis answered). */
+/* redis-cli -p PORT ARGS... (up to a NULL): its exit status (0: Redis
+ * answered), what it printed in out. */
+static int redis_cli_out(char *out, size_t cap, const char *a, ...)
+{
+	char *argv[12] = { "/usr/bin/redis-cli", "-p", redis_addr + 10 };
+	char err[256];
+	va_list ap;
+	int n = 3;
+
+	va_start(ap, a);
+	for (const char *arg = a; arg != NULL && n < 11;
+	     arg = va_arg(ap, const char *))
+		argv[n++] = (char *)arg;
+	va_end(ap);
+	argv[n] = NULL;
+	return run_capture(argv, out, err, cap, mono_ms() + 3000);
+}
+
 static int redis_cli(const char *a, const char *b, const char *c)
 {
-	char *argv[] = { "/usr/bin/redis-cli", "-p", redis_addr + 10,
-			 (char *)a, (char *)b, (char *)c, NULL };
-	char out[256], err[256];
+	char out[256];
 
-	return run_capture(argv, out, err, sizeof out, mono_ms() + 3000);
+	return redis_cli_out(out, sizeof out, a, b, c, NULL);
+}
+
+/* How many XREADs Redis has been sent, or -1. */
+static long redis_xreads(void)
+{
+	char out[8192];
+	const char *p;
+
+	if (redis_cli_out(out, sizeof out, "INFO", "commandstats", NULL) != 0 ||
+	    (p = strstr(out, "cmdstat_xread:calls=")) == NULL)
+		return -1;
+	return atol(p + strlen("cmdstat_xread:calls="));
 }
 
 static void test_foreign(void)
@@ -615,6 +645,51 @@ static void test_foreign(void)
 	     topic_publish_text(s.port, "wrong", "w", id) == 200 &&
 	     resp_until_events(&cw, &rw, 1, 25000);
 	t_result("foreign/read-again", ok);
+
+	/* Ids the hub's cannot hold, written by another program: a SEQ
+	 * past 2^20 - 1 (an XREAD after the last one the hub holds would
+	 * bring it again, at once, forever) and an MS past 2^44 - 1. */
+	struct client cb, ch;
+	struct response rb = { 0 }, rh = { 0 };
+	char big[64], pub[64];
+	long xreads = 0;
+	bool skipped = false;
+
+	snprintf(big, sizeof big, "%lld-1048576",
+		 (long long)wall_ms() + 100000);
+	ok = ok && redis_cli_out(pub, sizeof pub, "XADD", "sse:big", big,
+				 "data", "b", NULL) == 0 &&
+	     redis_cli_out(pub, sizeof pub, "XADD", "sse:past",
+			   "17592186044416-0", "data", "p", NULL) == 0 &&
+	     topic_follow(&cb, &rb, s.port, "big", "") &&
+	     topic_follow(&ch, &rh, s.port, "past", "") &&
+	     topic_publish_text(s.port, "fine", "f", id) == 200 &&
+	     resp_until_events(&cf, &rf, 4, 5000);
+	lines = 0;
+	for (int64_t d = mono_ms() + 1000; ok && mono_ms() < d;) {
+		if (server_line(&s, line, sizeof line, d) != 1)
+			continue;
+		lines++;
+		skipped |= strstr(line, "skipped") != NULL;
+	}
+	ok = ok && (xreads = redis_xreads()) >= 0;
+	usleep(1000 * 1000);
+	ok = ok && (skipped || t_note("no line on stderr for the skipped "
+				      "entries")) &&
+	     (lines < 20 || t_note("%d lines on stderr in 1 s, the last: %s",
+				   lines, escs(line))) &&
+	     (redis_xreads() - xreads < 20 ||
+	      t_note("%ld XREADs in 1 s", redis_xreads() - xreads)) &&
+	     (resp_count(&rb, "data: ") + resp_count(&rh, "data: ") == 0 ||
+	      t_note("delivered: %s %s", escs(rb.body), escs(rh.body)));
+	/* A publish Redis stores with such an id: not 200, not 503. */
+	ok = ok && (topic_publish_text(s.port, "big", "b2", pub) == 500 ||
+		    t_note("a publish to sse:big: not 500"));
+	t_result("foreign/ids-past-the-hub", ok);
+	client_close(&cb);
+	client_close(&ch);
+	resp_free(&rb);
+	resp_free(&rh);
 	client_close(&cf);
 	client_close(&cw);
 	resp_free(&rf);
@@ -862,6 +937,7 @@ int main(int argc, char **argv)
 		"auth/password-and-db",
 		"auth/wrong-password", "auth/missing-file",
 		"foreign/others-read", "foreign/read-again",
+		"foreign/ids-past-the-hub",
 	};
 	char *which[] = { "/bin/sh", "-c", "command -v redis-server", NULL };
 	char out[256], err[256];
