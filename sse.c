@@ -3951,6 +3951,7 @@ static void hub_stats(struct out *o, bool prometheus)
 #define REDIS_BACKOFF_MS	100	/* the first retry; doubles ... */
 #define REDIS_BACKOFF_MAX_MS	5000	/* ... up to this */
 #define REDIS_COUNT		256	/* entries per topic per XREAD */
+#define REDIS_COUNT_TEXT	"256"	/* the same, for the command */
 #define REDIS_REPLAY		1024	/* entries per topic for a resume */
 #define REDIS_OUT_MAX		(16 * MIB)	/* commands unsent: past, 503 */
 #define REDIS_IN_MAX		(256 * MIB)	/* the longest answer taken */
@@ -4436,7 +4437,8 @@ static void redis_xread(void)
 	redis.follow_seen = hub.sh->follow;
 	if (n > 0) {
 		redis_begin(r, 6 + 2 * n);
-		redis_words(r, "XREAD COUNT 256 BLOCK 10000 STREAMS");
+		redis_words(r, "XREAD COUNT " REDIS_COUNT_TEXT
+			    " BLOCK 10000 STREAMS");
 		for (uint32_t i = 0; i < hub.sh->ntopics; i++)
 			if (redis_reads(&hub.topics[i]))
 				redis_key(r, hub.topics[i].name,
@@ -4548,12 +4550,18 @@ static bool redis_xread_answer(struct resp *w)
 	struct redis_taken *v = NULL;
 	size_t nv = 0, cap = 0;
 	int64_t n, k, m;
+	uint64_t upto = UINT64_MAX;
 	const char *s, *key;
 	bool ok = resp_next(w, &n, &s) == '*';
 
 	while (ok && n-- > 0) {
 		ok = resp_is(w, '*', &k, &s) && k == 2 &&
 		     resp_is(w, '$', &k, &key) && resp_is(w, '*', &m, &s);
+		/* A stream cut at COUNT entries may have more, older than
+		 * other streams' last ones: the answer is taken only up to
+		 * its last, and the rest is read again, so that the ring
+		 * takes entries in id order across topics. */
+		bool cut = m == REDIS_COUNT;
 		while (ok && m-- > 0) {
 			if (nv == cap) {	/* twice: redis_sort()'s room */
 				size_t more = cap ? cap * 2 : 64;
@@ -4570,10 +4578,12 @@ static bool redis_xread_answer(struct resp *w)
 			ok = resp_entry(w, &v[nv++].e);
 		}
 		ok = ok && m < 0;
+		if (ok && cut && v[nv - 1].e.rid < upto)
+			upto = v[nv - 1].e.rid;
 	}
 	if (ok && nv > 1)
 		redis_sort(v, v + cap, nv);
-	for (size_t i = 0; ok && i < nv; i++)
+	for (size_t i = 0; ok && i < nv && v[i].e.rid <= upto; i++)
 		redis_take(v[i].key, v[i].klen, &v[i].e);
 	mem_put(v, cap * 2 * sizeof(*v));
 	return ok;

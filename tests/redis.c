@@ -31,6 +31,9 @@
  *		 for the box and a publisher connection per worker
  *	auth/	 --redis-password-file and --redis-db: AUTH and SELECT;
  *		 a wrong password is a line on stderr and 503s, not a crash
+ *	order/	 2,000 entries of one topic and then one of another, stored
+ *		 in one MULTI: a stream of both gets them in id order, though
+ *		 the reader's XREAD brings at most 256 a topic at a time
  *	foreign/ another program's key where a topic's stream would be (a
  *		 string: Redis refuses an XREAD that names it): the other
  *		 topics' subscribers get their events, the server does not
@@ -698,6 +701,82 @@ static void test_foreign(void)
 		server_stop(&s, 3000);
 }
 
+/* -------------------------------------------------------------- order -- */
+
+/* Sends RESP commands straight to Redis, then PING, and waits for the
+ * PONG: every command before it has been answered. */
+static bool redis_raw(const char *cmds, size_t n)
+{
+	struct client c;
+	bool ok = client_open(&c, redis_port) == 0 &&
+		  client_send(&c, cmds, n, n, mono_ms() + 5000) == 0 &&
+		  client_send(&c, "PING\r\n", 6, 6, mono_ms() + 5000) == 0;
+
+	for (int64_t d = mono_ms() + 5000; ok && (c.in == NULL ||
+	     strstr(c.in, "+PONG\r\n") == NULL);) {
+		if (client_fill(&c) > 0)
+			continue;
+		if (c.eof || wait_fd(c.fd, POLLIN, d) == 0)
+			ok = t_note("no PONG from Redis");
+	}
+	ok = ok && (strstr(c.in, "-ERR") == NULL ||
+		    t_note("Redis: %s", escs(strstr(c.in, "-ERR"))));
+	client_close(&c);
+	return ok;
+}
+
+/* MS-SEQ ids as numbers, compared: a before b. */
+static bool id_before(const char *a, const char *b)
+{
+	unsigned long long am = 0, as = 0, bm = 0, bs = 0;
+
+	sscanf(a, "%llu-%llu", &am, &as);
+	sscanf(b, "%llu-%llu", &bm, &bs);
+	return am < bm || (am == bm && as < bs);
+}
+
+static void test_order(void)
+{
+	enum { BURST = 2000 };
+	struct server s;
+	struct client c;
+	struct response r = { 0 };
+	size_t cap = 64 + (BURST + 1) * 64, n = 0;
+	char *cmds = malloc(cap), prev[48] = "0-0", id[48];
+	int events = 0;
+	bool ok = cmds != NULL;
+
+	if (ok) {
+		n += (size_t)snprintf(cmds + n, cap - n, "MULTI\r\n");
+		for (int i = 0; i < BURST; i++)
+			n += (size_t)snprintf(cmds + n, cap - n,
+					      "XADD sse:oa * data a%d\r\n", i);
+		n += (size_t)snprintf(cmds + n, cap - n,
+				      "XADD sse:ob * data b\r\nEXEC\r\n");
+	}
+	ok = ok && start(&s, redis_addr, OPTS("--history", "5000")) &&
+	     until_up(&s, mono_ms() + 5000) &&
+	     topic_follow(&c, &r, s.port, "oa,ob", "") &&
+	     redis_raw(cmds, n) &&
+	     resp_until_events(&c, &r, BURST + 1, 10000);
+	for (const char *p = r.body; ok && (p = strstr(p, "id: ")) != NULL;
+	     p += 4, events++) {
+		sscanf(p + 4, "%47[0-9-]", id);
+		if (id_before(id, prev))
+			ok = t_note("event %d, %s, came after %s", events, id,
+				    prev);
+		snprintf(prev, sizeof prev, "%s", id);
+	}
+	ok = ok && (events == BURST + 1 ||
+		    t_note("%d events, not %d", events, BURST + 1));
+	t_result("order/across-topics", ok);
+	free(cmds);
+	client_close(&c);
+	resp_free(&r);
+	if (s.pid > 0)
+		server_stop(&s, 3000);
+}
+
 /* ---------------------------------------------------------------- cut -- */
 
 static void test_cut(void)
@@ -937,7 +1016,7 @@ int main(int argc, char **argv)
 		"auth/password-and-db",
 		"auth/wrong-password", "auth/missing-file",
 		"foreign/others-read", "foreign/read-again",
-		"foreign/ids-past-the-hub",
+		"foreign/ids-past-the-hub", "order/across-topics",
 	};
 	char *which[] = { "/bin/sh", "-c", "command -v redis-server", NULL };
 	char out[256], err[256];
@@ -962,6 +1041,7 @@ int main(int argc, char **argv)
 	test_down();
 	test_stdin_down();
 	test_foreign();
+	test_order();
 	test_cut();
 	test_slow();
 	test_workers();
