@@ -2573,6 +2573,8 @@ static struct hub {
 	bool in_paused;			/* --stdin: not read until Redis can
 					 * store its lines */
 	uint64_t in_lines;
+	char in_buf[8192];		/* --stdin: the last read, */
+	size_t in_pos, in_end;		/* [in_pos, in_end) not yet taken */
 	char token[256];
 	size_t token_len;
 } hub;
@@ -3581,30 +3583,62 @@ static void hub_stdin_resume(void)
 	if (!hub.in_paused || redis_refuses() != NULL)
 		return;
 	hub.in_paused = false;
-	if (hub.in_file)
-		hub_wake_self();
-	else if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0)
+	if (!hub.in_file &&
+	    epoll_ctl(srv.epfd, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0)
 		die("epoll_ctl");
+	if (hub.in_file || hub.in_pos < hub.in_end)
+		hub_wake_self();	/* the rest of the last read first */
 	stderr_line("sse: --stdin: reading again");
 }
 
-/* Reads standard input, publishing each whole line: one read() when epoll
- * says a pipe, FIFO or terminal is readable (so it never waits, and its
- * file flags, which other processes may share, stay as they are), or
- * HUB_STDIN_SLICE bytes of a regular file, the rest in the next turns.
- * At its end the server goes on serving. */
-static void hub_stdin_read(void)
+/* Takes the whole lines of the last read, [in_pos, in_end), keeping a
+ * line's start in hub.line for the next read.  With Redis, a line it
+ * cannot store now stops it (and standard input is paused): that line
+ * and the rest wait in in_buf.  False then. */
+static bool hub_stdin_lines(void)
 {
 	size_t cap = srv.cfg.limits.max_body + 1;	/* and a CR */
-	char buf[8192];
+
+	while (hub.in_pos < hub.in_end) {
+		const char *p = hub.in_buf + hub.in_pos;
+		const char *nl = memchr(p, '\n', hub.in_end - hub.in_pos);
+		size_t k = nl ? (size_t)(nl - p) : hub.in_end - hub.in_pos;
+
+		if (nl != NULL && REDIS_ON && redis_refuses() != NULL) {
+			hub_stdin_pause();
+			return false;
+		}
+		if (hub.line_len + k > cap)
+			hub.line_long = true;
+		else if (!hub.line_long)
+			memcpy(hub.line + hub.line_len, p, k);
+		hub.line_len += hub.line_long ? 0 : k;
+		hub.in_pos += k + (nl != NULL);
+		if (nl != NULL)
+			hub_stdin_line();
+	}
+	hub.in_pos = hub.in_end = 0;
+	return true;
+}
+
+/* Reads standard input, publishing each whole line: one read() when epoll
+ * says a pipe, FIFO or terminal is readable (readable: so it never waits,
+ * and its file flags, which other processes may share, stay as they
+ * are), or HUB_STDIN_SLICE bytes of a regular file, the rest in the next
+ * turns.  What a paused read left is taken first.  At its end the server
+ * goes on serving. */
+static void hub_stdin_read(bool readable)
+{
 	size_t budget = HUB_STDIN_SLICE;
 
 	if (REDIS_ON && redis_refuses() != NULL) {
 		hub_stdin_pause();
 		return;
 	}
-	while (budget > 0 && !hub.in_eof) {
-		ssize_t r = read(STDIN_FILENO, buf, sizeof(buf));
+	if (!hub_stdin_lines())
+		return;
+	while (readable && budget > 0 && !hub.in_eof) {
+		ssize_t r = read(STDIN_FILENO, hub.in_buf, sizeof(hub.in_buf));
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -3622,21 +3656,9 @@ static void hub_stdin_read(void)
 			return;
 		}
 		budget -= (size_t)r < budget ? (size_t)r : budget;
-		for (const char *p = buf, *end = buf + r; p < end;) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			size_t k = (size_t)((nl ? nl : end) - p);
-
-			if (hub.line_len + k > cap)
-				hub.line_long = true;
-			else if (!hub.line_long)
-				memcpy(hub.line + hub.line_len, p, k);
-			hub.line_len += hub.line_long ? 0 : k;
-			if (nl == NULL)
-				break;
-			hub_stdin_line();
-			p = nl + 1;
-		}
-		if (!hub.in_file)
+		hub.in_pos = 0;
+		hub.in_end = (size_t)r;
+		if (!hub_stdin_lines() || !hub.in_file)
 			return;
 	}
 }
@@ -3651,15 +3673,16 @@ static void hub_event(const struct source *src)
 	unsigned budget = HUB_TURN_SUBS;
 
 	if (src == &hub.in) {
-		hub_stdin_read();
+		hub_stdin_read(true);
 		return;
 	}
 	if (read(hub.wake.fd, &count, sizeof(count)) < 0)
 		errno = 0;
 	if (REDIS_ON)
 		redis_poke();	/* a topic to follow, perhaps */
-	if (hub.in_file && !hub.in_eof && !hub.in_paused)
-		hub_stdin_read();
+	if (!hub.in_paused && (hub.in_pos < hub.in_end ||
+				(hub.in_file && !hub.in_eof)))
+		hub_stdin_read(hub.in_file);
 	hub_fan_out();
 	while (hub.qlen > 0 && budget-- > 0) {
 		struct hub_ref r = hub.queue[hub.qhead];

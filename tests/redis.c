@@ -777,6 +777,71 @@ static void test_order(void)
 		server_stop(&s, 3000);
 }
 
+/* --stdin while Redis is stopped (SIGSTOP): the server queues XADDs up
+ * to its 16 MiB, then stops reading standard input, even in the middle of
+ * what one read() brought; started again, every line is stored. */
+static void test_stdin_slow(void)
+{
+	enum { LINES = 150000 };
+	const char *const args[] = { "-b", "127.0.0.1", "-p", "0", "-q",
+				     "--stdin", "slow", "--history", "200000",
+				     "--redis", redis_addr, NULL };
+	struct server s;
+	char line[512], out[64];
+	int in[2];
+	pid_t writer = -1;
+	bool ok, paused = false, stopped = false;
+
+	if (pipe2(in, O_CLOEXEC) != 0 ||
+	    server_start_stdin(&s, sse, args, in[0]) != 0) {
+		t_result("slow/stdin-waits", false);
+		return;
+	}
+	close(in[0]);
+	ok = redis_cli("DEL", "sse:slow", NULL) == 0 &&
+	     until_up(&s, mono_ms() + 5000) &&
+	     (stopped = kill(redis_pid, SIGSTOP) == 0);
+	if (ok && (writer = fork()) == 0) {	/* 15 MB of 100-byte lines */
+		static char buf[100 * 1000];
+
+		for (int i = 0; i < 1000; i++)
+			snprintf(buf + 100 * i, 101, "%099d\n", i);
+		for (int k = 0; k < LINES / 1000; k++)
+			if (write(in[1], buf, sizeof buf) != sizeof buf)
+				_exit(1);
+		_exit(0);
+	}
+	close(in[1]);
+	/* Before Redis's 5 s timeout: the XADDs waiting pass 16 MiB. */
+	for (int64_t d = mono_ms() + 4000; ok && !paused;) {
+		if (server_line(&s, line, sizeof line, d) != 1)
+			ok = t_note("no `--stdin: paused` line in 4 s");
+		else if (strstr(line, "skipped") || strstr(line, "not stored"))
+			ok = t_note("stderr: %s", escs(line));
+		paused = strstr(line, "--stdin: paused") != NULL;
+	}
+	if (stopped)
+		kill(redis_pid, SIGCONT);
+	ok = ok && wait_child(writer, NULL, NULL, NULL, 0, 0,
+				 mono_ms() + 20000) == 0;
+	for (int64_t d = mono_ms() + 20000; ok;) {
+		int got = server_line(&s, line, sizeof line, mono_ms() + 200);
+
+		if (got == 1 && (strstr(line, "skipped") ||
+				 strstr(line, "not stored")))
+			ok = t_note("stderr: %s", escs(line));
+		if (redis_cli_out(out, sizeof out, "XLEN", "sse:slow",
+				  NULL) == 0 && atoi(out) == LINES)
+			break;
+		if (mono_ms() > d)
+			ok = t_note("XLEN sse:slow: %s, not %d", escs(out),
+				    LINES);
+	}
+	t_result("slow/stdin-waits", ok);
+	server_stop(&s, 3000);
+	redis_cli("DEL", "sse:slow", NULL);
+}
+
 /* ---------------------------------------------------------------- cut -- */
 
 static void test_cut(void)
@@ -1017,6 +1082,7 @@ int main(int argc, char **argv)
 		"auth/wrong-password", "auth/missing-file",
 		"foreign/others-read", "foreign/read-again",
 		"foreign/ids-past-the-hub", "order/across-topics",
+		"slow/stdin-waits",
 	};
 	char *which[] = { "/bin/sh", "-c", "command -v redis-server", NULL };
 	char out[256], err[256];
@@ -1044,6 +1110,7 @@ int main(int argc, char **argv)
 	test_order();
 	test_cut();
 	test_slow();
+	test_stdin_slow();
 	test_workers();
 	test_auth();
 	redis_kill();
