@@ -717,6 +717,11 @@ static void server_init(int fd, size_t w)
 	srv.scratch_cap = SCRATCH_SIZE;
 	if (srv.scratch_cap < srv.cfg.max_event_size + 4096 + EVENT_ROOM)
 		srv.scratch_cap = srv.cfg.max_event_size + 4096 + EVENT_ROOM;
+	/* A resume that Redis serves formats each event there: a body's
+	 * lines each get "data: " and a line end, 7 bytes for the shortest
+	 * line, one line end. */
+	if (REDIS_ON && srv.scratch_cap < 7 * srv.cfg.limits.max_body + 4096)
+		srv.scratch_cap = 7 * srv.cfg.limits.max_body + 4096;
 	srv.scratch = mem_map(srv.scratch_cap);
 	if (srv.conns == NULL || srv.scratch == NULL)
 		die("mmap");
@@ -4802,8 +4807,9 @@ static void redis_replayed(struct conn *c, struct resp *w)
 			if (end[i] > at[i] && (best < 0 || e[end[i] - 1].rid <
 					       e[end[best] - 1].rid))
 				best = (int)i;
-		if (best >= 0 && e[end[best] - 1].rid <= x) {
-			end[best]--;
+		if (best >= 0 && (e[end[best] - 1].rid <= x ||
+				  !e[end[best] - 1].exact)) {
+			end[best]--;	/* sent before, or no id to send */
 			continue;
 		}
 		if (best >= 0 && redis_format(&o, &e[end[best] - 1])) {

@@ -31,6 +31,8 @@
  *		 for the box and a publisher connection per worker
  *	auth/	 --redis-password-file and --redis-db: AUTH and SELECT;
  *		 a wrong password is a line on stderr and 503s, not a crash
+ *	large/	 an event of 60,000 empty lines (seven times its size as
+ *		 data: lines) in a history that Redis serves: not left out
  *	order/	 2,000 entries of one topic and then one of another, stored
  *		 in one MULTI: a stream of both gets them in id order, though
  *		 the reader's XREAD brings at most 256 a topic at a time
@@ -701,6 +703,36 @@ static void test_foreign(void)
 		server_stop(&s, 3000);
 }
 
+/* -------------------------------------------------------------- large -- */
+
+static void test_large(void)
+{
+	enum { EMPTY = 60000 };
+	struct server s;
+	struct client c;
+	struct response r = { 0 };
+	char *body = malloc(EMPTY), id[48];
+	bool ok = body != NULL;
+
+	if (ok)
+		memset(body, '\n', EMPTY);
+	ok = ok && start(&s, redis_addr, NONE) &&
+	     until_up(&s, mono_ms() + 5000) &&
+	     topic_publish_text(s.port, "large", "before", id) == 200 &&
+	     topic_publish(s.port, "large", body, EMPTY, "", id) == 200 &&
+	     topic_publish_text(s.port, "large", "after", id) == 200 &&
+	     topic_follow(&c, &r, s.port, "large?history=1", "") &&
+	     resp_until_events(&c, &r, 3, 5000) &&
+	     (resp_count(&r, "data: \n") >= EMPTY ||
+	      t_note("%d empty data: lines", resp_count(&r, "data: \n")));
+	t_result("large/replayed", ok);
+	free(body);
+	client_close(&c);
+	resp_free(&r);
+	if (s.pid > 0)
+		server_stop(&s, 3000);
+}
+
 /* -------------------------------------------------------------- order -- */
 
 /* Sends RESP commands straight to Redis, then PING, and waits for the
@@ -1082,7 +1114,7 @@ int main(int argc, char **argv)
 		"auth/wrong-password", "auth/missing-file",
 		"foreign/others-read", "foreign/read-again",
 		"foreign/ids-past-the-hub", "order/across-topics",
-		"slow/stdin-waits",
+		"slow/stdin-waits", "large/replayed",
 	};
 	char *which[] = { "/bin/sh", "-c", "command -v redis-server", NULL };
 	char out[256], err[256];
@@ -1107,6 +1139,7 @@ int main(int argc, char **argv)
 	test_down();
 	test_stdin_down();
 	test_foreign();
+	test_large();
 	test_order();
 	test_cut();
 	test_slow();
