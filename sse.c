@@ -3950,7 +3950,8 @@ static void hub_stats(struct out *o, bool prometheus)
  * XREVRANGE of each topic down to the id (inclusive), in one MULTI so
  * that the topics agree on one moment, sent to that subscriber alone,
  * after the gap event if the id is not among them (trimmed, or lost with
- * a Redis restarted empty) or a topic had more than REDIS_REPLAY.
+ * a Redis restarted empty) or a topic had more than a resume brings
+ * (REDIS_REPLAY, fewer when --max-body is large: redis_count()).
  *
  * Faults.  Each connection is a small state machine; anything that goes
  * wrong (refused, reset, closed, an answer later than REDIS_TIMEOUT_MS,
@@ -3978,9 +3979,8 @@ static void hub_stats(struct out *o, bool prometheus)
 #define REDIS_BLOCK_MS		10000	/* XREAD's BLOCK: an idle reader's round */
 #define REDIS_BACKOFF_MS	100	/* the first retry; doubles ... */
 #define REDIS_BACKOFF_MAX_MS	5000	/* ... up to this */
-#define REDIS_COUNT		256	/* entries per topic per XREAD */
-#define REDIS_COUNT_TEXT	"256"	/* the same, for the command */
-#define REDIS_REPLAY		1024	/* entries per topic for a resume */
+#define REDIS_COUNT		256	/* entries per topic per XREAD, */
+#define REDIS_REPLAY		1024	/* and for a resume, at most */
 #define REDIS_OUT_MAX		(16 * MIB)	/* commands unsent: past, 503 */
 #define REDIS_IN_MAX		(256 * MIB)	/* the longest answer taken */
 #define RID_SEQ			((1ull << RID_BITS) - 1)
@@ -4043,6 +4043,7 @@ static struct redis {
 	uint64_t offset_ms;		/* Redis's clock minus srv.now_ms */
 	uint64_t time_ms;		/* when that was measured */
 	uint64_t follow_seen;		/* hub.sh->follow at the last XREAD */
+	unsigned count;			/* the XREAD's COUNT */
 	bool reading, unblocking;	/* an XREAD is out; an UNBLOCK too */
 	size_t waiting;			/* subscribers waiting for Redis */
 } redis;
@@ -4406,6 +4407,18 @@ static const char *redis_refuses(void)
 
 /* -- the reader ------------------------------------------------------------ */
 
+/* How many entries of each of n topics one answer may bring, max at most:
+ * as many as fit half the longest answer taken if every one is as large
+ * as a body may be (so that --max-body's 64 MiB, or many topics, never
+ * make an answer that takes the connection down, again and again). */
+static unsigned redis_count(unsigned n, unsigned max)
+{
+	size_t k = REDIS_IN_MAX / 2 / ((n > 0 ? n : 1) *
+				       (srv.cfg.limits.max_body + 128));
+
+	return k < 1 ? 1 : k < max ? (unsigned)k : max;
+}
+
 /* Whether the reader's XREAD reads topic t: followed here, and its key a
  * stream (one key of another type would make Redis refuse the whole
  * XREAD, for every topic). */
@@ -4464,9 +4477,11 @@ static void redis_xread(void)
 	}
 	redis.follow_seen = hub.sh->follow;
 	if (n > 0) {
+		redis.count = redis_count(n, REDIS_COUNT);
 		redis_begin(r, 6 + 2 * n);
-		redis_words(r, "XREAD COUNT " REDIS_COUNT_TEXT
-			    " BLOCK 10000 STREAMS");
+		redis_words(r, "XREAD COUNT");
+		redis_num(r, redis.count);
+		redis_words(r, "BLOCK 10000 STREAMS");
 		for (uint32_t i = 0; i < hub.sh->ntopics; i++)
 			if (redis_reads(&hub.topics[i]))
 				redis_key(r, hub.topics[i].name,
@@ -4589,7 +4604,7 @@ static bool redis_xread_answer(struct resp *w)
 		 * other streams' last ones: the answer is taken only up to
 		 * its last, and the rest is read again, so that the ring
 		 * takes entries in id order across topics. */
-		bool cut = m == REDIS_COUNT;
+		bool cut = m == redis.count;
 		while (ok && m-- > 0) {
 			if (nv == cap) {	/* twice: redis_sort()'s room */
 				size_t more = cap ? cap * 2 : 64;
@@ -4718,7 +4733,8 @@ static void redis_replay(struct conn *c)
 		redis_key(r, t->name, t->len);
 		redis_words(r, "+");
 		redis_words(r, id);
-		redis_words(r, "COUNT 1024");
+		redis_words(r, "COUNT");
+		redis_num(r, redis_count(s->hub_topics, REDIS_REPLAY));
 		redis_send(r, RF_NOTHING, 0, 0);
 	}
 	redis_begin(r, 1);
@@ -4763,6 +4779,7 @@ static void redis_replayed(struct conn *c, struct resp *w)
 	const size_t size = (size_t)HUB_STREAM_TOPICS * REDIS_REPLAY *
 			    sizeof(struct redis_entry);
 	struct redis_entry *e = mem_get(size);
+	const int64_t count = redis_count(s->hub_topics, REDIS_REPLAY);
 	size_t at[HUB_STREAM_TOPICS], end[HUB_STREAM_TOPICS], ne = 0, sent = 0;
 	uint64_t x = s->hub.after, newest = x, oldest = UINT64_MAX;
 	bool found = false, more = false, ok = e != NULL;
@@ -4773,9 +4790,9 @@ static void redis_replayed(struct conn *c, struct resp *w)
 
 	ok = ok && resp_is(w, '*', &n, &p) && n == s->hub_topics;
 	for (unsigned i = 0; ok && i < s->hub_topics; i++) {
-		ok = resp_is(w, '*', &m, &p) && m <= REDIS_REPLAY;
+		ok = resp_is(w, '*', &m, &p) && m <= count;
 		at[i] = ne;
-		more |= m == REDIS_REPLAY;
+		more |= m == count;
 		while (ok && m-- > 0 && (ok = resp_entry(w, &e[ne]))) {
 			found |= e[ne].rid == x;
 			newest = e[ne].rid > newest ? e[ne].rid : newest;
