@@ -506,6 +506,9 @@ static enum wait redis_published(struct conn *c);
 static void redis_stdin(const char *line, size_t n, uint64_t number);
 static const char *redis_refuses(void);
 static void redis_down(struct redis_conn *r, const char *why);
+struct redis_wait;
+static void redis_answer(struct redis_conn *r, struct redis_wait w,
+			 const char *p, const char *end);
 static void redis_event(struct source *src, uint32_t events);
 static void redis_setup(void);
 static void redis_init(size_t w);
@@ -4232,6 +4235,8 @@ static bool redis_entry_ok(const struct redis_entry *e, char *type)
 
 static void redis_put(struct redis_conn *r, const char *p, size_t n)
 {
+	if (r->state != REDIS_UP)
+		return;		/* went down in the middle of a sequence */
 	if (r->out_len + n > r->out_cap) {
 		size_t cap = r->out_cap ? r->out_cap : 4096;
 		char *q;
@@ -4352,6 +4357,15 @@ static void redis_due(struct redis_conn *r)
 static void redis_send(struct redis_conn *r, uint32_t what, uint32_t fd,
 		       uint32_t gen)
 {
+	if (r->state != REDIS_UP) {
+		/* A send in the same sequence took it down: this command
+		 * was not queued (redis_put()), and its answer will not
+		 * come, which its asker hears now, as when it goes down;
+		 * on reconnecting, the first bytes are its hello's. */
+		redis_answer(r, (struct redis_wait){ what, fd, gen }, NULL,
+			     NULL);
+		return;
+	}
 	if (r->qlen == r->qcap) {
 		size_t cap = r->qcap ? r->qcap * 2 : 64;
 		struct redis_wait *q = mem_get(cap * sizeof(*q));
@@ -4504,6 +4518,7 @@ static void redis_xread(void)
 
 /* A topic is followed anew, perhaps by another worker: the reader reads
  * it too, from now (its XREAD is unblocked to be sent again). */
+/* NOLINTNEXTLINE(misc-no-recursion): as redis_flush() */
 static void redis_poke(void)
 {
 	if (hub.w != 0 || redis.follow_seen == hub.sh->follow)
@@ -4524,7 +4539,7 @@ static void redis_poke(void)
 static void redis_take(const char *key, size_t klen,
 		       const struct redis_entry *e)
 {
-	char type[HUB_NAME + 1], id[48];
+	char type[HUB_NAME + 1];
 	bool fresh = false;
 	uint64_t seq = 0;
 	int t;
@@ -4550,6 +4565,8 @@ static void redis_take(const char *key, size_t klen,
 		seq = hub_publish(key + 4, klen - 4, e->type ? type : NULL,
 				  e->data, e->dlen, e->rid);
 	if (seq == 0 || seq == UINT64_MAX) {
+		char id[48];
+
 		memcpy(type, key + 4, klen - 4);
 		type[klen - 4] = '\0';
 		memcpy(id, e->id, e->idlen < 47 ? e->idlen : 47);
@@ -4604,7 +4621,7 @@ static bool redis_xread_answer(struct resp *w)
 		 * other streams' last ones: the answer is taken only up to
 		 * its last, and the rest is read again, so that the ring
 		 * takes entries in id order across topics. */
-		bool cut = m == redis.count;
+		bool cut = ok && m == redis.count;
 		while (ok && m-- > 0) {
 			if (nv == cap) {	/* twice: redis_sort()'s room */
 				size_t more = cap ? cap * 2 : 64;
@@ -4621,7 +4638,7 @@ static bool redis_xread_answer(struct resp *w)
 			ok = resp_entry(w, &v[nv++].e);
 		}
 		ok = ok && m < 0;
-		if (ok && cut && v[nv - 1].e.rid < upto)
+		if (ok && cut && nv > 0 && v[nv - 1].e.rid < upto)
 			upto = v[nv - 1].e.rid;
 	}
 	if (ok && nv > 1)
@@ -4637,6 +4654,7 @@ static bool redis_xread_answer(struct resp *w)
  * are Redis's to answer.  Or Redis said its key is not a stream
  * (wrong_type: another program wrote it): the reader leaves it out, and
  * asks again every REDIS_BLOCK_MS, until it is one. */
+/* NOLINTNEXTLINE(misc-no-recursion): as redis_flush() */
 static void redis_check(uint32_t topic, struct resp *w, bool wrong_type)
 {
 	struct hub_topic *t = &hub.topics[topic];
