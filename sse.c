@@ -4194,7 +4194,7 @@ static bool resp_entry(struct resp *w, struct redis_entry *e)
 	uint64_t ms, seq;
 	const char *s, *v;
 
-	*e = (struct redis_entry){ .data = "" };
+	*e = (struct redis_entry){ .data = NULL };
 	if (!resp_is(w, '*', &n, &s) || n != 2 || !resp_is(w, '$', &n, &s) ||
 	    n < 0 || !rid_split(s, (size_t)n, &ms, &seq))
 		return false;
@@ -4222,6 +4222,8 @@ static bool resp_entry(struct resp *w, struct redis_entry *e)
 static bool redis_entry_ok(const struct redis_entry *e, char *type)
 {
 	type[0] = '\0';
+	if (e->data == NULL)
+		return false;	/* not one of ours */
 	if (e->type != NULL && e->tlen <= HUB_NAME) {
 		memcpy(type, e->type, e->tlen);
 		type[e->tlen] = '\0';
@@ -4414,7 +4416,7 @@ static const char *redis_refuses(void)
 {
 	if (!redis.pub.ready)
 		return "Redis is unreachable: not stored";
-	if (redis.pub.out_len > REDIS_OUT_MAX)
+	if (redis.pub.out_len - redis.pub.out_off > REDIS_OUT_MAX)
 		return "Redis is slow: not stored";
 	return NULL;
 }
@@ -4773,8 +4775,11 @@ static void out_rid(struct out *o, uint64_t rid)
 static bool redis_format(struct out *o, const struct redis_entry *e)
 {
 	char type[HUB_NAME + 1];
-	size_t need = 80 + e->tlen + hub_lines(e->data, e->dlen, NULL);
+	size_t need;
 
+	if (e->data == NULL)
+		return true;	/* not one of ours: skipped */
+	need = 80 + e->tlen + hub_lines(e->data, e->dlen, NULL);
 	if (need > o->cap - o->len || !redis_entry_ok(e, type))
 		return need <= o->cap - o->len;
 	out_add(o, "id: ", 4);

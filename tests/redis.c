@@ -42,7 +42,8 @@
  *		 spin, and the topic is read once its key is a stream again;
  *		 entries whose ids the hub cannot hold (SEQ past 2^20, MS
  *		 past the year 2527) are skipped with a line on stderr, and
- *		 the reader does not spin on them
+ *		 the reader does not spin on them; an entry without a data
+ *		 field is not an event
  *
  * Each case prints one line, `pass NAME`, `FAIL NAME: WHY` or `skip NAME:
  * WHY`.  The exit status is 1 if any case failed.
@@ -608,6 +609,15 @@ static int redis_cli(const char *a, const char *b, const char *c)
 	return redis_cli_out(out, sizeof out, a, b, c, NULL);
 }
 
+/* How many events c's stream has brought by now (read without waiting),
+ * as data: lines. */
+static int events_now(struct client *c, struct response *r)
+{
+	resp_until_events(c, r, 1000, 1);
+	t_clear();	/* it did not wait for 1,000 */
+	return resp_count(r, "data:");
+}
+
 /* How many XREADs Redis has been sent, or -1. */
 static long redis_xreads(void)
 {
@@ -654,8 +664,8 @@ static void test_foreign(void)
 	/* Ids the hub's cannot hold, written by another program: a SEQ
 	 * past 2^20 - 1 (an XREAD after the last one the hub holds would
 	 * bring it again, at once, forever) and an MS past 2^44 - 1. */
-	struct client cb, ch;
-	struct response rb = { 0 }, rh = { 0 };
+	struct client cb, ch, cn;
+	struct response rb = { 0 }, rh = { 0 }, rn = { 0 };
 	char big[64], pub[64];
 	long xreads = 0;
 	bool skipped = false;
@@ -668,6 +678,9 @@ static void test_foreign(void)
 			   "17592186044416-0", "data", "p", NULL) == 0 &&
 	     topic_follow(&cb, &rb, s.port, "big", "") &&
 	     topic_follow(&ch, &rh, s.port, "past", "") &&
+	     topic_follow(&cn, &rn, s.port, "nodata", "") &&
+	     redis_cli_out(pub, sizeof pub, "XADD", "sse:nodata", "*", "note",
+			   "n", NULL) == 0 &&
 	     topic_publish_text(s.port, "fine", "f", id) == 200 &&
 	     resp_until_events(&cf, &rf, 4, 5000);
 	lines = 0;
@@ -685,16 +698,20 @@ static void test_foreign(void)
 				   lines, escs(line))) &&
 	     (redis_xreads() - xreads < 20 ||
 	      t_note("%ld XREADs in 1 s", redis_xreads() - xreads)) &&
-	     (resp_count(&rb, "data: ") + resp_count(&rh, "data: ") == 0 ||
-	      t_note("delivered: %s %s", escs(rb.body), escs(rh.body)));
+	     (events_now(&cb, &rb) + events_now(&ch, &rh) == 0 ||
+	      t_note("delivered: %s %s", escs(rb.body), escs(rh.body))) &&
+	     (events_now(&cn, &rn) == 0 ||
+	      t_note("an entry without data: %s", escs(rn.body)));
 	/* A publish Redis stores with such an id: not 200, not 503. */
 	ok = ok && (topic_publish_text(s.port, "big", "b2", pub) == 500 ||
 		    t_note("a publish to sse:big: not 500"));
 	t_result("foreign/ids-past-the-hub", ok);
 	client_close(&cb);
 	client_close(&ch);
+	client_close(&cn);
 	resp_free(&rb);
 	resp_free(&rh);
+	resp_free(&rn);
 	client_close(&cf);
 	client_close(&cw);
 	resp_free(&rf);
