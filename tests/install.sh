@@ -7,6 +7,8 @@
 #                 `make CC=aarch64-linux-gnu-gcc` then `make` gives a
 #                 native ./sse again, and the static builds keep their
 #                 own names through it all
+#   static-redis  `make static STATIC_REDIS=1` then `make static` gives
+#                 the build without the Redis client again
 #   install       sse, sseload and both pages under DESTDIR; BIN= puts
 #                 another build in as sse (and no x86-64 sseload)
 #   man-*         each page renders without a warning, and names every
@@ -46,6 +48,23 @@ elif out=$(build static && build CC=aarch64-linux-gnu-gcc &&
 	fi
 else
 	echo "FAIL outputs: $out"
+fi
+
+# static-redis: the static build remembers its flags (static.cmd).
+if ! command -v musl-gcc >/dev/null; then
+	echo "skip static-redis: musl-gcc is not installed (Debian musl-tools)"
+elif out=$(rm -f "$dir/sse-static" && build static STATIC_REDIS=1 &&
+	   build static) && [ -z "$out" ]; then
+	said=$(timeout 5 "$dir/sse-static" --redis 127.0.0.1:1 -b 127.0.0.1 \
+		-p 0 2>&1)
+	if printf '%s' "$said" | grep -q 'no Redis client'; then
+		echo "pass static-redis"
+	else
+		echo "FAIL static-redis: make static after STATIC_REDIS=1 left" \
+			"the Redis build: --redis said: $said"
+	fi
+else
+	echo "FAIL static-redis: $out"
 fi
 
 # install and uninstall.
