@@ -632,7 +632,7 @@ static long redis_xreads(void)
 
 static void test_foreign(void)
 {
-	struct server s;
+	struct server s = { .pid = -1 };
 	struct client cf, cw;
 	struct response rf = { 0 }, rw = { 0 };
 	char id[48], line[512];
@@ -725,7 +725,7 @@ static void test_foreign(void)
 static void test_large(void)
 {
 	enum { EMPTY = 60000 };
-	struct server s;
+	struct server s = { .pid = -1 };
 	struct client c;
 	struct response r = { 0 };
 	char *body = malloc(EMPTY), id[48];
@@ -787,7 +787,7 @@ static bool id_before(const char *a, const char *b)
 static void test_order(void)
 {
 	enum { BURST = 2000 };
-	struct server s;
+	struct server s = { .pid = -1 };
 	struct client c;
 	struct response r = { 0 };
 	size_t cap = 64 + (BURST + 1) * 64, n = 0;
