@@ -4047,6 +4047,7 @@ static struct redis {
 	uint64_t time_ms;		/* when that was measured */
 	uint64_t follow_seen;		/* hub.sh->follow at the last XREAD */
 	unsigned count;			/* the XREAD's COUNT */
+	bool recheck;			/* no XREAD out, but a topic left out */
 	bool reading, unblocking;	/* an XREAD is out; an UNBLOCK too */
 	size_t waiting;			/* subscribers waiting for Redis */
 } redis;
@@ -4346,6 +4347,12 @@ static void redis_flush(struct redis_conn *r)
 /* The answer's deadline: the first one due, an XREAD's BLOCK later. */
 static void redis_due(struct redis_conn *r)
 {
+	if (r->qlen == 0 && r == &redis.rd && redis.recheck) {
+		/* Nothing to read but a key that is not a stream: no XREAD
+		 * ends to check it again, so a timer does. */
+		tw_add(&srv.wheel, &r->timer, srv.now_ms + REDIS_BLOCK_MS);
+		return;
+	}
 	if (r->qlen == 0) {
 		tw_cancel(&srv.wheel, &r->timer);
 		return;
@@ -4478,20 +4485,23 @@ static void redis_xread(void)
 
 	if (!r->ready || redis.reading)
 		return;
-	if (srv.now_ms - redis.time_ms > REDIS_BLOCK_MS) {
+	if (srv.now_ms - redis.time_ms >= REDIS_BLOCK_MS) {
 		redis_checks(true);	/* a key that was not a stream */
 		redis_begin(r, 1);
 		redis_words(r, "TIME");
 		redis_send(r, RF_TIME, 0, 0);
 	}
 	hub_lock();
+	redis.recheck = false;
 	for (uint32_t i = 0; i < hub.sh->ntopics; i++) {
 		struct hub_topic *t = &hub.topics[i];
 
 		t->follow &= t->len > 0 && hub_subscribers(t) > 0;
 		n += redis_reads(t);
+		redis.recheck |= t->follow && t->not_stream;
 	}
 	redis.follow_seen = hub.sh->follow;
+	redis.recheck &= n == 0;	/* else each XREAD's end rechecks */
 	if (n > 0) {
 		redis.count = redis_count(n, REDIS_COUNT);
 		redis_begin(r, 6 + 2 * n);
@@ -4815,14 +4825,20 @@ static void redis_replayed(struct conn *c, struct resp *w)
 	for (unsigned i = 0; ok && i < s->hub_topics; i++) {
 		ok = resp_is(w, '*', &m, &p) && m <= count;
 		at[i] = ne;
-		more |= m == count;
+		bool full = m == count;
 		while (ok && m-- > 0 && (ok = resp_entry(w, &e[ne]))) {
 			found |= e[ne].rid == x;
-			newest = e[ne].rid > newest ? e[ne].rid : newest;
-			oldest = e[ne].rid < oldest ? e[ne].rid : oldest;
+			if (e[ne].exact && e[ne].data != NULL) {
+				newest = e[ne].rid > newest ? e[ne].rid
+							    : newest;
+				oldest = e[ne].rid < oldest ? e[ne].rid
+							    : oldest;
+			}
 			ne++;
 		}
 		end[i] = ne;
+		/* As many as asked for, all after x: there may be more. */
+		more |= ok && full && ne > at[i] && e[ne - 1].rid > x;
 	}
 	if (!ok) {
 		mem_put(e, size);
@@ -4848,8 +4864,9 @@ static void redis_replayed(struct conn *c, struct resp *w)
 					       e[end[best] - 1].rid))
 				best = (int)i;
 		if (best >= 0 && (e[end[best] - 1].rid <= x ||
-				  !e[end[best] - 1].exact)) {
-			end[best]--;	/* sent before, or no id to send */
+				  !e[end[best] - 1].exact ||
+				  e[end[best] - 1].data == NULL)) {
+			end[best]--;	/* sent before, or not an event here */
 			continue;
 		}
 		if (best >= 0 && redis_format(&o, &e[end[best] - 1])) {
@@ -4969,10 +4986,14 @@ static void redis_answer(struct redis_conn *r, struct redis_wait w,
 	struct resp walk = { p, end };
 	struct conn *c = &srv.conns[w.fd];
 	bool bad = p != NULL && *p == '-';
+	bool wrong_type = bad && (size_t)(end - p) > 10 &&
+			  memcmp(p, "-WRONGTYPE", 10) == 0;
 	int64_t n;
 	const char *s;
 
-	if (bad) {	/* Redis's error, as it says it */
+	/* Redis's error, as it says it (a check's WRONGTYPE: redis_check()
+	 * says once that the key is not a stream, not at each check). */
+	if (bad && !(w.what == RF_CHECK && wrong_type)) {
 		char text[160];
 		size_t len = (size_t)(memchr(p, '\r', (size_t)(end - p)) -
 				      (const void *)p);
@@ -4988,9 +5009,7 @@ static void redis_answer(struct redis_conn *r, struct redis_wait w,
 		break;
 	case RF_CHECK:
 		if (p != NULL)
-			redis_check(w.gen, &walk, bad &&
-				    (size_t)(end - p) > 10 &&
-				    memcmp(p, "-WRONGTYPE", 10) == 0);
+			redis_check(w.gen, &walk, wrong_type);
 		break;
 	case RF_SETUP:
 		if (bad)
@@ -5010,7 +5029,11 @@ static void redis_answer(struct redis_conn *r, struct redis_wait w,
 		}
 		if (!r->ready) {
 			r->ready = true;
-			r->backoff_ms = REDIS_BACKOFF_MS;
+			/* The reader's backoff starts again only once an XREAD
+			 * was answered: one refused time after time (by an
+			 * ACL, say) must not reconnect every 100 ms. */
+			if (r != &redis.rd)
+				r->backoff_ms = REDIS_BACKOFF_MS;
 			__atomic_fetch_add(&hub.sh->redis_up, 1,
 					   __ATOMIC_RELAXED);
 			stderr_line("sse: redis %s: %s connected",
@@ -5070,6 +5093,7 @@ static void redis_answer(struct redis_conn *r, struct redis_wait w,
 			redis_down(r, "an XREAD answer that is not one");
 			break;
 		}
+		r->backoff_ms = REDIS_BACKOFF_MS;
 		redis_xread();
 		break;
 	}
@@ -5262,6 +5286,8 @@ static void redis_on_timer(struct tw_timer *t)
 	case REDIS_UP:
 		if (r->qlen > 0)
 			redis_down(r, "no answer within 5 s");
+		else if (r == &redis.rd)
+			redis_xread();	/* a recheck is due: redis_due() */
 		break;
 	}
 }

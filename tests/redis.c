@@ -661,6 +661,59 @@ static void test_foreign(void)
 	     resp_until_events(&cw, &rw, 1, 25000);
 	t_result("foreign/read-again", ok);
 
+	/* The same where it is the only topic followed: no XREAD is out,
+	 * and none ends to ask again. */
+	struct server s2 = { .pid = -1 };
+	struct client cl;
+	struct response rl = { 0 };
+	bool apart = redis_cli("SET", "sse:lone", "x") == 0 &&
+		     start(&s2, redis_addr, NONE) &&
+		     until_up(&s2, mono_ms() + 5000) &&
+		     topic_follow(&cl, &rl, s2.port, "lone", "");
+
+	for (int64_t d = mono_ms() + 5000; apart;) {	/* left out */
+		if (server_line(&s2, line, sizeof line, d) != 1)
+			apart = t_note("no line: sse:lone is not a stream");
+		else if (strstr(line, "sse:lone is not a stream"))
+			break;
+	}
+	apart = apart && redis_cli("DEL", "sse:lone", NULL) == 0 &&
+		topic_publish_text(s2.port, "lone", "l", id) == 200 &&
+		resp_until_events(&cl, &rl, 1, 25000);
+	t_result("foreign/read-again-alone", apart);
+
+	/* An XREAD refused time after time (here by an ACL): the reader
+	 * reconnects with a growing backoff, 100 ms doubling to 5 s, not
+	 * every 100 ms. */
+	struct server s3 = { .pid = -1 };
+	struct client ca;
+	struct response ra = { 0 };
+	char acl[64];
+	int connects = 0;
+	bool slow = redis_cli_out(acl, sizeof acl, "ACL", "SETUSER", "default",
+				  "-xread", NULL) == 0 &&
+		    start(&s3, redis_addr, NONE) &&
+		    until_up(&s3, mono_ms() + 5000) &&
+		    topic_follow(&ca, &ra, s3.port, "acl", "");
+
+	for (int64_t d = mono_ms() + 3000; slow && mono_ms() < d;)
+		connects += server_line(&s3, line, sizeof line, d) == 1 &&
+			    strstr(line, "reader connected") != NULL;
+	slow = slow && (connects < 10 ||
+			t_note("the reader connected %d times in 3 s",
+			       connects));
+	redis_cli_out(acl, sizeof acl, "ACL", "SETUSER", "default", "+xread",
+		      NULL);
+	t_result("foreign/xread-refused-backoff", slow);
+	client_close(&ca);
+	resp_free(&ra);
+	if (s3.pid > 0)
+		server_stop(&s3, 3000);
+	client_close(&cl);
+	resp_free(&rl);
+	if (s2.pid > 0)
+		server_stop(&s2, 3000);
+
 	/* Ids the hub's cannot hold, written by another program: a SEQ
 	 * past 2^20 - 1 (an XREAD after the last one the hub holds would
 	 * bring it again, at once, forever) and an MS past 2^44 - 1. */
@@ -705,6 +758,17 @@ static void test_foreign(void)
 	/* A publish Redis stores with such an id: not 200, not 503. */
 	ok = ok && (topic_publish_text(s.port, "big", "b2", pub) == 500 ||
 		    t_note("a publish to sse:big: not 500"));
+	/* A history from Redis with such an entry among others': what
+	 * comes after it is still sent. */
+	struct client cp;
+	struct response rp = { 0 };
+
+	ok = ok && topic_follow(&cp, &rp, s.port, "fine,past?history=1", "") &&
+	     resp_until_events(&cp, &rp, 4, 5000) &&
+	     topic_publish_text(s.port, "fine", "after", id) == 200 &&
+	     resp_until_events(&cp, &rp, 5, 5000);
+	client_close(&cp);
+	resp_free(&rp);
 	t_result("foreign/ids-past-the-hub", ok);
 	client_close(&cb);
 	client_close(&ch);
@@ -748,6 +812,31 @@ static void test_large(void)
 	resp_free(&r);
 	if (s.pid > 0)
 		server_stop(&s, 3000);
+
+	/* With --max-body 64 MiB a resume asks Redis for one entry a topic
+	 * (redis_count()); the one that comes is the resume id itself, and
+	 * nothing is missing: no gap event. */
+	const char *const big[] = { "--max-body", "67108864", NULL };
+	struct server a = { .pid = -1 }, b = { .pid = -1 };
+	char last[80];
+
+	ok = start(&a, redis_addr, big) && until_up(&a, mono_ms() + 5000) &&
+	     topic_publish_text(a.port, "nogap", "one", id) == 200;
+	if (a.pid > 0)
+		server_stop(&a, 3000);
+	snprintf(last, sizeof last, "Last-Event-ID: %s\r\n", id);
+	ok = ok && start(&b, redis_addr, big) &&
+	     until_up(&b, mono_ms() + 5000) &&
+	     topic_follow(&c, &r, b.port, "nogap", last) &&
+	     topic_publish_text(b.port, "nogap", "two", id) == 200 &&
+	     resp_until_events(&c, &r, 1, 5000) &&
+	     (strstr(r.body, "event: gap") == NULL ||
+	      t_note("a gap event: %s", escs(r.body)));
+	t_result("large/no-false-gap", ok);
+	client_close(&c);
+	resp_free(&r);
+	if (b.pid > 0)
+		server_stop(&b, 3000);
 }
 
 /* -------------------------------------------------------------- order -- */
@@ -828,12 +917,14 @@ static void test_order(void)
 
 /* --stdin while Redis is stopped (SIGSTOP): the server queues XADDs up
  * to its 16 MiB, then stops reading standard input, even in the middle of
- * what one read() brought; started again, every line is stored. */
+ * what one read() brought; started again, every line is stored.  The
+ * lines make some 55 MB of commands, so that 16 MiB stay unsent whatever
+ * the sockets to the stopped Redis hold (about 10 MB here). */
 static void test_stdin_slow(void)
 {
-	enum { LINES = 150000 };
+	enum { LINES = 300000 };
 	const char *const args[] = { "-b", "127.0.0.1", "-p", "0", "-q",
-				     "--stdin", "slow", "--history", "200000",
+				     "--stdin", "slow", "--history", "400000",
 				     "--redis", redis_addr, NULL };
 	struct server s;
 	char line[512], out[64];
@@ -850,7 +941,7 @@ static void test_stdin_slow(void)
 	ok = redis_cli("DEL", "sse:slow", NULL) == 0 &&
 	     until_up(&s, mono_ms() + 5000) &&
 	     (stopped = kill(redis_pid, SIGSTOP) == 0);
-	if (ok && (writer = fork()) == 0) {	/* 15 MB of 100-byte lines */
+	if (ok && (writer = fork()) == 0) {	/* 30 MB of 100-byte lines */
 		static char buf[100 * 1000];
 
 		for (int i = 0; i < 1000; i++)
@@ -1130,8 +1221,9 @@ int main(int argc, char **argv)
 		"auth/password-and-db",
 		"auth/wrong-password", "auth/missing-file",
 		"foreign/others-read", "foreign/read-again",
+		"foreign/read-again-alone", "foreign/xread-refused-backoff",
 		"foreign/ids-past-the-hub", "order/across-topics",
-		"slow/stdin-waits", "large/replayed",
+		"slow/stdin-waits", "large/replayed", "large/no-false-gap",
 	};
 	char *which[] = { "/bin/sh", "-c", "command -v redis-server", NULL };
 	char out[256], err[256];
