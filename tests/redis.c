@@ -584,6 +584,16 @@ static void test_stdin_down(void)
 
 /* ------------------------------------------------------------ foreign -- */
 
+/* Ends what a case started: its subscriber's connection and answer, and
+ * its server (s NULL: none of its own), each only if it was started. */
+static void end_case(struct server *s, struct client *c, struct response *r)
+{
+	client_close(c);
+	resp_free(r);
+	if (s != NULL && s->pid > 0)
+		server_stop(s, 3000);
+}
+
 /* redis-cli -p PORT ARGS... (up to a NULL): its exit status (0: Redis
  * answered), what it printed in out. */
 static int redis_cli_out(char *out, size_t cap, const char *a, ...)
@@ -633,7 +643,7 @@ static long redis_xreads(void)
 static void test_foreign(void)
 {
 	struct server s = { .pid = -1 };
-	struct client cf, cw;
+	struct client cf = { .fd = -1 }, cw = { .fd = -1 };
 	struct response rf = { 0 }, rw = { 0 };
 	char id[48], line[512];
 	int lines = 0;
@@ -661,63 +671,10 @@ static void test_foreign(void)
 	     resp_until_events(&cw, &rw, 1, 25000);
 	t_result("foreign/read-again", ok);
 
-	/* The same where it is the only topic followed: no XREAD is out,
-	 * and none ends to ask again. */
-	struct server s2 = { .pid = -1 };
-	struct client cl;
-	struct response rl = { 0 };
-	bool apart = redis_cli("SET", "sse:lone", "x") == 0 &&
-		     start(&s2, redis_addr, NONE) &&
-		     until_up(&s2, mono_ms() + 5000) &&
-		     topic_follow(&cl, &rl, s2.port, "lone", "");
-
-	for (int64_t d = mono_ms() + 5000; apart;) {	/* left out */
-		if (server_line(&s2, line, sizeof line, d) != 1)
-			apart = t_note("no line: sse:lone is not a stream");
-		else if (strstr(line, "sse:lone is not a stream"))
-			break;
-	}
-	apart = apart && redis_cli("DEL", "sse:lone", NULL) == 0 &&
-		topic_publish_text(s2.port, "lone", "l", id) == 200 &&
-		resp_until_events(&cl, &rl, 1, 25000);
-	t_result("foreign/read-again-alone", apart);
-
-	/* An XREAD refused time after time (here by an ACL): the reader
-	 * reconnects with a growing backoff, 100 ms doubling to 5 s, not
-	 * every 100 ms. */
-	struct server s3 = { .pid = -1 };
-	struct client ca;
-	struct response ra = { 0 };
-	char acl[64];
-	int connects = 0;
-	bool slow = redis_cli_out(acl, sizeof acl, "ACL", "SETUSER", "default",
-				  "-xread", NULL) == 0 &&
-		    start(&s3, redis_addr, NONE) &&
-		    until_up(&s3, mono_ms() + 5000) &&
-		    topic_follow(&ca, &ra, s3.port, "acl", "");
-
-	for (int64_t d = mono_ms() + 3000; slow && mono_ms() < d;)
-		connects += server_line(&s3, line, sizeof line, d) == 1 &&
-			    strstr(line, "reader connected") != NULL;
-	slow = slow && (connects < 10 ||
-			t_note("the reader connected %d times in 3 s",
-			       connects));
-	redis_cli_out(acl, sizeof acl, "ACL", "SETUSER", "default", "+xread",
-		      NULL);
-	t_result("foreign/xread-refused-backoff", slow);
-	client_close(&ca);
-	resp_free(&ra);
-	if (s3.pid > 0)
-		server_stop(&s3, 3000);
-	client_close(&cl);
-	resp_free(&rl);
-	if (s2.pid > 0)
-		server_stop(&s2, 3000);
-
 	/* Ids the hub's cannot hold, written by another program: a SEQ
 	 * past 2^20 - 1 (an XREAD after the last one the hub holds would
 	 * bring it again, at once, forever) and an MS past 2^44 - 1. */
-	struct client cb, ch, cn;
+	struct client cb = { .fd = -1 }, ch = { .fd = -1 }, cn = { .fd = -1 };
 	struct response rb = { 0 }, rh = { 0 }, rn = { 0 };
 	char big[64], pub[64];
 	long xreads = 0;
@@ -760,7 +717,7 @@ static void test_foreign(void)
 		    t_note("a publish to sse:big: not 500"));
 	/* A history from Redis with such an entry among others': what
 	 * comes after it is still sent. */
-	struct client cp;
+	struct client cp = { .fd = -1 };
 	struct response rp = { 0 };
 
 	ok = ok && topic_follow(&cp, &rp, s.port, "fine,past?history=1", "") &&
@@ -770,18 +727,64 @@ static void test_foreign(void)
 	client_close(&cp);
 	resp_free(&rp);
 	t_result("foreign/ids-past-the-hub", ok);
-	client_close(&cb);
-	client_close(&ch);
-	client_close(&cn);
-	resp_free(&rb);
-	resp_free(&rh);
-	resp_free(&rn);
-	client_close(&cf);
-	client_close(&cw);
-	resp_free(&rf);
-	resp_free(&rw);
-	if (s.pid > 0)
-		server_stop(&s, 3000);
+	end_case(NULL, &cb, &rb);
+	end_case(NULL, &ch, &rh);
+	end_case(NULL, &cn, &rn);
+	end_case(NULL, &cw, &rw);
+	end_case(&s, &cf, &rf);
+}
+
+/* A key that is not a stream, where it is the only topic followed: no
+ * XREAD is out, and none ends to ask again. */
+static void test_foreign_alone(void)
+{
+	struct server s = { .pid = -1 };
+	struct client c = { .fd = -1 };
+	struct response r = { 0 };
+	char id[48], line[512];
+	bool ok = redis_cli("SET", "sse:lone", "x") == 0 &&
+		  start(&s, redis_addr, NONE) &&
+		  until_up(&s, mono_ms() + 5000) &&
+		  topic_follow(&c, &r, s.port, "lone", "");
+
+	for (int64_t d = mono_ms() + 5000; ok;) {	/* left out */
+		if (server_line(&s, line, sizeof line, d) != 1)
+			ok = t_note("no line: sse:lone is not a stream");
+		else if (strstr(line, "sse:lone is not a stream"))
+			break;
+	}
+	ok = ok && redis_cli("DEL", "sse:lone", NULL) == 0 &&
+	     topic_publish_text(s.port, "lone", "l", id) == 200 &&
+	     resp_until_events(&c, &r, 1, 25000);
+	t_result("foreign/read-again-alone", ok);
+	end_case(&s, &c, &r);
+}
+
+/* An XREAD refused time after time (here by an ACL): the reader
+ * reconnects with a growing backoff, 100 ms doubling to 5 s, not every
+ * 100 ms. */
+static void test_xread_refused(void)
+{
+	struct server s = { .pid = -1 };
+	struct client c = { .fd = -1 };
+	struct response r = { 0 };
+	char acl[64], line[512];
+	int connects = 0;
+	bool ok = redis_cli_out(acl, sizeof acl, "ACL", "SETUSER", "default",
+				"-xread", NULL) == 0 &&
+		  start(&s, redis_addr, NONE) &&
+		  until_up(&s, mono_ms() + 5000) &&
+		  topic_follow(&c, &r, s.port, "acl", "");
+
+	for (int64_t d = mono_ms() + 3000; ok && mono_ms() < d;)
+		connects += server_line(&s, line, sizeof line, d) == 1 &&
+			    strstr(line, "reader connected") != NULL;
+	ok = ok && (connects < 10 ||
+		    t_note("the reader connected %d times in 3 s", connects));
+	redis_cli_out(acl, sizeof acl, "ACL", "SETUSER", "default", "+xread",
+		      NULL);
+	t_result("foreign/xread-refused-backoff", ok);
+	end_case(&s, &c, &r);
 }
 
 /* -------------------------------------------------------------- large -- */
@@ -790,7 +793,7 @@ static void test_large(void)
 {
 	enum { EMPTY = 60000 };
 	struct server s = { .pid = -1 };
-	struct client c;
+	struct client c = { .fd = -1 };
 	struct response r = { 0 };
 	char *body = malloc(EMPTY), id[48];
 	bool ok = body != NULL;
@@ -808,10 +811,7 @@ static void test_large(void)
 	      t_note("%d empty data: lines", resp_count(&r, "data: \n")));
 	t_result("large/replayed", ok);
 	free(body);
-	client_close(&c);
-	resp_free(&r);
-	if (s.pid > 0)
-		server_stop(&s, 3000);
+	end_case(&s, &c, &r);
 
 	/* With --max-body 64 MiB a resume asks Redis for one entry a topic
 	 * (redis_count()); the one that comes is the resume id itself, and
@@ -833,10 +833,7 @@ static void test_large(void)
 	     (strstr(r.body, "event: gap") == NULL ||
 	      t_note("a gap event: %s", escs(r.body)));
 	t_result("large/no-false-gap", ok);
-	client_close(&c);
-	resp_free(&r);
-	if (b.pid > 0)
-		server_stop(&b, 3000);
+	end_case(&b, &c, &r);
 }
 
 /* -------------------------------------------------------------- order -- */
@@ -877,7 +874,7 @@ static void test_order(void)
 {
 	enum { BURST = 2000 };
 	struct server s = { .pid = -1 };
-	struct client c;
+	struct client c = { .fd = -1 };
 	struct response r = { 0 };
 	size_t cap = 64 + (BURST + 1) * 64, n = 0;
 	char *cmds = malloc(cap), prev[48] = "0-0", id[48];
@@ -909,10 +906,7 @@ static void test_order(void)
 		    t_note("%d events, not %d", events, BURST + 1));
 	t_result("order/across-topics", ok);
 	free(cmds);
-	client_close(&c);
-	resp_free(&r);
-	if (s.pid > 0)
-		server_stop(&s, 3000);
+	end_case(&s, &c, &r);
 }
 
 /* --stdin while Redis is stopped (SIGSTOP): the server queues XADDs up
@@ -1248,6 +1242,8 @@ int main(int argc, char **argv)
 	test_down();
 	test_stdin_down();
 	test_foreign();
+	test_foreign_alone();
+	test_xread_refused();
 	test_large();
 	test_order();
 	test_cut();
