@@ -4089,15 +4089,6 @@ static bool rid_split(const char *p, size_t n, uint64_t *ms, uint64_t *seq)
 	return k == 1;
 }
 
-/* MS-SEQ as text to a packed id; 0 if it is not one, or does not fit. */
-static uint64_t rid_parse(const char *p, size_t n)
-{
-	uint64_t ms, seq;
-
-	return rid_split(p, n, &ms, &seq) && rid_fits(ms, seq)
-	       ? rid_pack(ms, seq) : 0;
-}
-
 /* A packed id as Redis writes it; the end of a millisecond as its
  * largest SEQ, so that an XREAD after it starts at the next. */
 static size_t rid_text(char *to, uint64_t rid)
@@ -4217,14 +4208,20 @@ static bool resp_entry(struct resp *w, struct redis_entry *e)
 	return k == 0 && e->rid != 0;
 }
 
-/* Whether an entry can be an event here (Redis may hold entries that
- * other programs wrote): its data UTF-8 without NUL, its type a token;
- * type gets the type as a string. */
+/* Whether an entry is shaped as ours: a data field, and an id the hub
+ * holds (Redis may hold entries that other programs wrote). */
+static bool redis_entry_ours(const struct redis_entry *e)
+{
+	return e->exact && e->data != NULL;
+}
+
+/* Whether an entry can be an event here: ours, its data UTF-8 without
+ * NUL, its type a token; type gets the type as a string. */
 static bool redis_entry_ok(const struct redis_entry *e, char *type)
 {
 	type[0] = '\0';
-	if (e->data == NULL)
-		return false;	/* not one of ours */
+	if (!redis_entry_ours(e))
+		return false;
 	if (e->type != NULL && e->tlen <= HUB_NAME) {
 		memcpy(type, e->type, e->tlen);
 		type[e->tlen] = '\0';
@@ -4573,7 +4570,7 @@ static void redis_take(const char *key, size_t klen,
 	hub_unlock();
 	if (!fresh)
 		return;
-	if (e->exact && redis_entry_ok(e, type))
+	if (redis_entry_ok(e, type))
 		seq = hub_publish(key + 4, klen - 4, e->type ? type : NULL,
 				  e->data, e->dlen, e->rid);
 	if (seq == 0 || seq == UINT64_MAX) {
@@ -4670,7 +4667,7 @@ static bool redis_xread_answer(struct resp *w)
 static void redis_check(uint32_t topic, struct resp *w, bool wrong_type)
 {
 	struct hub_topic *t = &hub.topics[topic];
-	bool was = t->not_stream;
+	bool was = t->not_stream, back = was && !wrong_type;
 	int64_t n;
 	const char *s;
 
@@ -4679,10 +4676,10 @@ static void redis_check(uint32_t topic, struct resp *w, bool wrong_type)
 	if (!wrong_type && resp_next(w, &n, &s) == '*' && n == 0 &&
 	    t->floor <= t->last_id)
 		t->floor = t->last_id + 1;
-	if (was && !wrong_type)
+	if (back)
 		hub.sh->follow++;	/* the XREAD out is without it */
 	hub_unlock();
-	if (was && !wrong_type)
+	if (back)
 		redis_poke();
 	if (wrong_type != was) {
 		char name[HUB_NAME + 1];
@@ -4785,11 +4782,8 @@ static void out_rid(struct out *o, uint64_t rid)
 static bool redis_format(struct out *o, const struct redis_entry *e)
 {
 	char type[HUB_NAME + 1];
-	size_t need;
+	size_t need = 80 + e->tlen + hub_lines(e->data, e->dlen, NULL);
 
-	if (e->data == NULL)
-		return true;	/* not one of ours: skipped */
-	need = 80 + e->tlen + hub_lines(e->data, e->dlen, NULL);
 	if (need > o->cap - o->len || !redis_entry_ok(e, type))
 		return need <= o->cap - o->len;
 	out_add(o, "id: ", 4);
@@ -4828,7 +4822,7 @@ static void redis_replayed(struct conn *c, struct resp *w)
 		bool full = m == count;
 		while (ok && m-- > 0 && (ok = resp_entry(w, &e[ne]))) {
 			found |= e[ne].rid == x;
-			if (e[ne].exact && e[ne].data != NULL) {
+			if (redis_entry_ours(&e[ne])) {
 				newest = e[ne].rid > newest ? e[ne].rid
 							    : newest;
 				oldest = e[ne].rid < oldest ? e[ne].rid
@@ -4864,8 +4858,7 @@ static void redis_replayed(struct conn *c, struct resp *w)
 					       e[end[best] - 1].rid))
 				best = (int)i;
 		if (best >= 0 && (e[end[best] - 1].rid <= x ||
-				  !e[end[best] - 1].exact ||
-				  e[end[best] - 1].data == NULL)) {
+				  !redis_entry_ours(&e[end[best] - 1]))) {
 			end[best]--;	/* sent before, or not an event here */
 			continue;
 		}
@@ -4988,6 +4981,7 @@ static void redis_answer(struct redis_conn *r, struct redis_wait w,
 	bool bad = p != NULL && *p == '-';
 	bool wrong_type = bad && (size_t)(end - p) > 10 &&
 			  memcmp(p, "-WRONGTYPE", 10) == 0;
+	uint64_t id_ms, id_seq;		/* a publish's */
 	int64_t n;
 	const char *s;
 
@@ -5054,16 +5048,15 @@ static void redis_answer(struct redis_conn *r, struct redis_wait w,
 		    c->stream.hub.gen != w.gen)
 			break;	/* the publisher left */
 		if (p != NULL && *p == '$' && resp_is(&walk, '$', &n, &s) &&
-		    n > 0) {
-			uint64_t ms, seq;
-
-			c->stream.hub.after = rid_parse(s, (size_t)n);
-			if (c->stream.hub.after == 0 &&
-			    rid_split(s, (size_t)n, &ms, &seq))
-				c->status = 500;	/* stored, but see */
+		    n > 0 && rid_split(s, (size_t)n, &id_ms, &id_seq)) {
+			/* Stored; with an id the hub cannot hold (another
+			 * program's doing), it will not be delivered: 500. */
+			c->stream.hub.after = rid_fits(id_ms, id_seq)
+					      ? rid_pack(id_ms, id_seq) : 0;
+			c->status = c->stream.hub.after ? 200 : 500;
+		} else {
+			c->status = 503;
 		}
-		if (c->status == 0)
-			c->status = c->stream.hub.after ? 200 : 503;
 		tw_add(&srv.wheel, &c->timer, srv.now_ms);	/* answer it */
 		break;
 	case RF_STDIN:
