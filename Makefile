@@ -294,8 +294,8 @@ check: sse tests
 	./test.sh
 
 clean:
-	rm -f sse sse.cmd static.cmd sse-static sse-static-arm64 sse-static-armhf \
-		sse-arm64 sse-armhf $(TESTS) tests/faultshim.so bench/soak \
+	rm -f sse sse.cmd static.cmd sse-static sse-static-arm64 \
+		sse-static-armhf sse-arm64 sse-armhf $(TESTS) tests/faultshim.so bench/soak \
 		bench/hold bench/sseload bench/floor web/page.h web/index.min.html \
 		tests/fuzz_http tests/fuzz_json
 	rm -rf tests/out/san
